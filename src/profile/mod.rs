@@ -1,0 +1,271 @@
+//! Profile v1: the schema, its defaults, and loading with a full report.
+
+pub mod grammar;
+mod parse;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::report::Report;
+
+/// The default profile, with a comment on every key (`init` writes it).
+pub const DEFAULT_PROFILE: &str = include_str!("../../examples/studio.toml");
+pub const DEFAULT_PROFILE_NAME: &str = "studio.toml (embedded default)";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    pub version: u32,
+    pub name: String,
+    pub target: Target,
+    pub kernel: Kernel,
+    pub realtime: Realtime,
+    pub users: Vec<User>,
+    pub cpu: Cpu,
+    pub irq: Irq,
+    pub sysctl: BTreeMap<String, String>,
+    pub audio: Audio,
+    pub packages: Packages,
+    pub selinux: Selinux,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Distro {
+    Fedora,
+    CentosStream,
+    Almalinux,
+    Rhel,
+}
+
+impl Distro {
+    pub fn is_el(self) -> bool {
+        self != Distro::Fedora
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    X86_64,
+    Aarch64,
+}
+
+impl Arch {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub distro: Distro,
+    pub release: u32,
+    pub arch: Arch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    Rt,
+    Stock,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CpuVendor {
+    Amd,
+    Intel,
+    Generic,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Kernel {
+    pub flavor: Flavor,
+    pub repo: Option<String>,
+    /// Signing key of `repo` (URL); without it the repository is used unsigned.
+    pub gpgkey: Option<String>,
+    pub cpu: CpuVendor,
+    pub args: Vec<String>,
+    /// Canonical cpu list (`2-3`), if any.
+    pub isolate_cpus: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Memlock {
+    Unlimited,
+    KiB(u64),
+}
+
+impl Memlock {
+    /// The value as limits.conf writes it.
+    pub fn limits_value(&self) -> String {
+        match self {
+            Memlock::Unlimited => "unlimited".to_string(),
+            Memlock::KiB(k) => k.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Realtime {
+    pub group: String,
+    pub gid: Option<u32>,
+    pub rtprio: u32,
+    pub memlock: Memlock,
+    pub nice: i32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub name: String,
+    /// Supplementary groups, the realtime group included, without duplicates.
+    pub groups: Vec<String>,
+    pub password_hash: Option<String>,
+    pub ssh_keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Conflicts {
+    Disable,
+    Keep,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Cpu {
+    pub governor: String,
+    pub conflicts: Conflicts,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IrqPriority {
+    #[serde(rename = "match")]
+    pub pattern: String,
+    pub prio: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Irq {
+    pub balance: bool,
+    pub ban: Vec<u32>,
+    /// Canonical cpu list, if any.
+    pub banned_cpus: Option<String>,
+    pub priority: Vec<IrqPriority>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioServer {
+    Pipewire,
+    Jack,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Audio {
+    pub server: AudioServer,
+    pub packages: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Packages {
+    pub install: Vec<String>,
+    pub remove: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SelinuxModule {
+    pub name: String,
+    /// As written in the profile, relative to the profile's folder.
+    pub file: String,
+    pub fc: Option<String>,
+    /// The module's source text, read at load time.
+    #[serde(skip)]
+    pub te_text: String,
+    #[serde(skip)]
+    pub fc_text: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Selinux {
+    pub module: Vec<SelinuxModule>,
+}
+
+/// A loaded profile: its text (for error positions), the typed profile when it
+/// has no errors, and every problem found.
+pub struct Loaded {
+    pub source_name: String,
+    pub text: String,
+    pub profile: Option<Profile>,
+    pub report: Report,
+}
+
+impl Loaded {
+    pub fn source(&self) -> crate::report::Source<'_> {
+        crate::report::Source {
+            name: &self.source_name,
+            text: &self.text,
+        }
+    }
+}
+
+/// Where a profile comes from.
+pub enum ProfileSource<'a> {
+    Embedded,
+    File(&'a Path),
+}
+
+/// Load and validate a profile. I/O failures are errors; everything wrong with
+/// the profile's content is in the report, all at once.
+pub fn load(src: ProfileSource) -> anyhow::Result<Loaded> {
+    use anyhow::Context as _;
+    let (name, text, dir): (String, String, Option<PathBuf>) = match src {
+        ProfileSource::Embedded => (DEFAULT_PROFILE_NAME.into(), DEFAULT_PROFILE.into(), None),
+        ProfileSource::File(p) => {
+            let bytes =
+                std::fs::read(p).with_context(|| format!("reading profile {}", p.display()))?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                anyhow::anyhow!(
+                    "profile {} is not UTF-8 (first bad byte at offset {}): TOML files must be UTF-8",
+                    p.display(),
+                    e.utf8_error().valid_up_to()
+                )
+            })?;
+            let dir = p
+                .parent()
+                .map(|d| {
+                    if d.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        d
+                    }
+                })
+                .map(Path::to_path_buf);
+            (p.display().to_string(), text, dir)
+        }
+    };
+    Ok(parse_text(name, text, dir.as_deref()))
+}
+
+/// Parse and validate profile text. `dir` is the profile's folder, for the files
+/// it names; `None` (the embedded default) allows no such files.
+pub fn parse_text(source_name: String, text: String, dir: Option<&Path>) -> Loaded {
+    let mut report = Report::default();
+    let profile = parse::parse(&text, dir, &mut report);
+    let profile = if report.has_errors() { None } else { profile };
+    Loaded {
+        source_name,
+        text,
+        profile,
+        report,
+    }
+}
+
+/// Byte span of a key or value in the profile text.
+pub type Span = Range<usize>;

@@ -1,0 +1,1077 @@
+//! The profile walker: reads the spanned TOML tree key by key, checks every key
+//! against the schema and every value against its grammar, and reports all
+//! problems at once with their key path and span. serde's derive stops at the
+//! first error; a profile with five mistakes should get five messages.
+
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+use std::path::Path;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::grammar::{self, Check, shown};
+use super::*;
+use crate::report::Report;
+
+type Val<'i> = Spanned<DeValue<'i>>;
+
+struct Cx<'r> {
+    rep: &'r mut Report,
+}
+
+#[derive(Clone)]
+struct Section<'a, 'i> {
+    path: String,
+    table: &'a DeTable<'i>,
+    span: Span,
+}
+
+/// `kernel.args`, `users[0].name`, `sysctl."vm.swappiness"`.
+fn join(path: &str, key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let key = if bare {
+        key.to_string()
+    } else {
+        format!("{key:?}")
+    };
+    if path.is_empty() {
+        key
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn type_name(v: &DeValue) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date-time",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+fn int_value(v: &DeValue) -> Option<i64> {
+    match v {
+        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
+        _ => None,
+    }
+}
+
+impl<'a, 'i> Section<'a, 'i> {
+    fn get(&self, key: &str) -> Option<&'a Val<'i>> {
+        self.table
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == key)
+            .map(|(_, v)| v)
+    }
+
+    fn key(&self, key: &str) -> String {
+        join(&self.path, key)
+    }
+}
+
+impl Cx<'_> {
+    fn check_keys(&mut self, s: &Section, allowed: &[&str]) {
+        for (k, _) in s.table.iter() {
+            let name = k.get_ref().as_ref();
+            if allowed.contains(&name) {
+                continue;
+            }
+            let near = allowed
+                .iter()
+                .map(|a| (strsim::levenshtein(a, name), *a))
+                .filter(|(d, _)| *d <= 2)
+                .min();
+            let fix = match near {
+                Some((_, a)) => format!(
+                    "did you mean `{a}`? known keys here: {}",
+                    allowed.join(", ")
+                ),
+                None => format!("remove it; known keys here: {}", allowed.join(", ")),
+            };
+            let where_ = if s.path.is_empty() {
+                "at the top level".to_string()
+            } else {
+                format!("in [{}]", s.path)
+            };
+            self.rep.error(
+                s.key(name),
+                Some(k.span()),
+                format!("unknown key {} {where_}", shown(name)),
+                fix,
+            );
+        }
+    }
+
+    fn wrong_type(&mut self, key: String, v: &Val, expected: &str, fix: &str) {
+        self.rep.error(
+            key,
+            Some(v.span()),
+            format!("expected {expected}, found {}", type_name(v.get_ref())),
+            fix.to_string(),
+        );
+    }
+
+    fn table<'a, 'i>(&mut self, s: &Section<'a, 'i>, key: &str) -> Option<Section<'a, 'i>> {
+        let v = s.get(key)?;
+        match v.get_ref() {
+            DeValue::Table(t) => Some(Section {
+                path: s.key(key),
+                table: t,
+                span: v.span(),
+            }),
+            _ => {
+                self.wrong_type(
+                    s.key(key),
+                    v,
+                    "a table",
+                    &format!("write it as a [{}] section", s.key(key)),
+                );
+                None
+            }
+        }
+    }
+
+    fn tables<'a, 'i>(&mut self, s: &Section<'a, 'i>, key: &str) -> Vec<Section<'a, 'i>> {
+        let Some(v) = s.get(key) else {
+            return Vec::new();
+        };
+        let fix = format!("write each entry as a [[{}]] section", s.key(key));
+        let DeValue::Array(items) = v.get_ref() else {
+            self.wrong_type(s.key(key), v, "an array of tables", &fix);
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("{}[{i}]", s.key(key));
+            match item.get_ref() {
+                DeValue::Table(t) => out.push(Section {
+                    path,
+                    table: t,
+                    span: item.span(),
+                }),
+                _ => self.wrong_type(path, item, "a table", &fix),
+            }
+        }
+        out
+    }
+
+    fn string_with(
+        &mut self,
+        s: &Section,
+        key: &str,
+        check: impl Fn(&str) -> Check,
+    ) -> Option<(String, Span)> {
+        let v = s.get(key)?;
+        match v.get_ref() {
+            DeValue::String(text) => match check(text) {
+                Ok(()) => Some((text.to_string(), v.span())),
+                Err(p) => {
+                    self.rep.error(s.key(key), Some(v.span()), p.message, p.fix);
+                    None
+                }
+            },
+            _ => {
+                self.wrong_type(s.key(key), v, "a string", "put the value in double quotes");
+                None
+            }
+        }
+    }
+
+    fn string(
+        &mut self,
+        s: &Section,
+        key: &str,
+        default: &str,
+        check: impl Fn(&str) -> Check,
+    ) -> String {
+        self.string_with(s, key, check)
+            .map_or_else(|| default.to_string(), |(v, _)| v)
+    }
+
+    fn choice<T: Copy>(&mut self, s: &Section, key: &str, default: T, choices: &[(&str, T)]) -> T {
+        let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+        let check = |v: &str| -> Check {
+            if names.contains(&v) {
+                Ok(())
+            } else {
+                Err(grammar::Problem {
+                    message: format!("{} is not one of {}", shown(v), names.join(", ")),
+                    fix: format!("use one of: {}", names.join(", ")),
+                })
+            }
+        };
+        match self.string_with(s, key, check) {
+            Some((v, _)) => choices
+                .iter()
+                .find(|(n, _)| *n == v)
+                .map_or(default, |(_, t)| *t),
+            None => default,
+        }
+    }
+
+    fn int(
+        &mut self,
+        s: &Section,
+        key: &str,
+        range: RangeInclusive<i64>,
+        fix: &str,
+    ) -> Option<(i64, Span)> {
+        let v = s.get(key)?;
+        match int_value(v.get_ref()) {
+            Some(n) if range.contains(&n) => Some((n, v.span())),
+            Some(n) => {
+                self.rep.error(
+                    s.key(key),
+                    Some(v.span()),
+                    format!("{n} is out of range {}..={}", range.start(), range.end()),
+                    fix.to_string(),
+                );
+                None
+            }
+            None if matches!(v.get_ref(), DeValue::Integer(_)) => {
+                self.rep.error(
+                    s.key(key),
+                    Some(v.span()),
+                    "integer too large",
+                    fix.to_string(),
+                );
+                None
+            }
+            None => {
+                self.wrong_type(s.key(key), v, "an integer", fix);
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, s: &Section, key: &str, default: bool) -> bool {
+        let Some(v) = s.get(key) else {
+            return default;
+        };
+        match v.get_ref() {
+            DeValue::Boolean(b) => *b,
+            _ => {
+                self.wrong_type(
+                    s.key(key),
+                    v,
+                    "a boolean",
+                    "write true or false, without quotes",
+                );
+                default
+            }
+        }
+    }
+
+    /// An array of strings, each checked; returns the good ones with their spans.
+    fn strings(
+        &mut self,
+        s: &Section,
+        key: &str,
+        check: impl Fn(&str) -> Check,
+    ) -> Option<Vec<(String, Span)>> {
+        let v = s.get(key)?;
+        let DeValue::Array(items) = v.get_ref() else {
+            self.wrong_type(
+                s.key(key),
+                v,
+                "an array of strings",
+                &format!("write a list, e.g. {} = [\"a\", \"b\"]", key),
+            );
+            return Some(Vec::new());
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("{}[{i}]", s.key(key));
+            match item.get_ref() {
+                DeValue::String(text) => match check(text) {
+                    Ok(()) => out.push((text.to_string(), item.span())),
+                    Err(p) => self.rep.error(path, Some(item.span()), p.message, p.fix),
+                },
+                _ => self.wrong_type(path, item, "a string", "put each entry in double quotes"),
+            }
+        }
+        Some(out)
+    }
+
+    /// An array of integers in a range.
+    fn ints(
+        &mut self,
+        s: &Section,
+        key: &str,
+        range: RangeInclusive<i64>,
+        fix: &str,
+    ) -> Vec<(i64, Span)> {
+        let Some(v) = s.get(key) else {
+            return Vec::new();
+        };
+        let DeValue::Array(items) = v.get_ref() else {
+            self.wrong_type(s.key(key), v, "an array of integers", fix);
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("{}[{i}]", s.key(key));
+            match int_value(item.get_ref()) {
+                Some(n) if range.contains(&n) => out.push((n, item.span())),
+                Some(n) => self.rep.error(
+                    path,
+                    Some(item.span()),
+                    format!("{n} is out of range {}..={}", range.start(), range.end()),
+                    fix.to_string(),
+                ),
+                None => self.wrong_type(path, item, "an integer", fix),
+            }
+        }
+        out
+    }
+
+    /// Report the second and later occurrences of equal values in a list.
+    fn no_duplicates<T: PartialEq + std::fmt::Display>(&mut self, key: &str, items: &[(T, Span)]) {
+        for (i, (v, span)) in items.iter().enumerate() {
+            if items[..i].iter().any(|(w, _)| w == v) {
+                self.rep.error(
+                    format!("{key}[{i}]"),
+                    Some(span.clone()),
+                    format!("{v} is listed twice"),
+                    "remove the repeated entry",
+                );
+            }
+        }
+    }
+}
+
+const TOP_KEYS: &[&str] = &[
+    "version", "name", "target", "kernel", "realtime", "users", "cpu", "irq", "sysctl", "audio",
+    "packages", "selinux",
+];
+
+/// Packages the rendered artifacts rely on; removing them breaks the tuning.
+const REQUIRED_PACKAGES: &[&str] = &[
+    "irqbalance",
+    "kernel-tools",
+    "grubby",
+    "systemd",
+    "util-linux",
+];
+
+pub(super) fn parse(text: &str, dir: Option<&Path>, rep: &mut Report) -> Option<Profile> {
+    let (doc, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        for e in errors {
+            rep.error(
+                "(syntax)",
+                e.span(),
+                format!("TOML syntax error: {}", e.message().trim()),
+                "fix the TOML syntax at this position (strings in double quotes, one key per line, [section] headers)",
+            );
+        }
+        return None;
+    }
+    let root = Section {
+        path: String::new(),
+        table: doc.get_ref(),
+        span: 0..0,
+    };
+    let mut cx = Cx { rep };
+    cx.check_keys(&root, TOP_KEYS);
+
+    // version: the only key without a default.
+    let version = match root.get("version") {
+        None => {
+            cx.rep.error(
+                "version",
+                Some(0..0),
+                "the profile has no `version` key",
+                "add `version = 1` as the first line",
+            );
+            1
+        }
+        Some(_) => cx
+            .int(
+                &root,
+                "version",
+                1..=1,
+                "this tool reads profile version 1: write `version = 1`",
+            )
+            .map_or(1, |(v, _)| v as u32),
+    };
+    let name = cx.string(&root, "name", "studio", grammar::profile_name);
+
+    let target = target(&mut cx, &root);
+    let kernel = kernel(&mut cx, &root, &target);
+    let realtime = realtime(&mut cx, &root);
+    let users = users(&mut cx, &root, &realtime);
+    let cpu = cpu(&mut cx, &root);
+    let irq = irq(&mut cx, &root);
+    let sysctl = sysctl(&mut cx, &root);
+    let audio = audio(&mut cx, &root);
+    let packages = packages(&mut cx, &root);
+    let selinux = selinux(&mut cx, &root, dir);
+
+    Some(Profile {
+        version,
+        name,
+        target,
+        kernel,
+        realtime,
+        users,
+        cpu,
+        irq,
+        sysctl,
+        audio,
+        packages,
+        selinux,
+    })
+}
+
+fn target(cx: &mut Cx, root: &Section) -> Target {
+    let Some(s) = cx.table(root, "target") else {
+        return Target {
+            distro: Distro::Fedora,
+            release: 44,
+            arch: Arch::X86_64,
+        };
+    };
+    cx.check_keys(&s, &["distro", "release", "arch"]);
+    let distro = cx.choice(
+        &s,
+        "distro",
+        Distro::Fedora,
+        &[
+            ("fedora", Distro::Fedora),
+            ("centos-stream", Distro::CentosStream),
+            ("almalinux", Distro::Almalinux),
+            ("rhel", Distro::Rhel),
+        ],
+    );
+    let (range, fix, default) = if distro.is_el() {
+        (
+            10..=10,
+            "EL targets are release 10: write `release = 10`",
+            10,
+        )
+    } else {
+        (
+            42..=46,
+            "Fedora releases 42 to 46 are supported: e.g. `release = 44`",
+            44,
+        )
+    };
+    let release = cx
+        .int(&s, "release", range, fix)
+        .map_or(default, |(v, _)| v as u32);
+    let arch = cx.choice(
+        &s,
+        "arch",
+        Arch::X86_64,
+        &[("x86_64", Arch::X86_64), ("aarch64", Arch::Aarch64)],
+    );
+    Target {
+        distro,
+        release,
+        arch,
+    }
+}
+
+fn kernel(cx: &mut Cx, root: &Section, target: &Target) -> Kernel {
+    let empty = DeTable::new();
+    let s = cx.table(root, "kernel").unwrap_or(Section {
+        path: "kernel".into(),
+        table: &empty,
+        span: 0..0,
+    });
+    cx.check_keys(
+        &s,
+        &["flavor", "repo", "gpgkey", "cpu", "args", "isolate_cpus"],
+    );
+    let flavor = cx.choice(
+        &s,
+        "flavor",
+        Flavor::Stock,
+        &[("rt", Flavor::Rt), ("stock", Flavor::Stock)],
+    );
+    let repo = cx
+        .string_with(&s, "repo", grammar::repo_url)
+        .map(|(v, _)| v);
+    let gpgkey = cx.string_with(&s, "gpgkey", grammar::repo_url);
+    if let (Some((_, span)), None) = (&gpgkey, &repo) {
+        cx.rep.error(
+            s.key("gpgkey"),
+            Some(span.clone()),
+            "kernel.gpgkey names the signing key of kernel.repo, which is not set",
+            "set kernel.repo too, or remove kernel.gpgkey",
+        );
+    }
+    let cpu_vendor = cx.choice(
+        &s,
+        "cpu",
+        CpuVendor::Generic,
+        &[
+            ("amd", CpuVendor::Amd),
+            ("intel", CpuVendor::Intel),
+            ("generic", CpuVendor::Generic),
+        ],
+    );
+    if cpu_vendor != CpuVendor::Generic && target.arch != Arch::X86_64 {
+        let span = s.get("cpu").map(|v| v.span());
+        cx.rep.error(
+            s.key("cpu"),
+            span,
+            "amd_pstate and intel_pstate exist only on x86_64",
+            "use cpu = \"generic\" for aarch64",
+        );
+    }
+    let args = cx
+        .strings(&s, "args", grammar::karg)
+        .unwrap_or_else(|| vec![("threadirqs".to_string(), 0..0)]);
+    // Two args with the same key and different values: the kernel would take the
+    // last one, and grubby would replace one with the other.
+    for (i, (a, span)) in args.iter().enumerate() {
+        if let Some((b, _)) = args[..i]
+            .iter()
+            .find(|(b, _)| grammar::karg_key(b) == grammar::karg_key(a))
+        {
+            cx.rep.error(
+                format!("{}[{i}]", s.key("args")),
+                Some(span.clone()),
+                format!("{} repeats the kernel argument {}", shown(a), shown(b)),
+                "keep one entry per kernel argument",
+            );
+        }
+    }
+    let managed: &[(&str, &str)] = &[
+        ("isolcpus", "kernel.isolate_cpus"),
+        ("nohz_full", "kernel.isolate_cpus"),
+        ("rcu_nocbs", "kernel.isolate_cpus"),
+        ("amd_pstate", "kernel.cpu"),
+        ("intel_pstate", "kernel.cpu"),
+    ];
+    for (i, (a, span)) in args.iter().enumerate() {
+        let key = grammar::karg_key(a);
+        if let Some((_, by)) = managed.iter().find(|(k, _)| *k == key) {
+            cx.rep.error(
+                format!("{}[{i}]", s.key("args")),
+                Some(span.clone()),
+                format!("{key} is set by `{by}`, not by kernel.args"),
+                format!(
+                    "remove {} from kernel.args and set `{by}` instead",
+                    shown(a)
+                ),
+            );
+        }
+        if key == "preempt" && flavor == Flavor::Stock && a != "preempt=full" {
+            cx.rep.error(
+                format!("{}[{i}]", s.key("args")),
+                Some(span.clone()),
+                format!(
+                    "{} contradicts flavor \"stock\", which boots with preempt=full",
+                    shown(a)
+                ),
+                "remove it: the stock flavor adds preempt=full itself",
+            );
+        }
+    }
+    let isolate = cx.string_with(&s, "isolate_cpus", |v| grammar::cpu_list(v).map(|_| ()));
+    let isolate_cpus = isolate.map(|(v, span)| {
+        let cpus = grammar::cpu_list(&v).unwrap_or_default();
+        if cpus.first() == Some(&0) {
+            cx.rep.warning(
+                s.key("isolate_cpus"),
+                Some(span),
+                "CPU 0 is isolated: it usually handles housekeeping and unmanaged IRQs",
+                "isolate higher-numbered CPUs and leave CPU 0 to the system",
+            );
+        }
+        grammar::cpu_list_string(&cpus)
+    });
+    if flavor == Flavor::Rt && repo.is_none() && target.distro == Distro::Fedora {
+        let span = s.get("flavor").map(|v| v.span());
+        cx.rep.warning(
+            s.key("repo"),
+            span,
+            "Fedora's repositories have no kernel-rt: without `kernel.repo` the install fails with \"No match for argument: kernel-rt\"",
+            "set kernel.repo to the repository (COPR, local mirror) that carries kernel-rt for this release, or use flavor = \"stock\"",
+        );
+    }
+    if flavor == Flavor::Rt && repo.is_none() && target.distro == Distro::Rhel {
+        let span = s.get("flavor").map(|v| v.span());
+        cx.rep.warning(
+            s.key("repo"),
+            span,
+            "RHEL's kernel-rt comes from the subscription repository rhel-10-for-ARCH-rt-rpms, which a kickstart cannot name by URL",
+            "set kernel.repo to a mirror of the RT repository, or enable it on the machines with subscription-manager",
+        );
+    }
+    Kernel {
+        flavor,
+        repo,
+        gpgkey: gpgkey.map(|(v, _)| v),
+        cpu: cpu_vendor,
+        args: args.into_iter().map(|(a, _)| a).collect(),
+        isolate_cpus,
+    }
+}
+
+fn realtime(cx: &mut Cx, root: &Section) -> Realtime {
+    let empty = DeTable::new();
+    let s = cx.table(root, "realtime").unwrap_or(Section {
+        path: "realtime".into(),
+        table: &empty,
+        span: 0..0,
+    });
+    cx.check_keys(&s, &["group", "gid", "rtprio", "memlock", "nice"]);
+    let group = cx.string(&s, "group", "realtime", |v| {
+        grammar::account_name(v, "group")
+    });
+    let gid = cx
+        .int(&s, "gid", 1..=65533, "use a free group id from 1 to 65533 (system groups: below 1000); realtime-setup uses 71")
+        .map(|(v, _)| v as u32)
+        // realtime-setup (EL's kernel-rt dependency) creates `realtime` as GID 71:
+        // creating the same group with another id would make the two disagree.
+        .or(if s.get("gid").is_none() && group == "realtime" { Some(71) } else { None });
+    let rtprio = cx
+        .int(
+            &s,
+            "rtprio",
+            1..=99,
+            "SCHED_FIFO priorities go from 1 to 99; audio servers use 70-95",
+        )
+        .map_or(95, |(v, _)| v as u32);
+    let memlock = match s.get("memlock") {
+        None => Memlock::Unlimited,
+        Some(v) => match v.get_ref() {
+            DeValue::String(t) if t.as_ref() == "unlimited" => Memlock::Unlimited,
+            DeValue::Integer(_) => cx
+                .int(
+                    &s,
+                    "memlock",
+                    1..=(1i64 << 42),
+                    "write \"unlimited\" or a size in KiB, e.g. 4194304 (4 GiB)",
+                )
+                .map_or(Memlock::Unlimited, |(k, _)| Memlock::KiB(k as u64)),
+            _ => {
+                cx.rep.error(
+                    s.key("memlock"),
+                    Some(v.span()),
+                    format!(
+                        "expected \"unlimited\" or an integer number of KiB, found {}",
+                        type_name(v.get_ref())
+                    ),
+                    "write memlock = \"unlimited\" or memlock = 4194304",
+                );
+                Memlock::Unlimited
+            }
+        },
+    };
+    let nice = cx
+        .int(
+            &s,
+            "nice",
+            -20..=19,
+            "nice values go from -20 (highest) to 19",
+        )
+        .map_or(-19, |(v, _)| v as i32);
+    Realtime {
+        group,
+        gid,
+        rtprio,
+        memlock,
+        nice,
+    }
+}
+
+fn users(cx: &mut Cx, root: &Section, rt: &Realtime) -> Vec<User> {
+    let mut out = Vec::new();
+    let mut names: Vec<(String, Span)> = Vec::new();
+    for s in cx.tables(root, "users") {
+        cx.check_keys(&s, &["name", "groups", "password_hash", "ssh_keys"]);
+        let Some((name, name_span)) =
+            cx.string_with(&s, "name", |v| grammar::account_name(v, "user"))
+        else {
+            if s.get("name").is_none() {
+                cx.rep.error(
+                    s.key("name"),
+                    Some(s.span.clone()),
+                    "this user has no name",
+                    "add name = \"...\" to the [[users]] entry",
+                );
+            }
+            continue;
+        };
+        if name == "root" || name == rt.group {
+            cx.rep.error(
+                s.key("name"),
+                Some(name_span.clone()),
+                format!("{} cannot be a musician's account name", shown(&name)),
+                if name == "root" {
+                    "audio software must not run as root: name a normal user"
+                } else {
+                    "a user with the realtime group's name would clash with the group: pick another name"
+                },
+            );
+        }
+        names.push((name.clone(), name_span));
+        let group_list = cx
+            .strings(&s, "groups", |v| grammar::account_name(v, "group"))
+            .unwrap_or_else(|| vec![("audio".to_string(), 0..0)]);
+        let mut groups: Vec<String> = Vec::new();
+        for (g, _) in group_list {
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+        if !groups.contains(&rt.group) {
+            groups.push(rt.group.clone());
+        }
+        let password_hash = cx
+            .string_with(&s, "password_hash", grammar::password_hash)
+            .map(|(v, _)| v);
+        let ssh_keys: Vec<String> = cx
+            .strings(&s, "ssh_keys", grammar::ssh_key)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        out.push(User {
+            name,
+            groups,
+            password_hash,
+            ssh_keys,
+        });
+    }
+    cx.no_duplicates("users[].name", &names);
+    out
+}
+
+fn cpu(cx: &mut Cx, root: &Section) -> Cpu {
+    let empty = DeTable::new();
+    let s = cx.table(root, "cpu").unwrap_or(Section {
+        path: "cpu".into(),
+        table: &empty,
+        span: 0..0,
+    });
+    cx.check_keys(&s, &["governor", "conflicts"]);
+    const GOVERNORS: &[(&str, &str)] = &[
+        ("performance", "performance"),
+        ("schedutil", "schedutil"),
+        ("ondemand", "ondemand"),
+        ("conservative", "conservative"),
+        ("powersave", "powersave"),
+        ("userspace", "userspace"),
+    ];
+    let governor = cx
+        .choice(&s, "governor", "performance", GOVERNORS)
+        .to_string();
+    let conflicts = cx.choice(
+        &s,
+        "conflicts",
+        Conflicts::Disable,
+        &[("disable", Conflicts::Disable), ("keep", Conflicts::Keep)],
+    );
+    Cpu {
+        governor,
+        conflicts,
+    }
+}
+
+fn irq(cx: &mut Cx, root: &Section) -> Irq {
+    let empty = DeTable::new();
+    let s = cx.table(root, "irq").unwrap_or(Section {
+        path: "irq".into(),
+        table: &empty,
+        span: 0..0,
+    });
+    cx.check_keys(&s, &["balance", "ban", "banned_cpus", "priority"]);
+    let balance = cx.boolean(&s, "balance", true);
+    let ban = cx.ints(
+        &s,
+        "ban",
+        0..=65535,
+        "IRQ numbers are integers from /proc/interrupts, e.g. ban = [42, 43]",
+    );
+    cx.no_duplicates(&s.key("ban"), &ban);
+    let banned = cx.string_with(&s, "banned_cpus", |v| grammar::cpu_list(v).map(|_| ()));
+    let banned_cpus =
+        banned.map(|(v, _)| grammar::cpu_list_string(&grammar::cpu_list(&v).unwrap_or_default()));
+    if !balance {
+        for key in ["ban", "banned_cpus"] {
+            if let Some(v) = s.get(key) {
+                cx.rep.warning(
+                    s.key(key),
+                    Some(v.span()),
+                    "irq.balance is false, so irqbalance is disabled and this setting has no effect",
+                    format!("remove irq.{key}, or set irq.balance = true"),
+                );
+            }
+        }
+    }
+    let mut priority = Vec::new();
+    let mut patterns = Vec::new();
+    for p in cx.tables(&s, "priority") {
+        cx.check_keys(&p, &["match", "prio"]);
+        let pattern = cx.string_with(&p, "match", grammar::irq_match);
+        if p.get("match").is_none() {
+            cx.rep.error(
+                p.key("match"),
+                Some(p.span.clone()),
+                "this IRQ priority has no `match`",
+                "add match = \"snd_hda_intel\" (part of the IRQ's name in /proc/interrupts)",
+            );
+        }
+        let prio = cx.int(
+            &p,
+            "prio",
+            1..=99,
+            "IRQ thread priorities go from 1 to 99; rtirq uses 90 down to 51",
+        );
+        if p.get("prio").is_none() {
+            cx.rep.error(
+                p.key("prio"),
+                Some(p.span.clone()),
+                "this IRQ priority has no `prio`",
+                "add prio = 90",
+            );
+        }
+        if let (Some((m, span)), Some((prio, _))) = (pattern, prio) {
+            patterns.push((m.clone(), span));
+            priority.push(IrqPriority {
+                pattern: m,
+                prio: prio as u32,
+            });
+        }
+    }
+    cx.no_duplicates(&s.key("priority[].match"), &patterns);
+    Irq {
+        balance,
+        ban: ban.into_iter().map(|(n, _)| n as u32).collect(),
+        banned_cpus,
+        priority,
+    }
+}
+
+fn sysctl(cx: &mut Cx, root: &Section) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Some(s) = cx.table(root, "sysctl") else {
+        return out;
+    };
+    for (k, v) in s.table.iter() {
+        let key = k.get_ref().as_ref();
+        let path = s.key(key);
+        if let Err(p) = grammar::sysctl_key(key) {
+            cx.rep.error(path.clone(), Some(k.span()), p.message, p.fix);
+            continue;
+        }
+        let value = match v.get_ref() {
+            DeValue::Integer(_) => int_value(v.get_ref()).map(|n| n.to_string()),
+            DeValue::String(t) => Some(t.to_string()),
+            DeValue::Boolean(b) => Some(u8::from(*b).to_string()),
+            _ => None,
+        };
+        let Some(value) = value else {
+            cx.wrong_type(
+                path,
+                v,
+                "an integer or a string",
+                "write the value as sysctl prints it, e.g. 10 or \"4 4 1 7\"",
+            );
+            continue;
+        };
+        match grammar::sysctl_value(&value) {
+            Ok(()) => {
+                // sysctl.d treats `.` and `/` alike; two spellings of one key would
+                // make the later line win silently.
+                let canonical = key.replace('/', ".");
+                if out.insert(canonical, value).is_some() {
+                    cx.rep.error(
+                        path,
+                        Some(k.span()),
+                        "this sysctl is set twice (with '.' and '/')",
+                        "keep one spelling",
+                    );
+                }
+            }
+            Err(p) => cx.rep.error(path, Some(v.span()), p.message, p.fix),
+        }
+    }
+    out
+}
+
+fn audio(cx: &mut Cx, root: &Section) -> Audio {
+    let empty = DeTable::new();
+    let s = cx.table(root, "audio").unwrap_or(Section {
+        path: "audio".into(),
+        table: &empty,
+        span: 0..0,
+    });
+    cx.check_keys(&s, &["server", "packages"]);
+    let server = cx.choice(
+        &s,
+        "server",
+        AudioServer::Pipewire,
+        &[
+            ("pipewire", AudioServer::Pipewire),
+            ("jack", AudioServer::Jack),
+        ],
+    );
+    let packages = match cx.strings(&s, "packages", grammar::package_or_group) {
+        Some(list) => {
+            cx.no_duplicates(&s.key("packages"), &list);
+            list.into_iter().map(|(p, _)| p).collect()
+        }
+        None => match server {
+            AudioServer::Pipewire => vec!["pipewire-jack-audio-connection-kit".to_string()],
+            AudioServer::Jack => vec!["jack-audio-connection-kit".to_string()],
+        },
+    };
+    Audio { server, packages }
+}
+
+fn packages(cx: &mut Cx, root: &Section) -> Packages {
+    let empty = DeTable::new();
+    let s = cx.table(root, "packages").unwrap_or(Section {
+        path: "packages".into(),
+        table: &empty,
+        span: 0..0,
+    });
+    cx.check_keys(&s, &["install", "remove"]);
+    let install = cx
+        .strings(&s, "install", grammar::package_or_group)
+        .unwrap_or_default();
+    let remove = cx
+        .strings(&s, "remove", grammar::package_name)
+        .unwrap_or_default();
+    cx.no_duplicates(&s.key("install"), &install);
+    cx.no_duplicates(&s.key("remove"), &remove);
+    for (i, (r, span)) in remove.iter().enumerate() {
+        let path = format!("{}[{i}]", s.key("remove"));
+        if install.iter().any(|(p, _)| p == r) {
+            cx.rep.error(
+                path,
+                Some(span.clone()),
+                format!("{} is both installed and removed", shown(r)),
+                "keep it in one of packages.install and packages.remove",
+            );
+        } else if REQUIRED_PACKAGES.contains(&r.as_str()) || r.starts_with("kernel") {
+            cx.rep.error(
+                path,
+                Some(span.clone()),
+                format!("{} is needed by the tuning itself", shown(r)),
+                "remove it from packages.remove (irqbalance can be turned off with irq.balance = false)",
+            );
+        }
+    }
+    Packages {
+        install: install.into_iter().map(|(p, _)| p).collect(),
+        remove: remove.into_iter().map(|(p, _)| p).collect(),
+    }
+}
+
+fn selinux(cx: &mut Cx, root: &Section, dir: Option<&Path>) -> Selinux {
+    let Some(s) = cx.table(root, "selinux") else {
+        return Selinux::default();
+    };
+    cx.check_keys(&s, &["module"]);
+    let mut modules = Vec::new();
+    let mut names = Vec::new();
+    for m in cx.tables(&s, "module") {
+        cx.check_keys(&m, &["name", "file", "fc"]);
+        let name = cx.string_with(&m, "name", grammar::selinux_module_name);
+        for key in ["name", "file"] {
+            if m.get(key).is_none() {
+                cx.rep.error(
+                    m.key(key),
+                    Some(m.span.clone()),
+                    format!("this SELinux module has no `{key}`"),
+                    "give each [[selinux.module]] a name and a file, e.g. name = \"studio_local\", file = \"selinux/studio_local.te\"",
+                );
+            }
+        }
+        let te = cx
+            .string_with(&m, "file", |v| grammar::relative_path(v, ".te"))
+            .and_then(|(f, span)| read_inside(cx, dir, &m.key("file"), &f, span).map(|t| (f, t)));
+        let fc = match m.get("fc") {
+            None => Some(None),
+            Some(_) => cx
+                .string_with(&m, "fc", |v| grammar::relative_path(v, ".fc"))
+                .and_then(|(f, span)| {
+                    read_inside(cx, dir, &m.key("fc"), &f, span).map(|t| Some((f, t)))
+                }),
+        };
+        if let (Some((n, nspan)), Some((file, te_text)), Some(fc)) = (name, te, fc) {
+            names.push((n.clone(), nspan));
+            modules.push(SelinuxModule {
+                name: n,
+                file,
+                fc: fc.as_ref().map(|(f, _)| f.clone()),
+                te_text,
+                fc_text: fc.map(|(_, t)| t),
+            });
+        }
+    }
+    cx.no_duplicates(&s.key("module[].name"), &names);
+    Selinux { module: modules }
+}
+
+/// Read a file the profile names, refusing anything that resolves outside the
+/// profile's folder (symlinks included) or is not a UTF-8 regular file.
+fn read_inside(
+    cx: &mut Cx,
+    dir: Option<&Path>,
+    key: &str,
+    rel: &str,
+    span: Span,
+) -> Option<String> {
+    let Some(dir) = dir else {
+        cx.rep.error(
+            key,
+            Some(span),
+            "the embedded default profile cannot name files",
+            "write the profile to a folder with `rtaudio-tuning init` and put the file beside it",
+        );
+        return None;
+    };
+    let outcome = (|| -> Result<String, String> {
+        let base = dir
+            .canonicalize()
+            .map_err(|e| format!("cannot resolve the profile's folder: {e}"))?;
+        let path = base.join(rel);
+        let real = path
+            .canonicalize()
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        if !real.starts_with(&base) {
+            return Err(format!(
+                "{} resolves outside the profile's folder",
+                path.display()
+            ));
+        }
+        let meta = std::fs::metadata(&real).map_err(|e| e.to_string())?;
+        if !meta.is_file() {
+            return Err(format!("{} is not a regular file", path.display()));
+        }
+        if meta.len() > 1 << 20 {
+            return Err(format!("{} is larger than 1 MiB", path.display()));
+        }
+        let bytes = std::fs::read(&real).map_err(|e| e.to_string())?;
+        String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))
+    })();
+    match outcome {
+        Ok(t) => Some(t),
+        Err(msg) => {
+            cx.rep.error(
+                key,
+                Some(span),
+                msg,
+                "put the file inside the profile's folder and name it relative to the profile",
+            );
+            None
+        }
+    }
+}

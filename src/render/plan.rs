@@ -1,0 +1,436 @@
+//! The facts every delivery path shares, derived once from the profile.
+
+use serde::Serialize;
+
+use super::{RenderBug, rootfs};
+use crate::profile::{Conflicts, CpuVendor, Distro, Flavor, Profile};
+
+/// The package's and the files' name on the target.
+pub const TOOL: &str = "rtaudio-tuning";
+
+const HEREDOC: &str = "RTAUDIO_TUNING_EOF";
+
+/// Our own repository id for kernel-rt: the EL distributions' `rt` id is taken
+/// by their (disabled) .repo files.
+const REPO_ID: &str = "rtaudio-tuning-kernel-rt";
+
+/// A file installed on the target, rendered once and carried by every path.
+#[derive(Debug, Clone, Serialize)]
+pub struct RootfsFile {
+    /// Absolute path on the target.
+    pub path: String,
+    /// Unique flat name among the RPM's SOURCES.
+    pub source: String,
+    pub mode: u32,
+    /// `0644`, as install(1), kickstart and blueprints write modes.
+    pub mode_octal: String,
+    /// A file an admin may edit: `%config(noreplace)` in the RPM.
+    pub config: bool,
+    /// Where a delivery path that cannot write `/usr` (osbuild blueprints) puts
+    /// the same bytes: the admin directory systemd reads with the same meaning.
+    /// `None`: the file has no such place and that path does without it.
+    pub etc_path: Option<String>,
+    /// Directory that holds the file, for `install -d` and `%dir`.
+    pub dir: String,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Repo {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    /// `url` is a mirror list rather than a base URL.
+    pub mirrorlist: bool,
+    pub gpgkey: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Plan<'a> {
+    pub profile: &'a Profile,
+    pub tool: &'static str,
+    pub tool_version: &'static str,
+    /// Human name of the target, e.g. "Fedora 44" or "CentOS Stream 10".
+    pub target_label: String,
+    pub arch: &'static str,
+    pub kernel_rt: bool,
+    /// realtime.memlock as limits.conf writes it.
+    pub memlock: String,
+    /// The kernel argument list: identical in every delivery path.
+    pub kargs: Vec<String>,
+    pub kargs_line: String,
+    /// Where kernel-rt comes from, when the flavor is rt and one is known.
+    pub kernel_repo: Option<Repo>,
+    /// Install source lines for the kickstart (`url`, extra `repo`s).
+    pub install_url: Option<String>,
+    pub install_repos: Vec<Repo>,
+    /// pykickstart handler for the target (`F44`, `RHEL10`).
+    pub ks_version: String,
+    /// The comps environment a workstation starts from.
+    pub base_environment: &'static str,
+    /// osbuild distro name, when it is known from the profile alone.
+    pub blueprint_distro: Option<String>,
+    pub bootc_base: String,
+    /// Packages every path installs (kernel-rt excluded: each path swaps the
+    /// kernel its own way), then package groups.
+    pub packages: Vec<String>,
+    pub package_groups: Vec<String>,
+    pub remove: Vec<String>,
+    /// Units shipped by packages that get enabled, and our own units.
+    pub enable_packaged: Vec<String>,
+    pub enable_ours: Vec<String>,
+    /// Both, packaged ones first.
+    pub enable_all: Vec<String>,
+    pub disable: Vec<String>,
+    pub mask: Vec<String>,
+    /// Banned CPUs for irqbalance: the profile's list plus isolated CPUs.
+    pub irq_banned_cpus: Option<String>,
+    pub rpm_requires: Vec<String>,
+    pub rpm_recommends: Vec<String>,
+    pub rootfs: Vec<RootfsFile>,
+    /// Directories holding the rootfs files, sorted, each once.
+    pub post_dirs: Vec<String>,
+    /// Delimiter of the here-documents that carry files in shell scripts.
+    pub heredoc: &'static str,
+    /// The sysusers.d file (the RPM's %pre feeds it to systemd-sysusers).
+    pub sysusers_path: String,
+    pub sysusers_content: String,
+    /// The sysctl.d file, when the profile sets sysctls.
+    pub sysctl_path: Option<String>,
+    /// Directories the RPM owns: ours, not another package's.
+    pub rpm_dirs: Vec<String>,
+    /// Directories a blueprint creates for its files: ours, under /etc.
+    pub blueprint_dirs: Vec<String>,
+}
+
+impl<'a> Plan<'a> {
+    pub fn new(p: &'a Profile, tera: &tera::Tera) -> Result<Self, RenderBug> {
+        let kernel_rt = p.kernel.flavor == Flavor::Rt;
+        let arch = p.target.arch.as_str();
+        let release = p.target.release;
+
+        let mut kargs: Vec<String> = Vec::new();
+        let mut add = |a: String| {
+            if !kargs.contains(&a) {
+                kargs.push(a);
+            }
+        };
+        if p.kernel.flavor == Flavor::Stock {
+            // Fedora's stock kernel is PREEMPT_DYNAMIC: preempt=full selects full preemption.
+            add("preempt=full".into());
+        }
+        match p.kernel.cpu {
+            CpuVendor::Amd => add("amd_pstate=passive".into()),
+            CpuVendor::Intel => add("intel_pstate=disable".into()),
+            CpuVendor::Generic => {}
+        }
+        for a in &p.kernel.args {
+            add(a.clone());
+        }
+        if let Some(cpus) = &p.kernel.isolate_cpus {
+            // As tuned's realtime profile isolates CPUs.
+            add(format!("isolcpus=managed_irq,domain,{cpus}"));
+            add(format!("nohz_full={cpus}"));
+            add(format!("rcu_nocbs={cpus}"));
+        }
+
+        let (target_label, ks_version, blueprint_distro, bootc_base) = match p.target.distro {
+            Distro::Fedora => (
+                format!("Fedora {release}"),
+                format!("F{release}"),
+                Some(format!("fedora-{release}")),
+                format!("quay.io/fedora/fedora-bootc:{release}"),
+            ),
+            Distro::CentosStream => (
+                format!("CentOS Stream {release}"),
+                format!("RHEL{release}"),
+                Some(format!("centos-{release}")),
+                format!("quay.io/centos-bootc/centos-bootc:stream{release}"),
+            ),
+            Distro::Almalinux => (
+                format!("AlmaLinux {release}"),
+                format!("RHEL{release}"),
+                None,
+                format!("quay.io/almalinuxorg/almalinux-bootc:{release}"),
+            ),
+            Distro::Rhel => (
+                format!("Red Hat Enterprise Linux {release}"),
+                format!("RHEL{release}"),
+                None,
+                format!("registry.redhat.io/rhel{release}/rhel-bootc:latest"),
+            ),
+        };
+
+        let el_repo = |base: &str, dir: &str| format!("{base}/{dir}/{arch}/os/");
+        let (install_url, install_repos) = match p.target.distro {
+            Distro::Fedora => (
+                Some(format!(
+                    "--mirrorlist=\"https://mirrors.fedoraproject.org/mirrorlist?repo=fedora-{release}&arch={arch}\""
+                )),
+                vec![Repo {
+                    id: "updates".into(),
+                    name: format!("Fedora {release} updates"),
+                    url: format!(
+                        "https://mirrors.fedoraproject.org/mirrorlist?repo=updates-released-f{release}&arch={arch}"
+                    ),
+                    mirrorlist: true,
+                    gpgkey: None,
+                }],
+            ),
+            Distro::CentosStream => {
+                let base = format!("https://mirror.stream.centos.org/{release}-stream");
+                (
+                    Some(format!("--url=\"{}\"", el_repo(&base, "BaseOS"))),
+                    vec![Repo {
+                        id: "appstream".into(),
+                        name: format!("CentOS Stream {release} AppStream"),
+                        url: el_repo(&base, "AppStream"),
+                        mirrorlist: false,
+                        gpgkey: None,
+                    }],
+                )
+            }
+            Distro::Almalinux => {
+                let base = format!("https://repo.almalinux.org/almalinux/{release}");
+                (
+                    Some(format!("--url=\"{}\"", el_repo(&base, "BaseOS"))),
+                    vec![Repo {
+                        id: "appstream".into(),
+                        name: format!("AlmaLinux {release} AppStream"),
+                        url: el_repo(&base, "AppStream"),
+                        mirrorlist: false,
+                        gpgkey: None,
+                    }],
+                )
+            }
+            // RHEL's content needs a subscription: the install source comes from
+            // the DVD or the `inst.repo=` boot option.
+            Distro::Rhel => (None, Vec::new()),
+        };
+
+        let kernel_repo = if !kernel_rt {
+            None
+        } else if let Some(url) = &p.kernel.repo {
+            Some(Repo {
+                id: REPO_ID.into(),
+                name: format!("kernel-rt for profile {}", p.name),
+                url: url.clone(),
+                mirrorlist: false,
+                gpgkey: p.kernel.gpgkey.clone(),
+            })
+        } else {
+            // The EL distributions' own RT repositories (repo id `rt`), disabled by
+            // default in their .repo files.
+            match p.target.distro {
+                Distro::CentosStream => Some(Repo {
+                    id: REPO_ID.into(),
+                    name: format!("CentOS Stream {release} RT"),
+                    url: el_repo(
+                        &format!("https://mirror.stream.centos.org/{release}-stream"),
+                        "RT",
+                    ),
+                    mirrorlist: false,
+                    gpgkey: Some("file:///etc/pki/rpm-gpg/RPM-GPG-KEY-centosofficial".into()),
+                }),
+                Distro::Almalinux => Some(Repo {
+                    id: REPO_ID.into(),
+                    name: format!("AlmaLinux {release} RT"),
+                    url: el_repo(
+                        &format!("https://repo.almalinux.org/almalinux/{release}"),
+                        "RT",
+                    ),
+                    mirrorlist: false,
+                    gpgkey: Some(format!(
+                        "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-AlmaLinux-{release}"
+                    )),
+                }),
+                Distro::Fedora | Distro::Rhel => None,
+            }
+        };
+
+        let mut packages: Vec<String> = Vec::new();
+        let mut package_groups: Vec<String> = Vec::new();
+        let mut want = |name: &str| {
+            let list = if name.starts_with('@') {
+                &mut package_groups
+            } else {
+                &mut packages
+            };
+            if !list.iter().any(|x| x == name) {
+                list.push(name.to_string());
+            }
+        };
+        if p.irq.balance {
+            want("irqbalance");
+        }
+        // cpupower and cpupower.service ship in kernel-tools on Fedora and EL.
+        want("kernel-tools");
+        for x in p.audio.packages.iter().chain(&p.packages.install) {
+            want(x);
+        }
+
+        let has_priorities = !p.irq.priority.is_empty();
+        let mut enable_packaged = Vec::new();
+        let mut disable = Vec::new();
+        if p.irq.balance {
+            enable_packaged.push("irqbalance.service".to_string());
+        } else {
+            disable.push("irqbalance.service".to_string());
+        }
+        enable_packaged.push("cpupower.service".to_string());
+        let enable_ours = if has_priorities {
+            vec![format!("{}.service", rootfs::IRQ_PRIORITY_UNIT)]
+        } else {
+            Vec::new()
+        };
+        // tuned-ppd and power-profiles-daemon are D-Bus activated: disabling them is
+        // not enough to keep them from changing the governor, masking is.
+        let mask = if p.cpu.conflicts == Conflicts::Disable {
+            [
+                "tuned.service",
+                "tuned-ppd.service",
+                "power-profiles-daemon.service",
+            ]
+            .map(String::from)
+            .to_vec()
+        } else {
+            Vec::new()
+        };
+
+        let irq_banned_cpus = {
+            let mut cpus = Vec::new();
+            for list in [&p.irq.banned_cpus, &p.kernel.isolate_cpus]
+                .into_iter()
+                .flatten()
+            {
+                cpus.extend(crate::profile::grammar::cpu_list(list).unwrap_or_default());
+            }
+            cpus.sort_unstable();
+            cpus.dedup();
+            (!cpus.is_empty()).then(|| crate::profile::grammar::cpu_list_string(&cpus))
+        };
+
+        let mut rpm_requires = Vec::new();
+        if kernel_rt {
+            rpm_requires.push("kernel-rt".to_string());
+        }
+        rpm_requires.extend(
+            packages
+                .iter()
+                .filter(|x| *x == "irqbalance" || *x == "kernel-tools")
+                .cloned(),
+        );
+        if has_priorities {
+            // chrt
+            rpm_requires.push("util-linux".to_string());
+        }
+        let rpm_recommends: Vec<String> = packages
+            .iter()
+            .filter(|x| !rpm_requires.contains(x))
+            .cloned()
+            .collect();
+
+        let mut plan = Plan {
+            profile: p,
+            tool: TOOL,
+            tool_version: env!("CARGO_PKG_VERSION"),
+            target_label,
+            arch,
+            kernel_rt,
+            memlock: p.realtime.memlock.limits_value(),
+            kargs_line: kargs.join(" "),
+            kargs,
+            kernel_repo,
+            install_url,
+            install_repos,
+            ks_version,
+            base_environment: "@^workstation-product-environment",
+            blueprint_distro,
+            bootc_base,
+            packages,
+            package_groups,
+            remove: p.packages.remove.clone(),
+            enable_all: enable_packaged
+                .iter()
+                .chain(&enable_ours)
+                .cloned()
+                .collect(),
+            enable_packaged,
+            enable_ours,
+            disable,
+            mask,
+            irq_banned_cpus,
+            rpm_requires,
+            rpm_recommends,
+            rootfs: Vec::new(),
+            post_dirs: Vec::new(),
+            heredoc: HEREDOC,
+            sysusers_path: String::new(),
+            sysusers_content: String::new(),
+            sysctl_path: None,
+            rpm_dirs: Vec::new(),
+            blueprint_dirs: Vec::new(),
+        };
+        plan.rootfs = rootfs::files(&plan, tera)?;
+        for f in &plan.rootfs {
+            // A file carried in a here-document or a kickstart section must not
+            // contain the delimiter or a line that ends the section.
+            if f.content
+                .lines()
+                .any(|l| l == HEREDOC || l.starts_with('%'))
+                || !f.content.ends_with('\n')
+            {
+                return Err(RenderBug {
+                    artifact: f.path.clone(),
+                    detail: "content cannot travel in a here-document".into(),
+                });
+            }
+        }
+        let mut dirs: Vec<String> = plan.rootfs.iter().map(|f| f.dir.clone()).collect();
+        dirs.sort();
+        dirs.dedup();
+        let mut rpm_dirs: Vec<String> = dirs
+            .iter()
+            .filter(|d| {
+                d.contains(TOOL) || d.ends_with(".service.d") || d.starts_with("/usr/lib/bootc")
+            })
+            .cloned()
+            .collect();
+        if dirs.iter().any(|d| d.starts_with("/usr/lib/bootc/")) {
+            rpm_dirs.push("/usr/lib/bootc".into());
+        }
+        rpm_dirs.sort();
+        plan.rpm_dirs = rpm_dirs;
+        let mut blueprint_dirs: Vec<String> = plan
+            .rootfs
+            .iter()
+            .filter_map(|f| {
+                f.etc_path
+                    .as_deref()?
+                    .rsplit_once('/')
+                    .map(|(d, _)| d.to_string())
+            })
+            .filter(|d| d.contains(TOOL) || d.ends_with(".service.d"))
+            .collect();
+        blueprint_dirs.sort();
+        blueprint_dirs.dedup();
+        plan.blueprint_dirs = blueprint_dirs;
+        plan.post_dirs = dirs;
+        let sysusers = plan
+            .rootfs
+            .iter()
+            .find(|f| f.path.starts_with("/usr/lib/sysusers.d/"))
+            .ok_or_else(|| RenderBug {
+                artifact: "rootfs".into(),
+                detail: "no sysusers.d file".into(),
+            })?;
+        plan.sysusers_path = sysusers.path.clone();
+        plan.sysusers_content = sysusers.content.clone();
+        plan.sysctl_path = plan
+            .rootfs
+            .iter()
+            .find(|f| f.path.contains("/sysctl.d/"))
+            .map(|f| f.path.clone());
+        Ok(plan)
+    }
+}
