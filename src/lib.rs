@@ -84,7 +84,8 @@ fn init(path: &Path, force: bool) -> anyhow::Result<i32> {
 /// Load a profile and print its report; `None` when it is fatal.
 fn load_checked(path: Option<&Path>, strict: bool, json: bool) -> anyhow::Result<(Loaded, bool)> {
     let src = path.map_or(ProfileSource::Embedded, ProfileSource::File);
-    let loaded = profile::load(src)?;
+    // A profile that cannot be read is the user's to fix, like a wrong key.
+    let loaded = profile::load(src).map_err(|e| UserError(format!("{e:#}")))?;
     let fatal = loaded.report.is_fatal(strict);
     if !json && !loaded.report.entries.is_empty() {
         eprint!("{}", report::format(&loaded.report, &loaded.source()));

@@ -718,7 +718,7 @@ fn users(cx: &mut Cx, root: &Section, rt: &Realtime) -> Vec<User> {
                 },
             );
         }
-        names.push((name.clone(), name_span));
+        names.push((name.clone(), name_span.clone()));
         let group_list = cx
             .strings(&s, "groups", |v| grammar::account_name(v, "group"))
             .unwrap_or_else(|| vec![("audio".to_string(), 0..0)]);
@@ -740,6 +740,14 @@ fn users(cx: &mut Cx, root: &Section, rt: &Realtime) -> Vec<User> {
             .into_iter()
             .map(|(k, _)| k)
             .collect();
+        if password_hash.is_none() && ssh_keys.is_empty() {
+            cx.rep.warning(
+                s.key("name"),
+                Some(name_span),
+                format!("{} has neither password_hash nor ssh_keys: the account is created locked", shown(&name)),
+                "add password_hash (openssl passwd -6) or ssh_keys, or set a password after installing with `passwd`",
+            );
+        }
         out.push(User {
             name,
             groups,

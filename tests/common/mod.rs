@@ -1,0 +1,79 @@
+//! Helpers shared by the integration tests: they drive the real binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rtaudio-tuning"))
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every example profile, sorted.
+pub fn examples() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(repo().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    v.sort();
+    assert!(v.len() >= 4, "examples/ lost profiles: {v:?}");
+    v
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("running rtaudio-tuning")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Render `profile` (None: the embedded default) into `out`; panics on failure.
+pub fn render(profile: Option<&Path>, out: &Path) {
+    let mut cmd = bin();
+    cmd.arg("render");
+    if let Some(p) = profile {
+        cmd.arg(p);
+    }
+    let o = run(cmd.arg("-o").arg(out));
+    assert!(o.status.success(), "render failed: {}", stderr(&o));
+}
+
+/// All files of a tree as (relative path, bytes), sorted.
+pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Find an external tool on PATH. Tests that need one fail when it is missing:
+/// `scripts/test` installs every tool they use.
+pub fn tool(name: &str, install: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("unavailable: {name} is not on PATH; install {install} (scripts/test does)")
+        })
+}

@@ -1,0 +1,529 @@
+//! `init` and `render` through the binary: determinism, every example, hostile
+//! profiles, hand-edited trees and killed renders.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn default_render_is_deterministic() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b) = (t.path().join("a"), t.path().join("b"));
+    render(None, &a);
+    render(None, &b);
+    let ta = tree(&a);
+    assert_eq!(ta, tree(&b), "two renders of the default profile differ");
+    let names: Vec<&str> = ta.iter().map(|(p, _)| p.as_str()).collect();
+    for want in [
+        "MANIFEST.sha256",
+        "kickstart/studio.ks",
+        "kickstart/studio-live.ks",
+        "rpm/rtaudio-tuning.spec",
+        "blueprint/studio.toml",
+        "bootc/Containerfile",
+        "bootc/rootfs/usr/lib/bootc/kargs.d/50-rtaudio-tuning.toml",
+        "rootfs/etc/security/limits.d/rtaudio-tuning.conf",
+        "rootfs/usr/lib/sysusers.d/rtaudio-tuning.conf",
+        "rootfs/usr/lib/udev/rules.d/70-rtaudio-tuning.rules",
+    ] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    // The manifest lists every other file, with its sha256, sorted.
+    let manifest = fs::read_to_string(a.join("MANIFEST.sha256")).unwrap();
+    let listed: Vec<&str> = manifest.lines().map(|l| &l[66..]).collect();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(listed, sorted);
+    assert_eq!(listed.len(), names.len() - 1);
+    // Re-rendering over an untouched tree succeeds and changes nothing.
+    render(None, &a);
+    assert_eq!(ta, tree(&a));
+}
+
+#[test]
+fn every_example_renders_without_warnings() {
+    let t = tempfile::tempdir().unwrap();
+    for ex in examples() {
+        let out = t.path().join(ex.file_stem().unwrap());
+        let o = run(bin()
+            .arg("render")
+            .arg("--strict")
+            .arg(&ex)
+            .arg("-o")
+            .arg(&out));
+        assert!(o.status.success(), "{}: {}", ex.display(), stderr(&o));
+        assert!(out.join("MANIFEST.sha256").is_file());
+    }
+}
+
+/// A hostile or mistaken profile: exit 2, the key path and line in the message,
+/// nothing written.
+fn rejects(name: &str, profile: &str, key: &str, line: usize) {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("p.toml");
+    fs::write(&p, profile).unwrap();
+    let out = t.path().join("out");
+    let o = run(bin().arg("render").arg(&p).arg("-o").arg(&out));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+    assert!(err.contains(key), "{name}: key {key} not in:\n{err}");
+    assert!(
+        err.contains(&format!("p.toml:{line}:")),
+        "{name}: line {line} not in:\n{err}"
+    );
+    assert!(err.contains("fix:"), "{name}: no fix hint:\n{err}");
+    assert!(!out.exists(), "{name}: output written");
+    assert_eq!(
+        fs::read_dir(t.path()).unwrap().count(),
+        1,
+        "{name}: stray files"
+    );
+}
+
+#[test]
+fn hostile_profiles_are_rejected_with_key_and_line() {
+    rejects(
+        "unknown key",
+        "version = 1\ncolour = \"red\"\n",
+        "colour",
+        2,
+    );
+    rejects(
+        "unknown nested key",
+        "version = 1\n[kernel]\nflavour = \"rt\"\n",
+        "kernel.flavour",
+        3,
+    );
+    rejects(
+        "user name",
+        "version = 1\n[[users]]\nname = \"bob;reboot\"\n",
+        "users[0].name",
+        3,
+    );
+    rejects(
+        "kernel arg",
+        "version = 1\n[kernel]\nargs = [\"quiet\\nfoo\"]\n",
+        "kernel.args[0]",
+        3,
+    );
+    rejects(
+        "rtprio",
+        "version = 1\n[realtime]\nrtprio = 150\n",
+        "realtime.rtprio",
+        3,
+    );
+    rejects("no version", "name = \"x\"\n", "version", 1);
+    rejects("version 2", "version = 2\n", "version", 1);
+    rejects("syntax", "version = 1\n[kernel\n", "syntax", 2);
+    rejects(
+        "duplicate key",
+        "version = 1\nname = \"a\"\nname = \"b\"\n",
+        "syntax",
+        3,
+    );
+    rejects(
+        "type",
+        "version = 1\n[irq]\nballance = true\nban = \"42\"\n",
+        "irq.ban",
+        4,
+    );
+    rejects(
+        "repo injection",
+        "version = 1\n[kernel]\nrepo = \"https://x/$(reboot)\"\n",
+        "kernel.repo",
+        3,
+    );
+    rejects(
+        "sysctl key",
+        "version = 1\n[sysctl]\n\"vm.swappiness;reboot\" = 1\n",
+        "sysctl.\"vm.swappiness;reboot\"",
+        3,
+    );
+    rejects(
+        "sysctl value",
+        "version = 1\n[sysctl]\n\"vm.swappiness\" = \"1\\nkernel.x = 2\"\n",
+        "sysctl.\"vm.swappiness\"",
+        3,
+    );
+    rejects(
+        "package",
+        "version = 1\n[packages]\ninstall = [\"vim; rm -rf /\"]\n",
+        "packages.install[0]",
+        3,
+    );
+    rejects(
+        "group",
+        "version = 1\n[realtime]\ngroup = \"Realtime\"\n",
+        "realtime.group",
+        3,
+    );
+    rejects(
+        "cpu list",
+        "version = 1\n[kernel]\nisolate_cpus = \"3-1\"\n",
+        "kernel.isolate_cpus",
+        3,
+    );
+    rejects(
+        "irq number",
+        "version = 1\n[irq]\nban = [-1]\n",
+        "irq.ban[0]",
+        3,
+    );
+    rejects(
+        "ssh key",
+        "version = 1\n[[users]]\nname = \"a\"\nssh_keys = [\"command=\\\"reboot\\\" ssh-ed25519 AAAA\"]\n",
+        "users[0].ssh_keys[0]",
+        4,
+    );
+    rejects(
+        "plain password",
+        "version = 1\n[[users]]\nname = \"a\"\npassword_hash = \"hunter2\"\n",
+        "users[0].password_hash",
+        4,
+    );
+    rejects(
+        "root user",
+        "version = 1\n[[users]]\nname = \"root\"\n",
+        "users[0].name",
+        3,
+    );
+    rejects(
+        "managed arg",
+        "version = 1\n[kernel]\nargs = [\"isolcpus=1\"]\n",
+        "kernel.args[0]",
+        3,
+    );
+    rejects(
+        "preempt",
+        "version = 1\n[kernel]\nflavor = \"stock\"\nargs = [\"preempt=none\"]\n",
+        "kernel.args[0]",
+        4,
+    );
+    rejects(
+        "el release",
+        "version = 1\n[target]\ndistro = \"rhel\"\nrelease = 44\n",
+        "target.release",
+        4,
+    );
+    rejects(
+        "amd on arm",
+        "version = 1\n[target]\narch = \"aarch64\"\n[kernel]\ncpu = \"amd\"\n",
+        "kernel.cpu",
+        5,
+    );
+    rejects(
+        "selinux escape",
+        "version = 1\n[[selinux.module]]\nname = \"x\"\nfile = \"../x.te\"\n",
+        "selinux.module[0].file",
+        4,
+    );
+    rejects(
+        "remove required",
+        "version = 1\n[packages]\nremove = [\"irqbalance\"]\n",
+        "packages.remove[0]",
+        3,
+    );
+    rejects(
+        "memlock",
+        "version = 1\n[realtime]\nmemlock = \"lots\"\n",
+        "realtime.memlock",
+        3,
+    );
+    rejects(
+        "big int",
+        "version = 1\n[realtime]\ngid = 99999999999999999999\n",
+        "realtime.gid",
+        3,
+    );
+}
+
+#[test]
+fn all_problems_are_reported_at_once() {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("p.toml");
+    fs::write(
+        &p,
+        "version = 1\ncolour = 1\n[kernel]\nargs = [\"a b\"]\n[realtime]\nrtprio = 0\nnice = 40\n[[users]]\nname = \"Bob\"\n",
+    )
+    .unwrap();
+    let o = run(bin()
+        .arg("render")
+        .arg(&p)
+        .arg("-o")
+        .arg(t.path().join("out")));
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    for key in [
+        "colour",
+        "kernel.args[0]",
+        "realtime.rtprio",
+        "realtime.nice",
+        "users[0].name",
+    ] {
+        assert!(
+            err.contains(&format!("error: {key}:")),
+            "{key} missing:\n{err}"
+        );
+    }
+    assert!(err.contains("5 problem(s)"), "{err}");
+
+    let o = run(bin()
+        .arg("render")
+        .arg(&p)
+        .arg("-o")
+        .arg(t.path().join("out"))
+        .arg("--json"));
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    let problems = v["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 5);
+    assert_eq!(problems[0]["key"], "colour");
+    assert_eq!(problems[0]["line"], 2);
+    assert_eq!(problems[0]["column"], 1);
+    assert_eq!(problems[0]["severity"], "error");
+}
+
+#[test]
+fn warnings_render_but_strict_refuses() {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("p.toml");
+    fs::write(&p, "version = 1\n[kernel]\nflavor = \"rt\"\n").unwrap();
+    let o = run(bin()
+        .arg("render")
+        .arg(&p)
+        .arg("-o")
+        .arg(t.path().join("out")));
+    assert!(o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning: kernel.repo") && err.contains("No match for argument: kernel-rt"),
+        "{err}"
+    );
+    let o = run(bin()
+        .args(["render", "--strict"])
+        .arg(&p)
+        .arg("-o")
+        .arg(t.path().join("strict")));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!t.path().join("strict").exists());
+}
+
+#[test]
+fn selinux_files_cannot_escape_the_profile_folder() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("profile");
+    fs::create_dir_all(dir.join("selinux")).unwrap();
+    let outside = t.path().join("secret.te");
+    fs::write(&outside, "module secret 1.0;\n").unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("selinux/evil.te")).unwrap();
+    let p = dir.join("p.toml");
+    fs::write(
+        &p,
+        "version = 1\n[[selinux.module]]\nname = \"evil\"\nfile = \"selinux/evil.te\"\n",
+    )
+    .unwrap();
+    let o = run(bin()
+        .arg("render")
+        .arg(&p)
+        .arg("-o")
+        .arg(t.path().join("out")));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("outside the profile's folder"),
+        "{}",
+        stderr(&o)
+    );
+
+    fs::write(
+        &p,
+        "version = 1\n[[selinux.module]]\nname = \"gone\"\nfile = \"selinux/gone.te\"\n",
+    )
+    .unwrap();
+    let o = run(bin()
+        .arg("render")
+        .arg(&p)
+        .arg("-o")
+        .arg(t.path().join("out")));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("selinux.module[0].file"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn unreadable_profiles_are_bad_input() {
+    let t = tempfile::tempdir().unwrap();
+    let o = run(bin()
+        .arg("render")
+        .arg(t.path().join("missing.toml"))
+        .arg("-o")
+        .arg(t.path().join("o")));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("missing.toml"));
+    let p = t.path().join("latin1.toml");
+    fs::write(&p, b"version = 1\nname = \"caf\xe9\"\n").unwrap();
+    let o = run(bin()
+        .arg("render")
+        .arg(&p)
+        .arg("-o")
+        .arg(t.path().join("o")));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not UTF-8"), "{}", stderr(&o));
+}
+
+#[test]
+fn hand_edited_trees_are_not_overwritten() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    render(None, &out);
+    let edited = out.join("rootfs/etc/security/limits.d/rtaudio-tuning.conf");
+    fs::write(&edited, "@realtime - rtprio 99\n").unwrap();
+    fs::write(out.join("notes.txt"), "mine\n").unwrap();
+    fs::remove_file(out.join("blueprint/studio.toml")).unwrap();
+    let o = run(bin().arg("render").arg("-o").arg(&out));
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("changed: rootfs/etc/security/limits.d/rtaudio-tuning.conf"),
+        "{err}"
+    );
+    assert!(err.contains("added: notes.txt"), "{err}");
+    assert!(err.contains("missing: blueprint/studio.toml"), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(
+        fs::read_to_string(&edited).unwrap(),
+        "@realtime - rtprio 99\n"
+    );
+
+    let o = run(bin().arg("render").arg("-o").arg(&out).arg("--force"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(fs::read_to_string(&edited).unwrap().contains("rtprio\t95"));
+    assert!(!out.join("notes.txt").exists());
+    // No temporary folders are left beside the output.
+    assert_eq!(fs::read_dir(t.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn folders_not_written_by_us_are_not_replaced() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("home");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("thesis.tex"), "years of work\n").unwrap();
+    let o = run(bin().arg("render").arg("-o").arg(&out));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not written by rtaudio-tuning"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        fs::read_to_string(out.join("thesis.tex")).unwrap(),
+        "years of work\n"
+    );
+    // An empty folder is fine.
+    let empty = t.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    render(None, &empty);
+    assert!(empty.join("MANIFEST.sha256").is_file());
+}
+
+/// Kill renders at many points: the output is always either the complete old
+/// tree or the complete new one, never a mix or nothing.
+#[test]
+fn killed_renders_leave_a_complete_tree() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    render(None, &out);
+    let old = tree(&out);
+    let other = repo().join("examples/isolated.toml");
+    let ref_dir = t.path().join("ref");
+    render(Some(&other), &ref_dir);
+    let new = tree(&ref_dir);
+    let mut seen_old = 0;
+    for i in 0..40u64 {
+        // Switch back to the old tree whenever the new one landed.
+        if tree(&out) == new {
+            let o = run(bin().arg("render").arg("-o").arg(&out));
+            assert!(o.status.success(), "{}", stderr(&o));
+        }
+        let mut child = bin()
+            .arg("render")
+            .arg(&other)
+            .arg("-o")
+            .arg(&out)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(200 * i));
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = tree(&out);
+        assert!(
+            now == old || now == new,
+            "kill after {}us left a mixed tree",
+            200 * i
+        );
+        if now == old {
+            seen_old += 1;
+        }
+    }
+    assert!(seen_old > 0, "no render was killed before it finished");
+    // Leftover temporary folders (from kills) never replace the output and are
+    // hidden; a later render still works.
+    render(None, &out);
+    assert_eq!(tree(&out), old);
+}
+
+#[test]
+fn init_writes_the_default_and_keeps_existing_files() {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("studio.toml");
+    let o = run(bin().arg("init").arg(&p));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = fs::read_to_string(&p).unwrap();
+    assert_eq!(
+        text,
+        fs::read_to_string(repo().join("examples/studio.toml")).unwrap()
+    );
+    // A comment on every key line.
+    for line in text
+        .lines()
+        .filter(|l| l.contains(" = ") && !l.trim_start().starts_with('#'))
+    {
+        assert!(line.contains('#'), "no comment on: {line}");
+    }
+    fs::write(&p, "version = 1 # mine\n").unwrap();
+    let o = run(bin().arg("init").arg(&p));
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(fs::read_to_string(&p).unwrap(), "version = 1 # mine\n");
+    let o = run(bin().arg("init").arg(&p).arg("--force"));
+    assert!(o.status.success());
+    let o = run(bin().args(["init", "-"]));
+    assert_eq!(stdout(&o), text);
+    // What init writes renders cleanly and means the same as no profile at all.
+    let (a, b) = (t.path().join("a"), t.path().join("b"));
+    render(Some(&p), &a);
+    render(None, &b);
+    assert_eq!(tree(&a), tree(&b));
+}
+
+#[test]
+fn an_empty_profile_is_valid() {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("min.toml");
+    fs::write(&p, "version = 1\n").unwrap();
+    let o = run(bin()
+        .arg("render")
+        .arg("--strict")
+        .arg(&p)
+        .arg("-o")
+        .arg(t.path().join("o")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(Path::new(&t.path().join("o/kickstart/studio.ks")).is_file());
+}
