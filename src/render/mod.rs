@@ -51,7 +51,7 @@ pub struct RenderBug {
 /// output writer).
 pub fn render_all(profile: &Profile) -> Result<Vec<Artifact>, RenderBug> {
     let tera = templates::engine();
-    let plan = Plan::new(profile, &tera)?;
+    let plan = Plan::new(profile, tera)?;
     let mut out = Vec::new();
     for f in &plan.rootfs {
         out.push(Artifact {
@@ -60,10 +60,10 @@ pub fn render_all(profile: &Profile) -> Result<Vec<Artifact>, RenderBug> {
             content: f.content.clone().into_bytes(),
         });
     }
-    out.extend(kickstart::render(&plan, &tera)?);
-    out.extend(rpm::render(&plan, &tera)?);
-    out.extend(blueprint::render(&plan, &tera)?);
-    out.extend(bootc::render(&plan, &tera)?);
+    out.extend(kickstart::render(&plan, tera)?);
+    out.extend(rpm::render(&plan, tera)?);
+    out.extend(blueprint::render(&plan, tera)?);
+    out.extend(bootc::render(&plan, tera)?);
     for m in &profile.selinux.module {
         out.push(Artifact::text(
             format!("selinux/{}.te", m.name),
@@ -107,4 +107,117 @@ fn render_template(tera: &tera::Tera, name: &str, plan: &Plan) -> Result<String,
             detail,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::parse_text;
+
+    fn render_text(text: &str) -> Vec<Artifact> {
+        let loaded = parse_text("t.toml".into(), text.into(), None);
+        assert!(!loaded.report.has_errors(), "{:?}", loaded.report);
+        render_all(loaded.profile.as_ref().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn every_target_renders() {
+        let targets = [
+            ("fedora", 42),
+            ("fedora", 43),
+            ("fedora", 44),
+            ("fedora", 45),
+            ("fedora", 46),
+            ("centos-stream", 10),
+            ("almalinux", 10),
+            ("rhel", 10),
+        ];
+        for (distro, release) in targets {
+            for arch in ["x86_64", "aarch64"] {
+                for flavor in ["rt", "stock"] {
+                    let text = format!(
+                        "version = 1\n[target]\ndistro = \"{distro}\"\nrelease = {release}\narch = \"{arch}\"\n[kernel]\nflavor = \"{flavor}\"\n"
+                    );
+                    let out = render_text(&text);
+                    let ks = out
+                        .iter()
+                        .find(|a| a.path == "kickstart/studio.ks")
+                        .unwrap();
+                    let ks = String::from_utf8_lossy(&ks.content);
+                    assert_eq!(ks.contains("\nkernel-rt\n"), flavor == "rt", "{text}");
+                    let bootc = out
+                        .iter()
+                        .find(|a| a.path == "bootc/Containerfile")
+                        .unwrap();
+                    let bootc = String::from_utf8_lossy(&bootc.content);
+                    assert!(
+                        bootc.trim_end().ends_with("RUN bootc container lint"),
+                        "{text}"
+                    );
+                    let cpupower = out
+                        .iter()
+                        .find(|a| a.path == "rootfs/etc/rtaudio-tuning/cpupower.env")
+                        .unwrap();
+                    let cpupower = String::from_utf8_lossy(&cpupower.content);
+                    assert!(cpupower.contains("GOVERNOR=performance"));
+                    assert!(
+                        cpupower.contains("CPUPOWER_START_OPTS=\"frequency-set -g performance\"")
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn templates_parse_and_cli_is_consistent() {
+        let _ = templates::engine();
+        use clap::CommandFactory as _;
+        crate::cli::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn isolated_cpus_reach_irqbalance_and_the_kernel() {
+        let out = render_text(
+            "version = 1\n[kernel]\nisolate_cpus = \"4-7,2\"\n[irq]\nbanned_cpus = \"1\"\nban = [16, 17]\n",
+        );
+        let env = out
+            .iter()
+            .find(|a| a.path == "rootfs/etc/rtaudio-tuning/irqbalance.env")
+            .unwrap();
+        let env = String::from_utf8_lossy(&env.content);
+        assert!(
+            env.contains("\nIRQBALANCE_BANNED_CPULIST=1-2,4-7\n"),
+            "{env}"
+        );
+        assert!(
+            env.contains("\nIRQBALANCE_ARGS=\"--banirq=16 --banirq=17\"\n"),
+            "{env}"
+        );
+        let kargs = out
+            .iter()
+            .find(|a| a.path.ends_with("kargs.d/50-rtaudio-tuning.toml"))
+            .unwrap();
+        let kargs = String::from_utf8_lossy(&kargs.content);
+        assert!(
+            kargs.contains(
+                "\"isolcpus=managed_irq,domain,2,4-7\", \"nohz_full=2,4-7\", \"rcu_nocbs=2,4-7\""
+            ),
+            "{kargs}"
+        );
+    }
+
+    #[test]
+    fn irqbalance_off_means_disabled_and_no_dropin() {
+        let out = render_text("version = 1\n[irq]\nbalance = false\n");
+        assert!(!out.iter().any(|a| a.path.contains("irqbalance")));
+        let ks = out
+            .iter()
+            .find(|a| a.path == "kickstart/studio.ks")
+            .unwrap();
+        let ks = String::from_utf8_lossy(&ks.content);
+        assert!(
+            ks.contains("services --enabled=cpupower.service --disabled=irqbalance.service"),
+            "{ks}"
+        );
+    }
 }

@@ -33,7 +33,13 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "bootc/config.toml",
 ];
 
-pub fn engine() -> Tera {
+/// The engine, built once per process.
+pub fn engine() -> &'static Tera {
+    static ENGINE: std::sync::LazyLock<Tera> = std::sync::LazyLock::new(build);
+    &ENGINE
+}
+
+fn build() -> Tera {
     let mut tera = Tera::default();
     tera.autoescape_on(Vec::new());
     tera.add_raw_templates(TEMPLATES.iter().copied())
