@@ -49,4 +49,40 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the real validators on a rendered folder, or on a profile (rendered
+    /// to a temporary folder first).
+    Validate {
+        /// A folder written by `render`, or a profile.
+        #[arg(required_unless_present = "list")]
+        target: Option<PathBuf>,
+        /// List the validators and what each checks.
+        #[arg(long)]
+        list: bool,
+        /// Leave this validator out (repeatable).
+        #[arg(long, value_name = "NAME")]
+        skip: Vec<String>,
+        /// Run only this validator (repeatable).
+        #[arg(long, value_name = "NAME")]
+        only: Vec<String>,
+        /// Print one JSON object per validator, in an array.
+        #[arg(long)]
+        json: bool,
+        /// Treat warnings (the profile's and the tools') as failures.
+        #[arg(long)]
+        strict: bool,
+        /// Fail (exit 3) when a validator is unavailable because a tool is missing.
+        #[arg(long)]
+        require_all: bool,
+    },
+    /// Build the noarch rtaudio-tuning RPM with rpmbuild.
+    Rpm {
+        /// A folder written by `render`, or a profile.
+        target: PathBuf,
+        /// Where to put the package.
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        /// Treat the profile's warnings as errors.
+        #[arg(long)]
+        strict: bool,
+    },
 }

@@ -1,13 +1,16 @@
 //! rtaudio-tuning: one declarative profile renders a realtime audio workstation.
 
 pub mod cli;
+pub mod cmd;
 pub mod output;
 pub mod profile;
 pub mod render;
 pub mod report;
+pub mod rpmbuild;
+pub mod validate;
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use serde::Serialize;
@@ -20,7 +23,13 @@ pub mod exit {
     pub const OK: i32 = 0;
     pub const FAILED: i32 = 1;
     pub const BAD_INPUT: i32 = 2;
+    pub const TOOL_MISSING: i32 = 3;
 }
+
+/// A needed external tool is missing: exit 3, with how to install it.
+#[derive(Debug, thiserror::Error)]
+#[error("unavailable: {0}")]
+pub struct ToolMissing(pub String);
 
 /// A mistake of the user's (bad arguments, a refused overwrite): exit 2.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +47,26 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             strict,
             json,
         } => render(profile.as_deref(), &output, force, strict, json),
+        Command::Validate {
+            target,
+            list,
+            skip,
+            only,
+            json,
+            strict,
+            require_all,
+        } => {
+            if list {
+                return list_validators(json);
+            }
+            let target = target.expect("clap requires a target without --list");
+            validate_cmd(&target, &only, &skip, json, strict, require_all)
+        }
+        Command::Rpm {
+            target,
+            output,
+            strict,
+        } => rpm_cmd(&target, &output, strict),
     }
 }
 
@@ -119,6 +148,29 @@ struct RenderJson<'a> {
     problems: Vec<report::JsonEntry<'a>>,
 }
 
+/// With `--json`, a failure that is not a profile problem (an unreadable
+/// profile, a refused overwrite) still prints the JSON document.
+fn json_failure(profile: &str, err: anyhow::Error) -> anyhow::Result<i32> {
+    let code = exit_code(&err);
+    let doc = serde_json::json!({
+        "ok": false,
+        "profile": profile,
+        "output": null,
+        "files": 0,
+        "problems": [{
+            "severity": "error",
+            "key": "",
+            "message": format!("{err:#}"),
+            "fix": "",
+            "file": profile,
+            "line": null,
+            "column": null,
+        }],
+    });
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(code)
+}
+
 fn render(
     path: Option<&Path>,
     out: &Path,
@@ -126,7 +178,15 @@ fn render(
     strict: bool,
     json: bool,
 ) -> anyhow::Result<i32> {
-    let (loaded, fatal) = load_checked(path, strict, json)?;
+    let profile_name = path.map_or_else(
+        || profile::DEFAULT_PROFILE_NAME.to_string(),
+        |p| p.display().to_string(),
+    );
+    let (loaded, fatal) = match load_checked(path, strict, json) {
+        Ok(x) => x,
+        Err(e) if json => return json_failure(&profile_name, e),
+        Err(e) => return Err(e),
+    };
     let source = loaded.source();
     let print_json = |ok: bool, files: usize| -> anyhow::Result<()> {
         let doc = RenderJson {
@@ -149,7 +209,11 @@ fn render(
         }
     };
     let artifacts = render::render_all(profile)?;
-    output::write_tree(out, &artifacts, force)?;
+    match output::write_tree(out, &artifacts, force) {
+        Ok(()) => {}
+        Err(e) if json => return json_failure(&profile_name, e),
+        Err(e) => return Err(e),
+    }
     if json {
         print_json(true, artifacts.len())?;
     } else {
@@ -160,5 +224,180 @@ fn render(
             out.display()
         );
     }
+    Ok(exit::OK)
+}
+
+/// A rendered tree to work on: the folder given, or a profile rendered into a
+/// temporary folder (kept alive by `_tmp`).
+struct TreeDir {
+    dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// `Err(code)`: the profile was refused and its report printed.
+fn tree_dir(target: &Path, strict: bool, json: bool) -> anyhow::Result<Result<TreeDir, i32>> {
+    if target.is_dir() {
+        return Ok(Ok(TreeDir {
+            dir: target.to_path_buf(),
+            _tmp: None,
+        }));
+    }
+    let (loaded, fatal) = load_checked(Some(target), strict, json)?;
+    let profile = match (&loaded.profile, fatal) {
+        (Some(p), false) => p,
+        _ => {
+            if json {
+                let source = loaded.source();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report::json_entries(&loaded.report, &source))?
+                );
+            }
+            return Ok(Err(exit::BAD_INPUT));
+        }
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix("rtaudio-tuning-")
+        .tempdir()?;
+    let dir = tmp.path().join(&profile.name);
+    output::write_tree(&dir, &render::render_all(profile)?, false)?;
+    Ok(Ok(TreeDir {
+        dir,
+        _tmp: Some(tmp),
+    }))
+}
+
+#[derive(Serialize)]
+struct ValidatorInfo {
+    name: &'static str,
+    description: &'static str,
+}
+
+fn list_validators(json: bool) -> anyhow::Result<i32> {
+    if json {
+        let list: Vec<ValidatorInfo> = validate::VALIDATORS
+            .iter()
+            .map(|v| ValidatorInfo {
+                name: v.name,
+                description: v.description,
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else {
+        for v in validate::VALIDATORS {
+            println!("{:<12} {}", v.name, v.description);
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn validate_cmd(
+    target: &Path,
+    only: &[String],
+    skip: &[String],
+    json: bool,
+    strict: bool,
+    require_all: bool,
+) -> anyhow::Result<i32> {
+    use std::io::IsTerminal as _;
+    let chosen = validate::select(only, skip).map_err(UserError)?;
+    let tree_dir = match tree_dir(target, strict, json)? {
+        Ok(t) => t,
+        Err(code) => return Ok(code),
+    };
+    let tree = validate::Tree::read(&tree_dir.dir)?;
+    if !json && std::io::stderr().is_terminal() {
+        eprintln!(
+            "running {} validators on {} ...",
+            chosen.len(),
+            target.display()
+        );
+    }
+    let start = std::time::Instant::now();
+    let mut results = validate::run_all(&tree, &chosen);
+    if strict {
+        for r in &mut results {
+            if r.outcome.status == validate::Status::Pass && !r.outcome.warnings.is_empty() {
+                r.outcome.status = validate::Status::Fail;
+                r.outcome.details = std::mem::take(&mut r.outcome.warnings);
+                r.outcome.summary = format!(
+                    "{} (warnings are failures under --strict)",
+                    r.outcome.summary
+                );
+            }
+        }
+    }
+    let count = |s: validate::Status| results.iter().filter(|r| r.outcome.status == s).count();
+    let (failed, unavailable, passed) = (
+        count(validate::Status::Fail),
+        count(validate::Status::Unavailable),
+        count(validate::Status::Pass),
+    );
+    if json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        for r in &results {
+            let status = match r.outcome.status {
+                validate::Status::Pass => "pass",
+                validate::Status::Fail => "FAIL",
+                validate::Status::Unavailable => "unavailable",
+            };
+            println!("{status:<12} {:<12} {}", r.name, r.outcome.summary);
+            for d in &r.outcome.details {
+                for line in d.lines() {
+                    println!("{:<25}{line}", "");
+                }
+            }
+            for w in &r.outcome.warnings {
+                println!("{:<25}warning: {w}", "");
+            }
+        }
+        println!(
+            "{passed} passed, {failed} failed, {unavailable} unavailable ({:.1} s)",
+            start.elapsed().as_secs_f64()
+        );
+    }
+    Ok(if failed > 0 {
+        exit::FAILED
+    } else if unavailable > 0 && require_all {
+        exit::TOOL_MISSING
+    } else {
+        exit::OK
+    })
+}
+
+fn rpm_cmd(target: &Path, out: &Path, strict: bool) -> anyhow::Result<i32> {
+    let Some(rpmbuild_bin) = cmd::find("rpmbuild") else {
+        return Err(ToolMissing(
+            "install rpm (rpmbuild): apt-get install rpm, or dnf install rpm-build".into(),
+        )
+        .into());
+    };
+    let tree_dir = match tree_dir(target, strict, false)? {
+        Ok(t) => t,
+        Err(code) => return Ok(code),
+    };
+    let rpm_dir = tree_dir.dir.join("rpm");
+    if !rpm_dir.join("rtaudio-tuning.spec").is_file() {
+        return Err(UserError(format!(
+            "{} has no rpm/rtaudio-tuning.spec: give a folder written by `render`, or a profile",
+            tree_dir.dir.display()
+        ))
+        .into());
+    }
+    let top = tempfile::Builder::new()
+        .prefix("rtaudio-tuning-rpmbuild-")
+        .tempdir()?;
+    let built = rpmbuild::build(&rpmbuild_bin, &rpm_dir, top.path())?;
+    let name = built.file_name().expect("an rpm file name").to_owned();
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let dest = out.join(&name);
+    let staged = tempfile::NamedTempFile::new_in(out)
+        .with_context(|| format!("writing into {}", out.display()))?;
+    std::fs::copy(&built, staged.path()).with_context(|| format!("copying {}", built.display()))?;
+    staged
+        .persist(&dest)
+        .with_context(|| format!("writing {}", dest.display()))?;
+    println!("{}", dest.display());
     Ok(exit::OK)
 }

@@ -63,12 +63,12 @@ pub fn hand_edits(dir: &Path) -> anyhow::Result<Option<Vec<String>>> {
     let mut listed = std::collections::BTreeMap::new();
     for line in text.lines() {
         match line.split_once("  ") {
-            Some((hash, path)) if hash.len() == 64 => {
+            Some((hash, path)) if hash.len() == 64 && inside(path) => {
                 listed.insert(path.to_string(), hash.to_string());
             }
             _ => {
                 return Ok(Some(vec![format!(
-                    "  {MANIFEST} itself (unreadable line {line:?})"
+                    "  changed: {MANIFEST} itself (line {line:?})"
                 )]));
             }
         }
@@ -99,8 +99,30 @@ pub fn hand_edits(dir: &Path) -> anyhow::Result<Option<Vec<String>>> {
     Ok(Some(edits))
 }
 
+/// A manifest path that stays inside the tree: relative, no `..`, no control
+/// characters. Anything else makes the manifest untrustworthy.
+fn inside(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.chars().any(char::is_control)
+        && path
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
 /// Write `artifacts` (plus MANIFEST.sha256) as the tree `dir`, atomically.
 pub fn write_tree(dir: &Path, artifacts: &[Artifact], force: bool) -> anyhow::Result<()> {
+    // An output folder that is a symbolic link to a folder (a studio's `out` ->
+    // /srv/...) is replaced where it points; the link stays.
+    let resolved;
+    let dir = match fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() && dir.is_dir() => {
+            resolved =
+                fs::canonicalize(dir).with_context(|| format!("resolving {}", dir.display()))?;
+            resolved.as_path()
+        }
+        _ => dir,
+    };
     let shown = dir.display().to_string();
     let existing = match fs::symlink_metadata(dir) {
         Ok(m) if m.is_dir() => true,
@@ -138,8 +160,9 @@ pub fn write_tree(dir: &Path, artifacts: &[Artifact], force: bool) -> anyhow::Re
     let name = dir
         .file_name()
         .map_or_else(|| "tree".into(), |n| n.to_string_lossy().into_owned());
+    remove_leftovers(&parent, &name);
     let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.render-"))
+        .prefix(&format!(".{name}.render-{}-", std::process::id()))
         .tempdir_in(&parent)
         .with_context(|| format!("creating a temporary folder in {}", parent.display()))?;
 
@@ -151,7 +174,7 @@ pub fn write_tree(dir: &Path, artifacts: &[Artifact], force: bool) -> anyhow::Re
         .with_context(|| format!("setting permissions of {}", tmp.path().display()))?;
 
     if existing {
-        swap(tmp.path(), dir).with_context(|| format!("replacing {shown}"))?;
+        swap(tmp.path(), dir, &parent, &name).with_context(|| format!("replacing {shown}"))?;
         // `tmp` now holds the previous tree and is removed when dropped.
         drop(tmp);
     } else {
@@ -178,16 +201,42 @@ fn write_file(root: &Path, rel: &str, mode: u32, content: &[u8]) -> anyhow::Resu
 
 /// Exchange two directories atomically; where the file system cannot, move the
 /// old one aside first (a kill in between leaves it beside `dir`, not lost).
-fn swap(new: &Path, dir: &Path) -> std::io::Result<()> {
+/// Afterwards `new` holds the previous tree.
+fn swap(new: &Path, dir: &Path, parent: &Path, name: &str) -> std::io::Result<()> {
     use rustix::fs::{CWD, RenameFlags, renameat_with};
     match renameat_with(CWD, new, CWD, dir, RenameFlags::EXCHANGE) {
         Ok(()) => Ok(()),
         Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
-            let aside = new.with_extension("old");
+            // An empty folder of our own to rename the old tree onto.
+            let aside = tempfile::Builder::new()
+                .prefix(&format!(".{name}.render-{}-", std::process::id()))
+                .tempdir_in(parent)?
+                .keep();
             fs::rename(dir, &aside)?;
             fs::rename(new, dir)?;
             fs::rename(&aside, new)
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Remove temporary folders that killed renders left beside `name`: their
+/// names carry the render's process id, and that process is gone.
+fn remove_leftovers(parent: &Path, name: &str) {
+    let prefix = format!(".{name}.render-");
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file_name = e.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_dir_all(e.path());
+        }
     }
 }

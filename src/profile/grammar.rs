@@ -60,6 +60,111 @@ pub fn account_name(v: &str, what: &str) -> Check {
     }
 }
 
+/// Accounts that exist on every Fedora/EL system (setup's /etc/passwd and the
+/// common system users): a musician's account must not be one of them.
+const SYSTEM_USERS: &[&str] = &[
+    "root",
+    "bin",
+    "daemon",
+    "adm",
+    "lp",
+    "sync",
+    "shutdown",
+    "halt",
+    "mail",
+    "operator",
+    "games",
+    "ftp",
+    "nobody",
+    "dbus",
+    "polkitd",
+    "rtkit",
+    "pipewire",
+    "sshd",
+    "chrony",
+    "tss",
+    "avahi",
+    "colord",
+    "geoclue",
+    "gdm",
+    "sddm",
+    "systemd-network",
+    "systemd-resolve",
+    "systemd-timesync",
+    "systemd-coredump",
+    "systemd-oom",
+    "unbound",
+    "dnsmasq",
+    "qemu",
+    "usbmuxd",
+    "saslauth",
+];
+
+/// Why `name` cannot be a musician's account, if it cannot.
+pub fn reserved_user(name: &str) -> Option<&'static str> {
+    if name == "root" {
+        Some("audio software must not run as root")
+    } else if SYSTEM_USERS.contains(&name) || name.starts_with("systemd-") {
+        Some("it is a system account that already exists")
+    } else {
+        None
+    }
+}
+
+/// Groups that grant administrative power: making them the realtime group
+/// would hand that power to every musician.
+const PRIVILEGED_GROUPS: &[&str] = &[
+    "root",
+    "bin",
+    "daemon",
+    "sys",
+    "adm",
+    "tty",
+    "disk",
+    "lp",
+    "mem",
+    "kmem",
+    "wheel",
+    "shadow",
+    "systemd-journal",
+    "utmp",
+    "kvm",
+    "sudo",
+    "input",
+    "video",
+    "dialout",
+    "floppy",
+    "cdrom",
+    "tape",
+];
+
+pub fn unprivileged_group(name: &str) -> Check {
+    if PRIVILEGED_GROUPS.contains(&name) {
+        problem(
+            format!("{} is a system group with its own privileges", shown(name)),
+            "use a group of its own for realtime limits, e.g. \"realtime\"",
+        )
+    } else {
+        Ok(())
+    }
+}
+
+/// Kernel arguments that change how the system boots or weaken its security,
+/// rather than tune it.
+pub fn forbidden_karg(key: &str) -> Option<&'static str> {
+    match key {
+        "root" | "ro" | "rw" | "rootflags" | "rootfstype" | "init" | "initrd" | "BOOT_IMAGE"
+        | "resume" => Some("changes how the system boots, which the installer and bootloader own"),
+        "selinux" | "enforcing" | "security" | "lsm" | "apparmor" => {
+            Some("changes the security policy; fix denials with a local SELinux module instead")
+        }
+        "rd.break" | "rd.shell" | "rd.emergency" | "single" | "emergency" | "rescue" | "s"
+        | "1" => Some("boots into a rescue shell"),
+        _ if key.starts_with("systemd.unit") => Some("changes the boot target"),
+        _ => None,
+    }
+}
+
 /// RPM package names (`Name:` tag rules: alphanumerics and `-._+`, not starting
 /// with a separator).
 pub fn package_name(v: &str) -> Check {

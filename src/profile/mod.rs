@@ -29,6 +29,15 @@ pub struct Profile {
     pub audio: Audio,
     pub packages: Packages,
     pub selinux: Selinux,
+    pub rpm: Rpm,
+}
+
+/// The rtaudio-tuning package built from this profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rpm {
+    /// Bumped by the admin whenever the profile changes, so that `dnf upgrade`
+    /// sees a newer package; the version is the tool's.
+    pub release: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

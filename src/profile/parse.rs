@@ -350,7 +350,7 @@ impl Cx<'_> {
 
 const TOP_KEYS: &[&str] = &[
     "version", "name", "target", "kernel", "realtime", "users", "cpu", "irq", "sysctl", "audio",
-    "packages", "selinux",
+    "packages", "selinux", "rpm",
 ];
 
 /// Packages the rendered artifacts rely on; removing them breaks the tuning.
@@ -413,8 +413,9 @@ pub(super) fn parse(text: &str, dir: Option<&Path>, rep: &mut Report) -> Option<
     let irq = irq(&mut cx, &root);
     let sysctl = sysctl(&mut cx, &root);
     let audio = audio(&mut cx, &root);
-    let packages = packages(&mut cx, &root);
+    let packages = packages(&mut cx, &root, &audio, irq.balance);
     let selinux = selinux(&mut cx, &root, dir);
+    let rpm = rpm(&mut cx, &root);
 
     Some(Profile {
         version,
@@ -429,7 +430,24 @@ pub(super) fn parse(text: &str, dir: Option<&Path>, rep: &mut Report) -> Option<
         audio,
         packages,
         selinux,
+        rpm,
     })
+}
+
+fn rpm(cx: &mut Cx, root: &Section) -> Rpm {
+    let Some(s) = cx.table(root, "rpm") else {
+        return Rpm { release: 1 };
+    };
+    cx.check_keys(&s, &["release"]);
+    let release = cx
+        .int(
+            &s,
+            "release",
+            1..=999_999,
+            "use a whole number from 1, and raise it each time the profile changes",
+        )
+        .map_or(1, |(v, _)| v as u32);
+    Rpm { release }
 }
 
 fn target(cx: &mut Cx, root: &Section) -> Target {
@@ -567,6 +585,14 @@ fn kernel(cx: &mut Cx, root: &Section, target: &Target) -> Kernel {
                 ),
             );
         }
+        if let Some(why) = grammar::forbidden_karg(&key) {
+            cx.rep.error(
+                format!("{}[{i}]", s.key("args")),
+                Some(span.clone()),
+                format!("{} {why}", shown(a)),
+                "remove it: this tool tunes kernels, it does not change how the system boots or its security",
+            );
+        }
         if key == "preempt" && flavor == Flavor::Stock && a != "preempt=full" {
             cx.rep.error(
                 format!("{}[{i}]", s.key("args")),
@@ -592,7 +618,8 @@ fn kernel(cx: &mut Cx, root: &Section, target: &Target) -> Kernel {
         }
         grammar::cpu_list_string(&cpus)
     });
-    if flavor == Flavor::Rt && repo.is_none() && target.distro == Distro::Fedora {
+    let repo_absent = s.get("repo").is_none();
+    if flavor == Flavor::Rt && repo_absent && target.distro == Distro::Fedora {
         let span = s.get("flavor").map(|v| v.span());
         cx.rep.warning(
             s.key("repo"),
@@ -601,7 +628,7 @@ fn kernel(cx: &mut Cx, root: &Section, target: &Target) -> Kernel {
             "set kernel.repo to the repository (COPR, local mirror) that carries kernel-rt for this release, or use flavor = \"stock\"",
         );
     }
-    if flavor == Flavor::Rt && repo.is_none() && target.distro == Distro::Rhel {
+    if flavor == Flavor::Rt && repo_absent && target.distro == Distro::Rhel {
         let span = s.get("flavor").map(|v| v.span());
         cx.rep.warning(
             s.key("repo"),
@@ -637,6 +664,14 @@ fn realtime(cx: &mut Cx, root: &Section) -> Realtime {
         // realtime-setup (EL's kernel-rt dependency) creates `realtime` as GID 71:
         // creating the same group with another id would make the two disagree.
         .or(if s.get("gid").is_none() && group == "realtime" { Some(71) } else { None });
+    if gid.is_none() && s.get("gid").is_none() {
+        cx.rep.error(
+            s.key("gid"),
+            s.get("group").map(|v| v.span()),
+            format!("realtime.group {} needs a gid", shown(&group)),
+            "set realtime.gid (a free system GID, e.g. 971): the kickstart, blueprint and sysusers.d must create the group with the same id",
+        );
+    }
     let rtprio = cx
         .int(
             &s,
@@ -706,16 +741,19 @@ fn users(cx: &mut Cx, root: &Section, rt: &Realtime) -> Vec<User> {
             }
             continue;
         };
-        if name == "root" || name == rt.group {
+        if let Some(why) = grammar::reserved_user(&name) {
             cx.rep.error(
                 s.key("name"),
                 Some(name_span.clone()),
-                format!("{} cannot be a musician's account name", shown(&name)),
-                if name == "root" {
-                    "audio software must not run as root: name a normal user"
-                } else {
-                    "a user with the realtime group's name would clash with the group: pick another name"
-                },
+                format!("{} cannot be a musician's account: {why}", shown(&name)),
+                "name a normal, personal account",
+            );
+        } else if name == rt.group {
+            cx.rep.error(
+                s.key("name"),
+                Some(name_span.clone()),
+                format!("{} is the realtime group's name", shown(&name)),
+                "a user's private group would clash with the realtime group: pick another name",
             );
         }
         names.push((name.clone(), name_span.clone()));
@@ -723,8 +761,15 @@ fn users(cx: &mut Cx, root: &Section, rt: &Realtime) -> Vec<User> {
             .strings(&s, "groups", |v| grammar::account_name(v, "group"))
             .unwrap_or_else(|| vec![("audio".to_string(), 0..0)]);
         let mut groups: Vec<String> = Vec::new();
-        for (g, _) in group_list {
-            if !groups.contains(&g) {
+        for (i, (g, span)) in group_list.into_iter().enumerate() {
+            if g == name {
+                cx.rep.error(
+                    format!("{}[{i}]", s.key("groups")),
+                    Some(span),
+                    format!("{} is also this user's name", shown(&g)),
+                    "useradd creates a private group with the user's name: rename the user or drop this group",
+                );
+            } else if !groups.contains(&g) {
                 groups.push(g);
             }
         }
@@ -867,14 +912,34 @@ fn irq(cx: &mut Cx, root: &Section) -> Irq {
 
 fn sysctl(cx: &mut Cx, root: &Section) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let Some(s) = cx.table(root, "sysctl") else {
-        return out;
-    };
+    if let Some(s) = cx.table(root, "sysctl") {
+        sysctl_entries(cx, &s, "", &mut out);
+    }
+    out
+}
+
+/// Walk [sysctl], where `"vm.swappiness" = 10` and the dotted-key spelling
+/// `vm.swappiness = 10` (a nested table in TOML) mean the same.
+fn sysctl_entries(cx: &mut Cx, s: &Section, prefix: &str, out: &mut BTreeMap<String, String>) {
     for (k, v) in s.table.iter() {
-        let key = k.get_ref().as_ref();
-        let path = s.key(key);
-        if let Err(p) = grammar::sysctl_key(key) {
-            cx.rep.error(path.clone(), Some(k.span()), p.message, p.fix);
+        let part = k.get_ref().as_ref();
+        let key = if prefix.is_empty() {
+            part.to_string()
+        } else {
+            format!("{prefix}.{part}")
+        };
+        let path = join("sysctl", &key);
+        if let DeValue::Table(t) = v.get_ref() {
+            let sub = Section {
+                path: path.clone(),
+                table: t,
+                span: v.span(),
+            };
+            sysctl_entries(cx, &sub, &key, out);
+            continue;
+        }
+        if let Err(p) = grammar::sysctl_key(&key) {
+            cx.rep.error(path, Some(k.span()), p.message, p.fix);
             continue;
         }
         let value = match v.get_ref() {
@@ -901,15 +966,14 @@ fn sysctl(cx: &mut Cx, root: &Section) -> BTreeMap<String, String> {
                     cx.rep.error(
                         path,
                         Some(k.span()),
-                        "this sysctl is set twice (with '.' and '/')",
-                        "keep one spelling",
+                        "this sysctl is set twice",
+                        "keep one spelling of the key",
                     );
                 }
             }
             Err(p) => cx.rep.error(path, Some(v.span()), p.message, p.fix),
         }
     }
-    out
 }
 
 fn audio(cx: &mut Cx, root: &Section) -> Audio {
@@ -942,7 +1006,7 @@ fn audio(cx: &mut Cx, root: &Section) -> Audio {
     Audio { server, packages }
 }
 
-fn packages(cx: &mut Cx, root: &Section) -> Packages {
+fn packages(cx: &mut Cx, root: &Section, audio: &Audio, irq_balance: bool) -> Packages {
     let empty = DeTable::new();
     let s = cx.table(root, "packages").unwrap_or(Section {
         path: "packages".into(),
@@ -958,16 +1022,30 @@ fn packages(cx: &mut Cx, root: &Section) -> Packages {
         .unwrap_or_default();
     cx.no_duplicates(&s.key("install"), &install);
     cx.no_duplicates(&s.key("remove"), &remove);
+    for (i, (p, span)) in install.iter().enumerate() {
+        if p.starts_with("kernel") && p != "kernel-tools" {
+            cx.rep.error(
+                format!("{}[{i}]", s.key("install")),
+                Some(span.clone()),
+                format!(
+                    "{} would put a second kernel beside the one kernel.flavor chooses",
+                    shown(p)
+                ),
+                "choose the kernel with kernel.flavor (rt or stock), not with packages.install",
+            );
+        }
+    }
     for (i, (r, span)) in remove.iter().enumerate() {
         let path = format!("{}[{i}]", s.key("remove"));
-        if install.iter().any(|(p, _)| p == r) {
+        let needed = (irq_balance || r != "irqbalance") && REQUIRED_PACKAGES.contains(&r.as_str());
+        if install.iter().any(|(p, _)| p == r) || audio.packages.contains(r) {
             cx.rep.error(
                 path,
                 Some(span.clone()),
                 format!("{} is both installed and removed", shown(r)),
-                "keep it in one of packages.install and packages.remove",
+                "keep it in one of packages.install / audio.packages and packages.remove",
             );
-        } else if REQUIRED_PACKAGES.contains(&r.as_str()) || r.starts_with("kernel") {
+        } else if needed || r.starts_with("kernel") {
             cx.rep.error(
                 path,
                 Some(span.clone()),

@@ -1,5 +1,5 @@
 //! `bootc/`: a self-contained build context, the Containerfile, a copy of the
-//! rootfs (kargs.d included), the kernel-rt repository file and the
+//! rootfs (kargs.d and the kernel-rt repository included) and the
 //! bootc-image-builder config with the profile's users.
 
 use super::{Artifact, Plan, RenderBug, render_template};
@@ -15,12 +15,6 @@ pub fn render(plan: &Plan, tera: &tera::Tera) -> Result<Vec<Artifact>, RenderBug
             mode: f.mode,
             content: f.content.clone().into_bytes(),
         });
-    }
-    if plan.kernel_rt && plan.kernel_repo.is_some() {
-        out.push(Artifact::text(
-            "bootc/kernel-rt.repo",
-            render_template(tera, "bootc/kernel-rt.repo", plan)?,
-        ));
     }
     if !plan.profile.users.is_empty() {
         out.push(Artifact::text(

@@ -207,7 +207,7 @@ mod tests {
     }
 
     #[test]
-    fn irqbalance_off_means_disabled_and_no_dropin() {
+    fn irqbalance_off_means_masked_and_no_dropin() {
         let out = render_text("version = 1\n[irq]\nbalance = false\n");
         assert!(!out.iter().any(|a| a.path.contains("irqbalance")));
         let ks = out
@@ -215,8 +215,9 @@ mod tests {
             .find(|a| a.path == "kickstart/studio.ks")
             .unwrap();
         let ks = String::from_utf8_lossy(&ks.content);
+        assert!(ks.contains("services --enabled=cpupower.service\n"), "{ks}");
         assert!(
-            ks.contains("services --enabled=cpupower.service --disabled=irqbalance.service"),
+            ks.contains("systemctl mask irqbalance.service tuned.service"),
             "{ks}"
         );
     }

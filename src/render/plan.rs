@@ -43,6 +43,9 @@ pub struct Repo {
     /// `url` is a mirror list rather than a base URL.
     pub mirrorlist: bool,
     pub gpgkey: Option<String>,
+    /// `url` with dnf's $releasever, $basearch and $arch filled in, for tools
+    /// that do not expand them (image-builder's --extra-repo).
+    pub url_expanded: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -81,7 +84,6 @@ pub struct Plan<'a> {
     pub enable_ours: Vec<String>,
     /// Both, packaged ones first.
     pub enable_all: Vec<String>,
-    pub disable: Vec<String>,
     pub mask: Vec<String>,
     /// Banned CPUs for irqbalance: the profile's list plus isolated CPUs.
     pub irq_banned_cpus: Option<String>,
@@ -101,7 +103,16 @@ pub struct Plan<'a> {
     pub rpm_dirs: Vec<String>,
     /// Directories a blueprint creates for its files: ours, under /etc.
     pub blueprint_dirs: Vec<String>,
+    /// The package's Release: the profile's rpm.release and its name, so two
+    /// profiles' packages never share a version-release.
+    pub rpm_release: String,
+    /// Date of the package's %changelog entry: fixed per tool version, so that
+    /// builds are reproducible (rpm can take SOURCE_DATE_EPOCH from it).
+    pub changelog_date: &'static str,
 }
+
+/// The date of this tool version, for the RPM %changelog.
+const CHANGELOG_DATE: &str = "Tue Nov 24 2026";
 
 impl<'a> Plan<'a> {
     pub fn new(p: &'a Profile, tera: &tera::Tera) -> Result<Self, RenderBug> {
@@ -174,6 +185,7 @@ impl<'a> Plan<'a> {
                         "https://mirrors.fedoraproject.org/mirrorlist?repo=updates-released-f{release}&arch={arch}"
                     ),
                     mirrorlist: true,
+                    url_expanded: String::new(),
                     gpgkey: None,
                 }],
             ),
@@ -186,6 +198,7 @@ impl<'a> Plan<'a> {
                         name: format!("CentOS Stream {release} AppStream"),
                         url: el_repo(&base, "AppStream"),
                         mirrorlist: false,
+                        url_expanded: String::new(),
                         gpgkey: None,
                     }],
                 )
@@ -199,6 +212,7 @@ impl<'a> Plan<'a> {
                         name: format!("AlmaLinux {release} AppStream"),
                         url: el_repo(&base, "AppStream"),
                         mirrorlist: false,
+                        url_expanded: String::new(),
                         gpgkey: None,
                     }],
                 )
@@ -216,6 +230,7 @@ impl<'a> Plan<'a> {
                 name: format!("kernel-rt for profile {}", p.name),
                 url: url.clone(),
                 mirrorlist: false,
+                url_expanded: String::new(),
                 gpgkey: p.kernel.gpgkey.clone(),
             })
         } else {
@@ -230,6 +245,7 @@ impl<'a> Plan<'a> {
                         "RT",
                     ),
                     mirrorlist: false,
+                    url_expanded: String::new(),
                     gpgkey: Some("file:///etc/pki/rpm-gpg/RPM-GPG-KEY-centosofficial".into()),
                 }),
                 Distro::Almalinux => Some(Repo {
@@ -240,6 +256,7 @@ impl<'a> Plan<'a> {
                         "RT",
                     ),
                     mirrorlist: false,
+                    url_expanded: String::new(),
                     gpgkey: Some(format!(
                         "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-AlmaLinux-{release}"
                     )),
@@ -247,6 +264,15 @@ impl<'a> Plan<'a> {
                 Distro::Fedora | Distro::Rhel => None,
             }
         };
+
+        let kernel_repo = kernel_repo.map(|mut r| {
+            r.url_expanded = r
+                .url
+                .replace("$releasever", &release.to_string())
+                .replace("$basearch", arch)
+                .replace("$arch", arch);
+            r
+        });
 
         let mut packages: Vec<String> = Vec::new();
         let mut package_groups: Vec<String> = Vec::new();
@@ -271,11 +297,8 @@ impl<'a> Plan<'a> {
 
         let has_priorities = !p.irq.priority.is_empty();
         let mut enable_packaged = Vec::new();
-        let mut disable = Vec::new();
         if p.irq.balance {
             enable_packaged.push("irqbalance.service".to_string());
-        } else {
-            disable.push("irqbalance.service".to_string());
         }
         enable_packaged.push("cpupower.service".to_string());
         let enable_ours = if has_priorities {
@@ -283,19 +306,24 @@ impl<'a> Plan<'a> {
         } else {
             Vec::new()
         };
-        // tuned-ppd and power-profiles-daemon are D-Bus activated: disabling them is
-        // not enough to keep them from changing the governor, masking is.
-        let mask = if p.cpu.conflicts == Conflicts::Disable {
-            [
-                "tuned.service",
-                "tuned-ppd.service",
-                "power-profiles-daemon.service",
-            ]
-            .map(String::from)
-            .to_vec()
-        } else {
-            Vec::new()
-        };
+        // Masked rather than disabled: tuned-ppd and power-profiles-daemon are D-Bus
+        // activated, so disabling them does not keep them from changing the
+        // governor; and a mask works whether or not the unit is installed, where
+        // `systemctl disable` fails on a missing one (irqbalance off, base images).
+        let mut mask = Vec::new();
+        if !p.irq.balance {
+            mask.push("irqbalance.service".to_string());
+        }
+        if p.cpu.conflicts == Conflicts::Disable {
+            mask.extend(
+                [
+                    "tuned.service",
+                    "tuned-ppd.service",
+                    "power-profiles-daemon.service",
+                ]
+                .map(String::from),
+            );
+        }
 
         let irq_banned_cpus = {
             let mut cpus = Vec::new();
@@ -357,7 +385,6 @@ impl<'a> Plan<'a> {
                 .collect(),
             enable_packaged,
             enable_ours,
-            disable,
             mask,
             irq_banned_cpus,
             rpm_requires,
@@ -370,6 +397,8 @@ impl<'a> Plan<'a> {
             sysctl_path: None,
             rpm_dirs: Vec::new(),
             blueprint_dirs: Vec::new(),
+            rpm_release: format!("{}.{}", p.rpm.release, p.name.replace('-', "_")),
+            changelog_date: CHANGELOG_DATE,
         };
         plan.rootfs = rootfs::files(&plan, tera)?;
         for f in &plan.rootfs {

@@ -115,6 +115,17 @@ pub fn files(plan: &Plan, tera: &tera::Tera) -> Result<Vec<RootfsFile>, RenderBu
             etc_path: Some(format!("/etc/systemd/system/{IRQ_PRIORITY_UNIT}.service")),
         });
     }
+    if let Some(repo) = &plan.kernel_repo {
+        specs.push(Spec {
+            // Keeps kernel-rt updating after the install, with its signing key.
+            template: "rootfs/kernel-rt.repo",
+            path: format!("/etc/yum.repos.d/{}.repo", repo.id),
+            source: "kernel-rt.repo",
+            mode: 0o644,
+            config: true,
+            etc_path: Some(format!("/etc/yum.repos.d/{}.repo", repo.id)),
+        });
+    }
     specs.push(Spec {
         // Read by bootc only; inert on package-mode systems, and what makes the
         // RPM's kernel arguments work when it is installed into a bootc image.

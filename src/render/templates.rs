@@ -23,13 +23,13 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "rootfs/irq-priority.sh",
     "rootfs/irq-priority.service",
     "rootfs/kargs.toml",
+    "rootfs/kernel-rt.repo",
     "kickstart/macros.ks",
     "kickstart/install.ks",
     "kickstart/live.ks",
     "rpm/rtaudio-tuning.spec",
     "blueprint/blueprint.toml",
     "bootc/Containerfile",
-    "bootc/kernel-rt.repo",
     "bootc/config.toml",
 ];
 

@@ -1,6 +1,8 @@
-#!/bin/sh
+# shellcheck shell=sh
 # Raise the SCHED_FIFO priority of the IRQ threads of audio interfaces, as rtirq
-# does. Run at boot by rtaudio-irq-priority.service.
+# does. Run by rtaudio-irq-priority.service as `/bin/sh FILE`, at boot and
+# whenever a sound card appears (the udev rule); it lives under /etc so the
+# priority table stays the admin's to adjust.
 # Rendered by {{ p.tool }} {{ p.tool_version }} from profile "{{ p.profile.name }}".
 #
 # Each rule: a pattern matched against an IRQ's action names
@@ -28,17 +30,21 @@ RULES_EOF
 status=0
 raised=0
 for task in /proc/[0-9]*; do
-    read -r comm <"$task/comm" 2>/dev/null || continue
+    { read -r comm <"$task/comm"; } 2>/dev/null || continue
     case "$comm" in
     irq/*-*) ;;
     *) continue ;;
     esac
+    # Only kernel threads (children of kthreadd, PID 2): any process can name
+    # itself irq/N-x, and must not get SCHED_FIFO from root for it.
+    ppid=$(sed -n 's/^PPid:[[:space:]]*//p' "$task/status" 2>/dev/null)
+    [ "$ppid" = 2 ] || continue
     irq=${comm#irq/}
     irq=${irq%%-*}
     case "$irq" in
     '' | *[!0-9]*) continue ;;
     esac
-    read -r actions <"/sys/kernel/irq/$irq/actions" 2>/dev/null || continue
+    { read -r actions <"/sys/kernel/irq/$irq/actions"; } 2>/dev/null || continue
     prio=$(rule_for "$actions")
     [ -n "$prio" ] || continue
     if chrt -f -p "$prio" "${task#/proc/}" >/dev/null; then

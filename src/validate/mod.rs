@@ -1,0 +1,228 @@
+//! `validate`: named validators over a rendered tree. Each runs a real tool or
+//! checks a typed schema, and reports pass, fail, or unavailable (a tool is
+//! missing: never a pass), with the tools' warnings beside (fatal under
+//! `--strict`). They run concurrently.
+
+mod blueprint;
+mod bootc;
+mod consistency;
+mod dropins;
+mod kickstart;
+mod rpm_spec;
+mod scriptlets;
+mod selinux;
+mod tree;
+mod units;
+
+use serde::Serialize;
+
+pub use tree::Tree;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    Unavailable,
+}
+
+/// What one validator found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub status: Status,
+    /// One line: what was checked, or what is wrong.
+    pub summary: String,
+    /// The problems found, with the tools' own messages, one per entry.
+    pub details: Vec<String>,
+    /// What the tools warned about without failing.
+    pub warnings: Vec<String>,
+}
+
+impl Outcome {
+    pub fn pass(summary: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Pass,
+            summary: summary.into(),
+            details: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    pub fn fail(summary: impl Into<String>, details: Vec<String>) -> Self {
+        Outcome {
+            status: Status::Fail,
+            summary: summary.into(),
+            details,
+            warnings: Vec::new(),
+        }
+    }
+
+    pub fn with_warnings(mut self, warnings: Vec<String>) -> Self {
+        self.warnings = warnings;
+        self
+    }
+
+    /// A needed tool is missing; `install` says how to get it.
+    pub fn unavailable(install: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Unavailable,
+            summary: format!("unavailable: install {}", install.into()),
+            details: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Pass when `problems` is empty, else fail with them.
+    pub fn from_problems(
+        ok: impl Into<String>,
+        failed: impl Into<String>,
+        problems: Vec<String>,
+    ) -> Self {
+        if problems.is_empty() {
+            Outcome::pass(ok)
+        } else {
+            Outcome::fail(failed, problems)
+        }
+    }
+}
+
+pub struct Validator {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub run: fn(&Tree) -> Outcome,
+}
+
+/// Every validator, in the order they are reported.
+pub const VALIDATORS: &[Validator] = &[
+    Validator {
+        name: "kickstart",
+        description: "pykickstart's ksvalidator with the kickstart's handler (#version=) on both kickstarts; ksflatten succeeds",
+        run: kickstart::validate,
+    },
+    Validator {
+        name: "rpm-spec",
+        description: "rpmbuild builds the package (Fedora's path macros defined); its scriptlets hold no unexpanded macro; rpmlint with Fedora's configuration reports no error",
+        run: rpm_spec::validate,
+    },
+    Validator {
+        name: "scriptlets",
+        description: "every shell body (RPM scriptlets, kickstart %pre/%post, Containerfile RUN, scripts units run) passes bash -n and shellcheck",
+        run: scriptlets::validate,
+    },
+    Validator {
+        name: "units",
+        description: "systemd-analyze verify on every unit and drop-in; its Unknown key and Failed to parse lines count as failures",
+        run: units::validate,
+    },
+    Validator {
+        name: "selinux",
+        description: "each module compiles with checkmodule -M -m (MCS) and packages with semodule_package",
+        run: selinux::validate,
+    },
+    Validator {
+        name: "blueprint",
+        description: "osbuild blueprint: typed schema (unknown keys fail), image-builder's file path policy, enabled services provided by a listed package",
+        run: blueprint::validate,
+    },
+    Validator {
+        name: "bootc",
+        description: "bootc: kargs.d files with exactly bootc's schema, one kernel, Containerfile instructions parse, lint is the last RUN",
+        run: bootc::validate,
+    },
+    Validator {
+        name: "dropins",
+        description: "limits.d, sysusers.d, sysctl.d, udev rules and environment files parse with their own grammar",
+        run: dropins::validate,
+    },
+    Validator {
+        name: "consistency",
+        description: "the same drop-in bytes and the same kernel arguments in rootfs/, the RPM, both kickstarts, the blueprint and the bootc image",
+        run: consistency::validate,
+    },
+];
+
+/// Copy the tree's files under `prefix` into a new temporary folder, keeping
+/// their relative paths: tools get files as they are in the tree now.
+pub(crate) fn write_temp(tree: &Tree, prefix: &str) -> anyhow::Result<tempfile::TempDir> {
+    use anyhow::Context as _;
+    let tmp = tempfile::Builder::new()
+        .prefix("rtaudio-tuning-validate-")
+        .tempdir()?;
+    for (rel, bytes) in tree.under(prefix) {
+        let path = tmp.path().join(rel);
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(tmp)
+}
+
+/// A tool's output without the temporary folder's path and without blank lines.
+pub(crate) fn tidy(text: &str, tmp: &std::path::Path) -> String {
+    let prefix = format!("{}/", tmp.display());
+    text.replace(&prefix, "")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One validator's result, as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct Checked {
+    pub name: &'static str,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub seconds: f64,
+}
+
+/// Which validators to run: all but `skip`, or only `only` when given.
+pub fn select<'a>(only: &[String], skip: &[String]) -> Result<Vec<&'a Validator>, String> {
+    let known: Vec<&str> = VALIDATORS.iter().map(|v| v.name).collect();
+    for name in only.iter().chain(skip) {
+        if !known.contains(&name.as_str()) {
+            return Err(format!(
+                "no validator named {name:?}; the validators are: {}",
+                known.join(", ")
+            ));
+        }
+    }
+    Ok(VALIDATORS
+        .iter()
+        .filter(|v| only.is_empty() || only.iter().any(|o| o == v.name))
+        .filter(|v| !skip.iter().any(|s| s == v.name))
+        .collect())
+}
+
+/// Run validators concurrently, each in its own thread; results in registry order.
+pub fn run_all(tree: &Tree, validators: &[&Validator]) -> Vec<Checked> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = validators
+            .iter()
+            .map(|v| {
+                s.spawn(move || {
+                    let start = std::time::Instant::now();
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        (v.run)(tree)
+                    }))
+                    .unwrap_or_else(|_| {
+                        Outcome::fail(
+                            "the validator crashed (a bug in rtaudio-tuning; please report it)",
+                            Vec::new(),
+                        )
+                    });
+                    Checked {
+                        name: v.name,
+                        outcome,
+                        seconds: start.elapsed().as_secs_f64(),
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("validator thread"))
+            .collect()
+    })
+}

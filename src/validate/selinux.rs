@@ -1,0 +1,63 @@
+//! Each SELinux module compiles for an MCS policy (`checkmodule -M -m`, as
+//! Fedora's targeted policy needs) and packages with `semodule_package`.
+
+use std::process::Command;
+
+use super::{Outcome, Tree, tidy, write_temp};
+use crate::cmd;
+
+pub fn validate(tree: &Tree) -> Outcome {
+    let modules: Vec<&str> = tree
+        .under("selinux/")
+        .map(|(p, _)| p)
+        .filter(|p| p.ends_with(".te"))
+        .collect();
+    if modules.is_empty() {
+        return Outcome::pass("no SELinux modules in this profile");
+    }
+    let (Some(checkmodule), Some(package)) =
+        (cmd::find("checkmodule"), cmd::find("semodule_package"))
+    else {
+        return Outcome::unavailable(
+            "checkpolicy (checkmodule) and semodule-utils (semodule_package)",
+        );
+    };
+    let tmp = match write_temp(tree, "selinux/") {
+        Ok(t) => t,
+        Err(e) => return Outcome::fail(format!("cannot stage selinux/: {e:#}"), Vec::new()),
+    };
+    let mut problems = Vec::new();
+    for te in &modules {
+        let stem = te.trim_end_matches(".te");
+        let base = tmp.path().join(stem);
+        let module = base.with_extension("mod");
+        let pp = base.with_extension("pp");
+        let compiled = cmd::run_checked(
+            Command::new(&checkmodule)
+                .args(["-M", "-m", "-o"])
+                .arg(&module)
+                .arg(tmp.path().join(te)),
+        );
+        if let Err(e) = compiled {
+            problems.push(format!("{te}: {}", tidy(&e.to_string(), tmp.path())));
+            continue;
+        }
+        let mut c = Command::new(&package);
+        c.arg("-o").arg(&pp).arg("-m").arg(&module);
+        let fc = format!("{stem}.fc");
+        if tree.files.contains_key(&fc) {
+            c.arg("-f").arg(tmp.path().join(&fc));
+        }
+        if let Err(e) = cmd::run_checked(&mut c) {
+            problems.push(format!("{te}: {}", tidy(&e.to_string(), tmp.path())));
+        }
+    }
+    Outcome::from_problems(
+        format!(
+            "{} module(s) compile (checkmodule -M -m) and package (semodule_package)",
+            modules.len()
+        ),
+        format!("{} of {} module(s) failed", problems.len(), modules.len()),
+        problems,
+    )
+}

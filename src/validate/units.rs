@@ -1,0 +1,121 @@
+//! Every unit and drop-in through `systemd-analyze verify`. It exits 0 on
+//! "Unknown key" and "Failed to parse" lines, so every line it prints about our
+//! files counts as a failure. Drop-ins for units another package ships
+//! (irqbalance.service, cpupower.service) are verified on a minimal stand-in of
+//! that unit: what is checked is our drop-in's own keys.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use super::{Outcome, Tree, tidy};
+use crate::cmd;
+
+const UNIT_SUFFIXES: &[&str] = &[
+    ".service", ".socket", ".timer", ".path", ".target", ".mount",
+];
+
+/// Units (name -> bytes) and drop-ins (unit name -> [(file name, bytes)]) under
+/// the rootfs' systemd unit folders.
+type Units<'a> = (
+    BTreeMap<String, &'a [u8]>,
+    BTreeMap<String, Vec<(String, &'a [u8])>>,
+);
+
+fn collect(tree: &Tree) -> Units<'_> {
+    let mut units = BTreeMap::new();
+    let mut dropins: BTreeMap<String, Vec<(String, &[u8])>> = BTreeMap::new();
+    for prefix in [
+        "rootfs/usr/lib/systemd/system/",
+        "rootfs/etc/systemd/system/",
+    ] {
+        for (rel, bytes) in tree.under(prefix) {
+            let local = &rel[prefix.len()..];
+            match local.split_once('/') {
+                None if UNIT_SUFFIXES.iter().any(|s| local.ends_with(s)) => {
+                    units.insert(local.to_string(), bytes);
+                }
+                Some((dir, file))
+                    if dir.ends_with(".d") && file.ends_with(".conf") && !file.contains('/') =>
+                {
+                    dropins
+                        .entry(dir.trim_end_matches(".d").to_string())
+                        .or_default()
+                        .push((file.to_string(), bytes));
+                }
+                _ => {}
+            }
+        }
+    }
+    (units, dropins)
+}
+
+pub fn validate(tree: &Tree) -> Outcome {
+    let Some(analyze) = cmd::find("systemd-analyze") else {
+        return Outcome::unavailable("systemd (systemd-analyze)");
+    };
+    let (units, dropins) = collect(tree);
+    if units.is_empty() && dropins.is_empty() {
+        return Outcome::pass("no units or drop-ins in rootfs/");
+    }
+    let tmp = match tempfile::Builder::new()
+        .prefix("rtaudio-tuning-units-")
+        .tempdir()
+    {
+        Ok(t) => t,
+        Err(e) => {
+            return Outcome::fail(format!("cannot create a temporary folder: {e}"), Vec::new());
+        }
+    };
+    let stage = || -> std::io::Result<Vec<String>> {
+        let mut verify = Vec::new();
+        for (name, bytes) in &units {
+            std::fs::write(tmp.path().join(name), bytes)?;
+            verify.push(name.clone());
+        }
+        for (unit, files) in &dropins {
+            let dir = tmp.path().join(format!("{unit}.d"));
+            std::fs::create_dir_all(&dir)?;
+            for (file, bytes) in files {
+                std::fs::write(dir.join(file), bytes)?;
+            }
+            if !units.contains_key(unit) {
+                std::fs::write(
+                    tmp.path().join(unit),
+                    "# stand-in for the packaged unit\n[Service]\nType=oneshot\nExecStart=/bin/true\n",
+                )?;
+                verify.push(unit.clone());
+            }
+        }
+        Ok(verify)
+    };
+    let verify = match stage() {
+        Ok(v) => v,
+        Err(e) => return Outcome::fail(format!("cannot stage the units: {e}"), Vec::new()),
+    };
+    let mut c = Command::new(&analyze);
+    c.arg("verify").arg("--man=no");
+    for name in &verify {
+        c.arg(tmp.path().join(name));
+    }
+    // systemd-analyze looks for units beside the given files too; keep the host's
+    // own unit folders out of the judgement of ours.
+    c.current_dir(tmp.path());
+    let o = match cmd::run(&mut c) {
+        Ok(o) => o,
+        Err(e) => return Outcome::fail(e.to_string(), Vec::new()),
+    };
+    let text = tidy(&o.text(), tmp.path());
+    let problems: Vec<String> = text.lines().map(String::from).collect();
+    let checked = units.len() + dropins.values().map(Vec::len).sum::<usize>();
+    if !o.success() && problems.is_empty() {
+        return Outcome::fail(
+            format!("systemd-analyze verify exited with {}", o.status),
+            Vec::new(),
+        );
+    }
+    Outcome::from_problems(
+        format!("systemd-analyze verify: {checked} units and drop-ins, no complaints"),
+        "systemd-analyze verify complained",
+        problems,
+    )
+}

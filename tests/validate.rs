@@ -1,0 +1,338 @@
+//! `validate` through the binary, with the real tools (scripts/test installs
+//! them): every example passes every validator; broken artifacts fail, naming
+//! the validator and the tool's own message; a missing tool is "unavailable",
+//! never a pass.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+
+const NAMES: &[&str] = &[
+    "kickstart",
+    "rpm-spec",
+    "scriptlets",
+    "units",
+    "selinux",
+    "blueprint",
+    "bootc",
+    "dropins",
+    "consistency",
+];
+
+fn rpmlint_config() {
+    assert!(
+        std::env::var_os("RTAUDIO_TUNING_RPMLINT_CONFIG").is_some()
+            || Path::new("/etc/xdg/rpmlint/fedora.toml").exists(),
+        "unavailable: rpmlint's Fedora configuration; run the tests with scripts/test, which fetches it"
+    );
+}
+
+#[test]
+fn every_example_passes_every_validator() {
+    rpmlint_config();
+    for ex in examples() {
+        let o = run(bin()
+            .arg("validate")
+            .arg(&ex)
+            .arg("--require-all")
+            .arg("--json"));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}{}", ex.display(), stdout(&o), stderr(&o)));
+        let list = v.as_array().expect("one JSON array");
+        let names: Vec<&str> = list.iter().map(|r| r["name"].as_str().unwrap()).collect();
+        assert_eq!(names, NAMES);
+        for r in list {
+            assert_eq!(r["status"], "pass", "{}: {r:#}", ex.display());
+            assert!(r["summary"].as_str().unwrap().len() > 10);
+            assert!(r["seconds"].as_f64().unwrap() >= 0.0);
+        }
+        assert_eq!(o.status.code(), Some(0), "{}", ex.display());
+    }
+}
+
+#[test]
+fn text_output_lists_every_validator() {
+    rpmlint_config();
+    let o = run(bin()
+        .args(["validate", "--require-all"])
+        .arg(repo().join("examples/studio.toml")));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    for name in NAMES {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("pass") && l.contains(name)),
+            "{name}:\n{out}"
+        );
+    }
+    assert!(out.contains("9 passed, 0 failed, 0 unavailable"), "{out}");
+}
+
+/// Render the default profile, break one thing, and expect exactly that
+/// validator to fail with `expect` in its output.
+fn broken(what: &str, edit: impl Fn(&Path), validator: &str, expect: &str) {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    render(None, &out);
+    edit(&out);
+    let o = run(bin().arg("validate").arg(&out).arg("--only").arg(validator));
+    let text = stdout(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{what}: not a failure:\n{text}{}",
+        stderr(&o)
+    );
+    assert!(
+        text.starts_with(&format!("FAIL         {validator}")),
+        "{what}:\n{text}"
+    );
+    assert!(text.contains(expect), "{what}: {expect:?} not in:\n{text}");
+}
+
+fn replace(path: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn broken_artifacts_fail_with_the_tools_message() {
+    rpmlint_config();
+    broken(
+        "one byte of a kickstart",
+        |d| replace(&d.join("kickstart/studio.ks"), "%end", "%ebd"),
+        "kickstart",
+        "does not end with %end",
+    );
+    broken(
+        "an unexpanded macro in the spec",
+        |d| {
+            replace(
+                &d.join("rpm/rtaudio-tuning.spec"),
+                "\n%post\n",
+                "\n%post\n%systemd_post rtaudio-irq-priority.service\n",
+            )
+        },
+        "rpm-spec",
+        "unexpanded macro in the package's scriptlets: %systemd_post",
+    );
+    broken(
+        "a unit with Bogus=1",
+        |d| {
+            replace(
+                &d.join("rootfs/usr/lib/systemd/system/rtaudio-irq-priority.service"),
+                "[Service]\n",
+                "[Service]\nBogus=1\n",
+            )
+        },
+        "units",
+        "Unknown key",
+    );
+    broken(
+        "a drop-in with Bogus=1",
+        |d| {
+            replace(
+                &d.join("rootfs/usr/lib/systemd/system/cpupower.service.d/rtaudio-tuning.conf"),
+                "[Service]\n",
+                "[Service]\nBogus=1\n",
+            )
+        },
+        "units",
+        "cpupower.service.d/rtaudio-tuning.conf",
+    );
+    broken(
+        "a .te with an unknown type",
+        |d| {
+            fs::create_dir_all(d.join("selinux")).unwrap();
+            fs::write(
+                d.join("selinux/x.te"),
+                "module x 1.0;\nrequire { type init_t; class file read; }\nallow init_t undeclared_t:file read;\n",
+            )
+            .unwrap();
+        },
+        "selinux",
+        "unknown type undeclared_t",
+    );
+    broken(
+        "a scriptlet that does not parse",
+        |d| {
+            replace(
+                &d.join("rpm/rtaudio-tuning.spec"),
+                "\n%postun\n",
+                "\n%postun\nif then fi\n",
+            )
+        },
+        "scriptlets",
+        "rpm %postun",
+    );
+    broken(
+        "an rpmlint error",
+        |d| {
+            replace(
+                &d.join("rpm/irq-priority.sh"),
+                "# shellcheck shell=sh\n",
+                "#!/bin/sh\n",
+            )
+        },
+        "rpm-spec",
+        "E: non-executable-script",
+    );
+    broken(
+        "a blueprint key osbuild does not know",
+        |d| {
+            replace(
+                &d.join("blueprint/studio.toml"),
+                "[customizations.services]\n",
+                "[customizations.services]\nstarted = []\n",
+            )
+        },
+        "blueprint",
+        "started",
+    );
+    broken(
+        "a kargs.d key bootc does not know",
+        |d| {
+            replace(
+                &d.join("bootc/rootfs/usr/lib/bootc/kargs.d/50-rtaudio-tuning.toml"),
+                "kargs =",
+                "delete = []\nkargs =",
+            )
+        },
+        "bootc",
+        "delete",
+    );
+    broken(
+        "lint not last",
+        |d| {
+            let p = d.join("bootc/Containerfile");
+            let text = fs::read_to_string(&p).unwrap();
+            fs::write(p, format!("{text}RUN true\n")).unwrap();
+        },
+        "bootc",
+        "bootc container lint",
+    );
+    broken(
+        "a limits line pam_limits cannot read",
+        |d| {
+            replace(
+                &d.join("rootfs/etc/security/limits.d/rtaudio-tuning.conf"),
+                "\trtprio\t95",
+                "\trtprio",
+            )
+        },
+        "dropins",
+        "limits.d/rtaudio-tuning.conf:",
+    );
+}
+
+#[test]
+fn missing_tools_are_unavailable_never_a_pass() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    render(None, &out);
+    let empty = t.path().join("empty-path");
+    fs::create_dir(&empty).unwrap();
+    let o = run(bin()
+        .arg("validate")
+        .arg(&out)
+        .arg("--json")
+        .env("PATH", &empty));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for r in v.as_array().unwrap() {
+        let name = r["name"].as_str().unwrap();
+        let tool_based = ["kickstart", "rpm-spec", "scriptlets", "units"].contains(&name);
+        if tool_based {
+            assert_eq!(r["status"], "unavailable", "{name}: {r:#}");
+            assert!(
+                r["summary"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("unavailable: install "),
+                "{r:#}"
+            );
+        }
+    }
+    let o = run(bin()
+        .arg("validate")
+        .arg(&out)
+        .arg("--require-all")
+        .env("PATH", &empty));
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    assert!(stdout(&o).contains("unavailable"));
+}
+
+#[test]
+fn list_skip_only_and_bad_input() {
+    let o = run(bin().args(["validate", "--list"]));
+    assert!(o.status.success());
+    let out = stdout(&o);
+    for name in NAMES {
+        assert!(
+            out.lines().any(|l| l.starts_with(name)),
+            "{name} not listed:\n{out}"
+        );
+    }
+    let o = run(bin().args(["validate", "--list", "--json"]));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), NAMES.len());
+
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    render(None, &out);
+    let o = run(bin().arg("validate").arg(&out).args(["--skip", "nosuch"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no validator named \"nosuch\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(bin()
+        .arg("validate")
+        .arg(&out)
+        .args(["--only", "dropins", "--only", "bootc", "--json"]));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bootc", "dropins"]);
+    let o = run(bin().arg("validate").arg(&out).args([
+        "--skip",
+        "rpm-spec",
+        "--skip",
+        "kickstart",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), NAMES.len() - 2);
+
+    // A profile is rendered first; a bad one is bad input.
+    let p = t.path().join("bad.toml");
+    fs::write(&p, "version = 1\n[realtime]\nrtprio = 150\n").unwrap();
+    let o = run(bin().arg("validate").arg(&p));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("realtime.rtprio"), "{}", stderr(&o));
+}
+
+#[test]
+fn strict_turns_the_tools_warnings_into_failures() {
+    rpmlint_config();
+    // rpmlint warns (no URL tag, no documentation) without failing.
+    let o = run(bin()
+        .args(["validate", "--only", "rpm-spec", "--json"])
+        .arg(repo().join("examples/studio.toml")));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["status"], "pass");
+    assert!(!v[0]["warnings"].as_array().unwrap().is_empty(), "{v:#}");
+    let o = run(bin()
+        .args(["validate", "--strict", "--only", "rpm-spec"])
+        .arg(repo().join("examples/studio.toml")));
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+}
