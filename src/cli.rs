@@ -73,6 +73,10 @@ pub enum Command {
         /// Fail (exit 3) when a validator is unavailable because a tool is missing.
         #[arg(long)]
         require_all: bool,
+        /// Run at most N validators, and N tool processes inside each, at once
+        /// (default: no limit).
+        #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
     },
     /// Build the noarch rtaudio-tuning RPM with rpmbuild.
     Rpm {

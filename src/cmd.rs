@@ -110,17 +110,9 @@ pub fn run_checked(cmd: &mut Command) -> Result<Output, CmdError> {
     })
 }
 
-/// Run several commands at once (each in its own thread, so no pipe fills up
-/// while another is waited for); results in the order given.
+/// Run several commands at once (each waited for in its own thread, so no pipe
+/// fills up while another is waited for), up to the job limit; results in the
+/// order given.
 pub fn run_parallel(cmds: Vec<Command>) -> Vec<Result<Output, CmdError>> {
-    std::thread::scope(|s| {
-        let handles: Vec<_> = cmds
-            .into_iter()
-            .map(|mut c| s.spawn(move || run(&mut c)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("command thread panicked"))
-            .collect()
-    })
+    crate::jobs::map(cmds, |mut c| run(&mut c))
 }

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod jobs;
 pub mod output;
 pub mod profile;
 pub mod render;
@@ -55,7 +56,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             json,
             strict,
             require_all,
+            jobs,
         } => {
+            if let Some(n) = jobs {
+                jobs::set_limit(usize::from(n));
+            }
             if list {
                 return list_validators(json);
             }

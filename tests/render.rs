@@ -242,6 +242,40 @@ fn hostile_profiles_are_rejected_with_key_and_line() {
 }
 
 #[test]
+fn dotted_sysctl_keys_mean_the_same_as_quoted_ones() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b) = (t.path().join("a.toml"), t.path().join("b.toml"));
+    fs::write(
+        &a,
+        "version = 1\n[sysctl]\n\"vm.swappiness\" = 10\n\"kernel.sched_rt_runtime_us\" = -1\n",
+    )
+    .unwrap();
+    fs::write(
+        &b,
+        "version = 1\n[sysctl]\nvm.swappiness = 10\nkernel.sched_rt_runtime_us = -1\n",
+    )
+    .unwrap();
+    let (oa, ob) = (t.path().join("oa"), t.path().join("ob"));
+    render(Some(&a), &oa);
+    render(Some(&b), &ob);
+    assert_eq!(tree(&oa), tree(&ob));
+    let sysctl =
+        fs::read_to_string(oa.join("rootfs/usr/lib/sysctl.d/90-rtaudio-tuning.conf")).unwrap();
+    assert!(
+        sysctl.contains("\nkernel.sched_rt_runtime_us = -1\nvm.swappiness = 10\n"),
+        "{sysctl}"
+    );
+    // irqbalance may be removed once irq.balance turns it off.
+    let c = t.path().join("c.toml");
+    fs::write(
+        &c,
+        "version = 1\n[irq]\nbalance = false\n[packages]\nremove = [\"irqbalance\"]\n",
+    )
+    .unwrap();
+    render(Some(&c), &t.path().join("oc"));
+}
+
+#[test]
 fn all_problems_are_reported_at_once() {
     let t = tempfile::tempdir().unwrap();
     let p = t.path().join("p.toml");
@@ -407,6 +441,57 @@ fn hand_edited_trees_are_not_overwritten() {
     assert!(fs::read_to_string(&edited).unwrap().contains("rtprio\t95"));
     assert!(!out.join("notes.txt").exists());
     // No temporary folders are left beside the output.
+    assert_eq!(fs::read_dir(t.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn manifests_naming_paths_outside_the_tree_are_not_trusted() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    render(None, &out);
+    let secret = t.path().join("secret");
+    fs::write(&secret, "x").unwrap();
+    let mut manifest = fs::read_to_string(out.join("MANIFEST.sha256")).unwrap();
+    manifest
+        .push_str("2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881  ../secret\n");
+    fs::write(out.join("MANIFEST.sha256"), manifest).unwrap();
+    let o = run(bin().arg("render").arg("-o").arg(&out));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("MANIFEST.sha256 itself"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_symlinked_output_folder_is_rendered_where_it_points() {
+    let t = tempfile::tempdir().unwrap();
+    let real = t.path().join("real");
+    fs::create_dir(&real).unwrap();
+    let link = t.path().join("out");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    render(None, &link);
+    render(None, &link);
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(real.join("MANIFEST.sha256").is_file());
+}
+
+#[test]
+fn leftovers_of_killed_renders_are_cleaned_up() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    // A folder a killed render left behind: its process id no longer exists.
+    let stale = t.path().join(".out.render-999999999-abcdef");
+    fs::create_dir(&stale).unwrap();
+    fs::write(stale.join("half"), "x").unwrap();
+    render(None, &out);
+    assert!(!stale.exists(), "stale temporary folder kept");
     assert_eq!(fs::read_dir(t.path()).unwrap().count(), 1);
 }
 

@@ -27,11 +27,13 @@ pub fn validate(tree: &Tree) -> Outcome {
     let mut problems = Vec::new();
     let mut cmds = Vec::new();
     let mut labels = Vec::new();
+    // One ksvalidator per handler for all its kickstarts: Python's start-up is
+    // most of its time.
+    let mut by_version: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
     for (rel, bytes) in &kickstarts {
-        let text = String::from_utf8_lossy(bytes);
-        let Some(version) = text
-            .lines()
-            .find_map(|l| l.strip_prefix("#version="))
+        let Some(version) = std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|t| t.lines().find_map(|l| l.strip_prefix("#version=")))
             .map(str::trim)
         else {
             problems.push(format!(
@@ -39,20 +41,25 @@ pub fn validate(tree: &Tree) -> Outcome {
             ));
             continue;
         };
-        let path = tmp.path().join(rel);
-        let mut v = Command::new(&ksvalidator);
-        v.arg("-v").arg(version).arg(&path);
-        cmds.push(v);
-        labels.push(format!("ksvalidator -v {version} {rel}"));
+        by_version.entry(version).or_default().push(rel);
         let mut f = Command::new(&ksflatten);
         f.arg("-v")
             .arg(version)
             .arg("-c")
-            .arg(&path)
+            .arg(tmp.path().join(rel))
             .arg("-o")
             .arg(tmp.path().join(format!("{rel}.flat")));
         cmds.push(f);
         labels.push(format!("ksflatten -v {version} {rel}"));
+    }
+    for (version, files) in &by_version {
+        let mut v = Command::new(&ksvalidator);
+        v.arg("-v").arg(version);
+        for rel in files {
+            v.arg(tmp.path().join(rel));
+        }
+        cmds.push(v);
+        labels.push(format!("ksvalidator -v {version} {}", files.join(" ")));
     }
     let mut warnings = Vec::new();
     for (label, result) in labels.iter().zip(cmd::run_parallel(cmds)) {
@@ -76,11 +83,7 @@ pub fn validate(tree: &Tree) -> Outcome {
     let names: Vec<&str> = kickstarts.iter().map(|(p, _)| *p).collect();
     if !problems.is_empty() {
         return Outcome::fail(
-            format!(
-                "{} of {} kickstart checks failed",
-                problems.len(),
-                names.len() * 2
-            ),
+            format!("{} kickstart check(s) failed", problems.len()),
             problems,
         );
     }

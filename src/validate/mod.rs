@@ -195,34 +195,21 @@ pub fn select<'a>(only: &[String], skip: &[String]) -> Result<Vec<&'a Validator>
         .collect())
 }
 
-/// Run validators concurrently, each in its own thread; results in registry order.
+/// Run validators concurrently, up to the job limit; results in registry order.
 pub fn run_all(tree: &Tree, validators: &[&Validator]) -> Vec<Checked> {
-    std::thread::scope(|s| {
-        let handles: Vec<_> = validators
-            .iter()
-            .map(|v| {
-                s.spawn(move || {
-                    let start = std::time::Instant::now();
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        (v.run)(tree)
-                    }))
-                    .unwrap_or_else(|_| {
-                        Outcome::fail(
-                            "the validator crashed (a bug in rtaudio-tuning; please report it)",
-                            Vec::new(),
-                        )
-                    });
-                    Checked {
-                        name: v.name,
-                        outcome,
-                        seconds: start.elapsed().as_secs_f64(),
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("validator thread"))
-            .collect()
+    crate::jobs::map(validators.to_vec(), |v| {
+        let start = std::time::Instant::now();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (v.run)(tree)))
+            .unwrap_or_else(|_| {
+                Outcome::fail(
+                    "the validator crashed (a bug in rtaudio-tuning; please report it)",
+                    Vec::new(),
+                )
+            });
+        Checked {
+            name: v.name,
+            outcome,
+            seconds: start.elapsed().as_secs_f64(),
+        }
     })
 }
