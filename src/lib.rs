@@ -8,6 +8,7 @@ pub mod profile;
 pub mod render;
 pub mod report;
 pub mod rpmbuild;
+pub mod selinux;
 pub mod validate;
 
 use std::io::Write as _;
@@ -119,8 +120,19 @@ fn init(path: &Path, force: bool) -> anyhow::Result<i32> {
 fn load_checked(path: Option<&Path>, strict: bool, json: bool) -> anyhow::Result<(Loaded, bool)> {
     let src = path.map_or(ProfileSource::Embedded, ProfileSource::File);
     // A profile that cannot be read is the user's to fix, like a wrong key.
-    let loaded = profile::load(src).map_err(|e| UserError(format!("{e:#}")))?;
-    let fatal = loaded.report.is_fatal(strict);
+    let mut loaded = profile::load(src).map_err(|e| UserError(format!("{e:#}")))?;
+    // The profile's SELinux modules are compiled now, so that their compiler
+    // errors are reported like the profile's own, against their entry.
+    if let Some(p) = loaded.profile.as_mut() {
+        match selinux::compile(p, &mut loaded.report) {
+            Ok(()) => {}
+            Err(selinux::CompileError::Unavailable(what)) => {
+                return Err(ToolMissing(format!("install {what}")).into());
+            }
+            Err(selinux::CompileError::Report) => loaded.profile = None,
+        }
+    }
+    let fatal = loaded.report.is_fatal(strict) || loaded.profile.is_none();
     if !json && !loaded.report.entries.is_empty() {
         eprint!("{}", report::format(&loaded.report, &loaded.source()));
         if fatal {

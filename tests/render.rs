@@ -392,6 +392,51 @@ fn selinux_files_cannot_escape_the_profile_folder() {
 }
 
 #[test]
+fn selinux_compiler_errors_point_at_the_module_and_its_line() {
+    let t = tempfile::tempdir().unwrap();
+    fs::create_dir(t.path().join("selinux")).unwrap();
+    let p = t.path().join("p.toml");
+    fs::write(
+        &p,
+        "version = 1\n[[selinux.module]]\nname = \"x_local\"\nfile = \"selinux/x.te\"\n",
+    )
+    .unwrap();
+    let out = t.path().join("out");
+    fs::write(
+        t.path().join("selinux/x.te"),
+        "module x_local 1.0;\nrequire { type init_t; class file read; }\nallow init_t undeclared_t:file read;\n",
+    )
+    .unwrap();
+    let o = run(bin().arg("render").arg(&p).arg("-o").arg(&out));
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("selinux.module[0].file: selinux/x.te line 3: unknown type undeclared_t"),
+        "{err}"
+    );
+    assert!(err.contains("p.toml:4:"), "{err}");
+    assert!(!out.exists());
+
+    fs::write(t.path().join("selinux/x.te"), "module other 1.0;\n").unwrap();
+    let o = run(bin().arg("render").arg(&p).arg("-o").arg(&out));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("declares `module other`"),
+        "{}",
+        stderr(&o)
+    );
+
+    fs::write(
+        t.path().join("selinux/x.te"),
+        "policy_module(x_local, 1.0)\n",
+    )
+    .unwrap();
+    let o = run(bin().arg("render").arg(&p).arg("-o").arg(&out));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("refpolicy"), "{}", stderr(&o));
+}
+
+#[test]
 fn unreadable_profiles_are_bad_input() {
     let t = tempfile::tempdir().unwrap();
     let o = run(bin()

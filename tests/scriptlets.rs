@@ -368,3 +368,53 @@ fn kernel_rt_becomes_the_default_and_erase_restores_the_old_one() {
     );
     assert_eq!(sb.options(), before);
 }
+
+#[test]
+fn selinux_modules_are_installed_replaced_and_removed() {
+    let t = tempfile::tempdir().unwrap();
+    fs::create_dir(t.path().join("selinux")).unwrap();
+    for name in ["jack_local", "pw_local"] {
+        fs::write(
+            t.path().join(format!("selinux/{name}.te")),
+            format!("module {name} 1.0;\nrequire {{ type init_t; type sound_device_t; class chr_file {{ open read }}; }}\nallow init_t sound_device_t:chr_file {{ open read }};\n"),
+        )
+        .unwrap();
+    }
+    let profile = |name: &str| {
+        format!(
+            "version = 1\n[[selinux.module]]\nname = \"{name}\"\nfile = \"selinux/{name}.te\"\n"
+        )
+    };
+    let jack = package(t.path(), "jack", &profile("jack_local"));
+    let pw = package(t.path(), "pw", &profile("pw_local"));
+    let sb = Sandbox::new();
+    let calls = || sb.file("var/log/calls").unwrap_or_default();
+    install(&sb, &jack);
+    assert!(
+        calls().contains("semodule -n -s targeted -X 200 -i /usr/share/selinux/packages/rtaudio-tuning/jack_local.cil"),
+        "{}",
+        calls()
+    );
+    upgrade(&sb, &jack, &pw);
+    assert!(
+        calls().contains("-X 200 -i /usr/share/selinux/packages/rtaudio-tuning/pw_local.cil"),
+        "{}",
+        calls()
+    );
+    assert!(
+        calls().contains("semodule -n -s targeted -X 200 -r jack_local"),
+        "{}",
+        calls()
+    );
+    erase(&sb, &pw);
+    assert!(
+        calls().contains("semodule -n -s targeted -X 200 -r pw_local"),
+        "{}",
+        calls()
+    );
+    assert!(
+        !calls().contains("load_policy"),
+        "SELinux is off in the sandbox: {}",
+        calls()
+    );
+}

@@ -1082,7 +1082,9 @@ fn selinux(cx: &mut Cx, root: &Section, dir: Option<&Path>) -> Selinux {
         }
         let te = cx
             .string_with(&m, "file", |v| grammar::relative_path(v, ".te"))
-            .and_then(|(f, span)| read_inside(cx, dir, &m.key("file"), &f, span).map(|t| (f, t)));
+            .and_then(|(f, span)| {
+                read_inside(cx, dir, &m.key("file"), &f, span.clone()).map(|t| (f, t, span))
+            });
         let fc = match m.get("fc") {
             None => Some(None),
             Some(_) => cx
@@ -1091,7 +1093,33 @@ fn selinux(cx: &mut Cx, root: &Section, dir: Option<&Path>) -> Selinux {
                     read_inside(cx, dir, &m.key("fc"), &f, span).map(|t| Some((f, t)))
                 }),
         };
-        if let (Some((n, nspan)), Some((file, te_text)), Some(fc)) = (name, te, fc) {
+        if let (Some((n, nspan)), Some((file, te_text, file_span)), Some(fc)) = (name, te, fc) {
+            match crate::selinux::module_header(&te_text) {
+                Ok(declared) if declared == n => {}
+                Ok(declared) => cx.rep.error(
+                    m.key("file"),
+                    Some(file_span.clone()),
+                    format!("{file} declares `module {declared}`, but this entry is named {}", shown(&n)),
+                    format!("make the two agree: `module {n} 1.0;` in the .te, or name = \"{declared}\""),
+                ),
+                Err(why) => cx.rep.error(
+                    m.key("file"),
+                    Some(file_span.clone()),
+                    format!("{file}: {why}"),
+                    format!("start the file with `module {n} 1.0;`, then `require {{ }}` blocks and rules (no refpolicy macros: there are no m4 headers)"),
+                ),
+            }
+            if let Some((fc_file, fc_text)) = &fc {
+                if let Err((line, why)) = crate::selinux::fc_to_cil(fc_text) {
+                    let span = m.get("fc").map(|v| v.span());
+                    cx.rep.error(
+                        m.key("fc"),
+                        span,
+                        format!("{fc_file} line {line}: {why}"),
+                        "write `PATH_REGEX [-- | -d | -l | -c | -b | -s | -p] user:role:type:s0` or gen_context(user:role:type,s0) or <<none>>",
+                    );
+                }
+            }
             names.push((n.clone(), nspan));
             modules.push(SelinuxModule {
                 name: n,
@@ -1099,6 +1127,8 @@ fn selinux(cx: &mut Cx, root: &Section, dir: Option<&Path>) -> Selinux {
                 fc: fc.as_ref().map(|(f, _)| f.clone()),
                 te_text,
                 fc_text: fc.map(|(_, t)| t),
+                file_span,
+                cil: String::new(),
             });
         }
     }

@@ -72,6 +72,10 @@ pub fn render_all(profile: &Profile) -> Result<Vec<Artifact>, RenderBug> {
         if let Some(fc) = &m.fc_text {
             out.push(Artifact::text(format!("selinux/{}.fc", m.name), fc.clone()));
         }
+        out.push(Artifact::text(
+            format!("selinux/{}.cil", m.name),
+            m.cil.clone(),
+        ));
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     if let Some(w) = out.windows(2).find(|w| w[0].path == w[1].path) {

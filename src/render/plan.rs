@@ -14,6 +14,9 @@ const HEREDOC: &str = "RTAUDIO_TUNING_EOF";
 /// by their (disabled) .repo files.
 const REPO_ID: &str = "rtaudio-tuning-kernel-rt";
 
+/// The blueprint's first-boot unit that installs the SELinux modules.
+pub const SELINUX_UNIT: &str = "rtaudio-selinux-modules";
+
 /// A file installed on the target, rendered once and carried by every path.
 #[derive(Debug, Clone, Serialize)]
 pub struct RootfsFile {
@@ -106,6 +109,16 @@ pub struct Plan<'a> {
     /// The package's Release: the profile's rpm.release and its name, so two
     /// profiles' packages never share a version-release.
     pub rpm_release: String,
+    /// Installed paths of the compiled SELinux modules, and the modules' names.
+    pub selinux_files: Vec<String>,
+    pub selinux_names: Vec<String>,
+    /// Their copies for blueprints, and the first-boot unit that installs them.
+    pub selinux_etc_files: Vec<String>,
+    pub selinux_unit: Option<String>,
+    /// Units a blueprint enables: the others' and, with SELinux modules, the
+    /// first-boot unit that installs them.
+    pub blueprint_enable: Vec<String>,
+    pub selinux_unit_name: &'static str,
     /// Date of the package's %changelog entry: fixed per tool version, so that
     /// builds are reproducible (rpm can take SOURCE_DATE_EPOCH from it).
     pub changelog_date: &'static str,
@@ -399,8 +412,32 @@ impl<'a> Plan<'a> {
             blueprint_dirs: Vec::new(),
             rpm_release: format!("{}.{}", p.rpm.release, p.name.replace('-', "_")),
             changelog_date: CHANGELOG_DATE,
+            selinux_files: Vec::new(),
+            selinux_names: p.selinux.module.iter().map(|m| m.name.clone()).collect(),
+            selinux_etc_files: Vec::new(),
+            selinux_unit: None,
+            blueprint_enable: Vec::new(),
+            selinux_unit_name: SELINUX_UNIT,
         };
         plan.rootfs = rootfs::files(&plan, tera)?;
+        for f in plan
+            .rootfs
+            .iter()
+            .filter(|f| f.path.starts_with(rootfs::SELINUX_DIR))
+        {
+            plan.selinux_files.push(f.path.clone());
+            plan.selinux_etc_files.extend(f.etc_path.clone());
+        }
+        plan.blueprint_enable = plan.enable_all.clone();
+        if !plan.selinux_files.is_empty() {
+            plan.selinux_unit = Some(super::render_template(
+                tera,
+                "blueprint/selinux-modules.service",
+                &plan,
+            )?);
+            plan.blueprint_enable
+                .push(format!("{SELINUX_UNIT}.service"));
+        }
         for f in &plan.rootfs {
             // A file carried in a here-document or a kickstart section must not
             // contain the delimiter or a line that ends the section.

@@ -7,6 +7,12 @@ use super::{RenderBug, render_template};
 /// Our IRQ-thread priority unit (rtirq's job).
 pub const IRQ_PRIORITY_UNIT: &str = "rtaudio-irq-priority";
 
+/// Where the compiled SELinux modules (CIL) are installed, as Fedora packages
+/// keep theirs under /usr/share/selinux/packages; and their place for
+/// blueprints, which cannot write /usr.
+pub const SELINUX_DIR: &str = "/usr/share/selinux/packages/rtaudio-tuning";
+pub const SELINUX_ETC_DIR: &str = "/etc/rtaudio-tuning/selinux";
+
 struct Spec {
     template: &'static str,
     path: String,
@@ -126,6 +132,25 @@ pub fn files(plan: &Plan, tera: &tera::Tera) -> Result<Vec<RootfsFile>, RenderBu
             etc_path: Some(format!("/etc/yum.repos.d/{}.repo", repo.id)),
         });
     }
+    let mut modules = Vec::new();
+    for m in &p.selinux.module {
+        if m.cil.is_empty() {
+            return Err(RenderBug {
+                artifact: format!("selinux/{}.cil", m.name),
+                detail: "the module was not compiled before rendering".into(),
+            });
+        }
+        modules.push(RootfsFile {
+            path: format!("{SELINUX_DIR}/{}.cil", m.name),
+            source: format!("selinux-{}.cil", m.name),
+            mode: 0o644,
+            mode_octal: "0644".into(),
+            config: false,
+            etc_path: Some(format!("{SELINUX_ETC_DIR}/{}.cil", m.name)),
+            dir: SELINUX_DIR.into(),
+            content: m.cil.clone(),
+        });
+    }
     specs.push(Spec {
         // Read by bootc only; inert on package-mode systems, and what makes the
         // RPM's kernel arguments work when it is installed into a bootc image.
@@ -137,7 +162,7 @@ pub fn files(plan: &Plan, tera: &tera::Tera) -> Result<Vec<RootfsFile>, RenderBu
         etc_path: None,
     });
 
-    specs
+    let rendered: Result<Vec<RootfsFile>, RenderBug> = specs
         .into_iter()
         .map(|s| {
             let content = render_template(tera, s.template, plan)?;
@@ -153,5 +178,8 @@ pub fn files(plan: &Plan, tera: &tera::Tera) -> Result<Vec<RootfsFile>, RenderBu
                 content,
             })
         })
-        .collect()
+        .collect();
+    let mut files = rendered?;
+    files.extend(modules);
+    Ok(files)
 }

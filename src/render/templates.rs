@@ -29,6 +29,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "kickstart/live.ks",
     "rpm/rtaudio-tuning.spec",
     "blueprint/blueprint.toml",
+    "blueprint/selinux-modules.service",
     "bootc/Containerfile",
     "bootc/config.toml",
 ];

@@ -16,7 +16,15 @@ const ETC_EQUIVALENT: &[(&str, &str)] = &[
     ("/etc/sysusers.d/", "/usr/lib/sysusers.d/"),
     ("/etc/sysctl.d/", "/usr/lib/sysctl.d/"),
     ("/etc/udev/rules.d/", "/usr/lib/udev/rules.d/"),
+    (
+        "/etc/rtaudio-tuning/selinux/",
+        "/usr/share/selinux/packages/rtaudio-tuning/",
+    ),
 ];
+
+/// What only a blueprint carries: blueprints have no %post, so a first-boot
+/// unit installs the SELinux modules there.
+const BLUEPRINT_ONLY: &[&str] = &["/etc/systemd/system/rtaudio-selinux-modules.service"];
 
 /// The files a kickstart's %post writes with `cat >PATH <<'DELIM'`.
 fn kickstart_files(ks: &str) -> Result<Files, String> {
@@ -136,6 +144,9 @@ fn blueprint(text: &str) -> Result<(Files, Vec<String>), String> {
         ) else {
             return Err("a [[customizations.files]] entry without path or data".into());
         };
+        if BLUEPRINT_ONLY.contains(&p) {
+            continue;
+        }
         let target = ETC_EQUIVALENT
             .iter()
             .find_map(|(etc, usr)| p.strip_prefix(etc).map(|r| format!("{usr}{r}")))

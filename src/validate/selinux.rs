@@ -50,6 +50,27 @@ pub fn validate(tree: &Tree) -> Outcome {
         }
         if let Err(e) = cmd::run_checked(&mut c) {
             problems.push(format!("{te}: {}", tidy(&e.to_string(), tmp.path())));
+            continue;
+        }
+        // The CIL the delivery paths install must be what the sources compile to.
+        let name = stem.trim_start_matches("selinux/");
+        let cil_rel = format!("{stem}.cil");
+        let fc_text = tree.text(&fc);
+        let fresh = tmp.path().join("fresh");
+        let _ = std::fs::create_dir_all(&fresh);
+        match crate::selinux::compile_text(
+            &checkmodule,
+            &fresh,
+            name,
+            te,
+            tree.text(te).unwrap_or(""),
+            fc_text,
+        ) {
+            Ok(cil) if tree.text(&cil_rel) == Some(cil.as_str()) => {}
+            Ok(_) => problems.push(format!(
+                "{cil_rel} is not what {te} and its .fc compile to (edited by hand, or stale)"
+            )),
+            Err(errs) => problems.extend(errs),
         }
     }
     Outcome::from_problems(
