@@ -89,4 +89,36 @@ pub enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Local SELinux policy modules.
+    #[command(subcommand)]
+    Selinux(SelinuxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SelinuxCommand {
+    /// Turn AVC denials (audit.log, `ausearch -m avc` output, journal lines) into
+    /// a local policy module, as audit2allow would, refusing dangerous rules.
+    FromAudit {
+        /// The log ("-" for standard input).
+        input: PathBuf,
+        /// The module's name.
+        #[arg(short, long)]
+        name: String,
+        /// Where to write NAME.te (default: the profile's selinux/ with --add-to,
+        /// else the current folder).
+        #[arg(short, long, value_name = "DIR")]
+        output: Option<PathBuf>,
+        /// Add the module to this profile, keeping its comments and layout.
+        #[arg(long, value_name = "PROFILE")]
+        add_to: Option<PathBuf>,
+        /// Write rules that open security-critical access too.
+        #[arg(long)]
+        allow_dangerous: bool,
+        /// Replace an existing NAME.te.
+        #[arg(long)]
+        force: bool,
+        /// Print the result as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+    },
 }

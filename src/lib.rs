@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod jobs;
+pub mod latency;
 pub mod output;
 pub mod profile;
 pub mod render;
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde::Serialize;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, SelinuxCommand};
 use profile::{Loaded, ProfileSource};
 
 /// Exit codes (DESIGN.md).
@@ -73,6 +74,23 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             output,
             strict,
         } => rpm_cmd(&target, &output, strict),
+        Command::Selinux(SelinuxCommand::FromAudit {
+            input,
+            name,
+            output,
+            add_to,
+            allow_dangerous,
+            force,
+            json,
+        }) => selinux::from_audit::run(selinux::from_audit::Options {
+            input: &input,
+            name: &name,
+            output: output.as_deref(),
+            add_to: add_to.as_deref(),
+            allow_dangerous,
+            force,
+            json,
+        }),
     }
 }
 

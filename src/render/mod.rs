@@ -47,6 +47,12 @@ pub struct RenderBug {
     pub detail: String,
 }
 
+/// The shared facts of a profile (kernel arguments, the rootfs files, ...),
+/// for those who judge a machine against it.
+pub fn plan(profile: &Profile) -> Result<Plan<'_>, RenderBug> {
+    Plan::new(profile, templates::engine())
+}
+
 /// Everything `render` writes, sorted by path (MANIFEST.sha256 comes from the
 /// output writer).
 pub fn render_all(profile: &Profile) -> Result<Vec<Artifact>, RenderBug> {

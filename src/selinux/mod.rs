@@ -4,7 +4,10 @@
 //! installs and which every delivery path can carry as it carries the other
 //! drop-ins (a kickstart here-document, a blueprint file, the RPM, the image).
 
+pub mod audit;
 mod fc;
+pub mod from_audit;
+pub mod rules;
 
 use std::path::Path;
 use std::process::Command;
