@@ -89,6 +89,22 @@ pub enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Verify a live machine (or a captured one) for realtime audio, against a
+    /// profile when one is given.
+    Check {
+        /// Judge the machine against this profile too.
+        #[arg(long, value_name = "PROFILE")]
+        profile: Option<PathBuf>,
+        /// The musician to judge (default: the user running the check).
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// Read a captured machine (a folder with proc/, sys/, etc/) instead of /.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Print the result as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Local SELinux policy modules.
     #[command(subcommand)]
     Selinux(SelinuxCommand),

@@ -1,5 +1,6 @@
 //! rtaudio-tuning: one declarative profile renders a realtime audio workstation.
 
+pub mod check;
 pub mod cli;
 pub mod cmd;
 pub mod jobs;
@@ -74,6 +75,12 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             output,
             strict,
         } => rpm_cmd(&target, &output, strict),
+        Command::Check {
+            profile,
+            user,
+            root,
+            json,
+        } => check_cmd(profile.as_deref(), user.as_deref(), root.as_deref(), json),
         Command::Selinux(SelinuxCommand::FromAudit {
             input,
             name,
@@ -435,4 +442,42 @@ fn rpm_cmd(target: &Path, out: &Path, strict: bool) -> anyhow::Result<i32> {
         .with_context(|| format!("writing {}", dest.display()))?;
     println!("{}", dest.display());
     Ok(exit::OK)
+}
+
+fn check_cmd(
+    profile: Option<&Path>,
+    user: Option<&str>,
+    root: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let loaded = match profile {
+        Some(p) => {
+            let (loaded, fatal) = load_checked(Some(p), false, json)?;
+            if fatal {
+                return Ok(exit::BAD_INPUT);
+            }
+            Some(loaded)
+        }
+        None => None,
+    };
+    if let Some(r) = root {
+        if !r.is_dir() {
+            return Err(UserError(format!("--root {}: not a folder", r.display())).into());
+        }
+    }
+    let out = check::run(&check::Options {
+        root,
+        user,
+        profile: loaded.as_ref().and_then(|l| l.profile.as_ref()),
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print!("{}", check::format(&out));
+    }
+    Ok(if out.failed > 0 {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
 }

@@ -1,0 +1,134 @@
+//! `check`: is this machine (or a captured one, `--root`) ready for realtime
+//! audio, and if not, why? Every check rtcqs performs, plus what a profile
+//! makes knowable. Each check has an id, a status, the evidence it read and
+//! the command that fixes it.
+
+mod checks;
+pub mod machine;
+pub mod parse;
+mod probe;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::profile::Profile;
+pub use machine::Machine;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Status {
+    #[serde(rename = "pass")]
+    Pass,
+    #[serde(rename = "warn")]
+    Warn,
+    #[serde(rename = "fail")]
+    Fail,
+    /// The check does not apply here (no cpufreq in a VM, no profile given),
+    /// or could not look (a file missing from a capture): the evidence says which.
+    #[serde(rename = "n/a")]
+    NotApplicable,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "FAIL",
+            Status::NotApplicable => "n/a",
+        }
+    }
+}
+
+/// One check's verdict. The JSON schema is this struct's fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Stable, dotted: `kernel.preempt`, `limits.rtprio`, ...
+    pub id: &'static str,
+    /// For grouping in text output: user, limits, cpu, kernel, irq, system, profile.
+    pub group: &'static str,
+    pub status: Status,
+    /// One sentence: what was found.
+    pub summary: String,
+    /// What was read to decide: file contents, values, command results.
+    pub evidence: Vec<String>,
+    /// The command or change that fixes a warn or fail.
+    pub fix: Option<String>,
+}
+
+/// What `check` looks at.
+pub struct Options<'a> {
+    pub root: Option<&'a Path>,
+    /// The musician to judge (default: the user running the check, or the
+    /// first user of the profile when a captured machine is read).
+    pub user: Option<&'a str>,
+    pub profile: Option<&'a Profile>,
+}
+
+#[derive(Serialize)]
+pub struct Outcome {
+    pub root: String,
+    pub user: String,
+    pub profile: Option<String>,
+    pub checks: Vec<Check>,
+    pub passed: usize,
+    pub warned: usize,
+    pub failed: usize,
+    pub not_applicable: usize,
+}
+
+pub fn run(o: &Options) -> anyhow::Result<Outcome> {
+    let machine = Machine::new(o.root);
+    let cx = checks::Context::new(&machine, o.user, o.profile)?;
+    let list = checks::all(&cx);
+    let count = |s: Status| list.iter().filter(|c| c.status == s).count();
+    Ok(Outcome {
+        root: o
+            .root
+            .map_or_else(|| "/".into(), |r| r.display().to_string()),
+        user: cx.user.name.clone(),
+        profile: o.profile.map(|p| p.name.clone()),
+        passed: count(Status::Pass),
+        warned: count(Status::Warn),
+        failed: count(Status::Fail),
+        not_applicable: count(Status::NotApplicable),
+        checks: list,
+    })
+}
+
+/// Text output, grouped.
+pub fn format(out: &Outcome) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "check of {} for user {}{}",
+        out.root,
+        out.user,
+        out.profile
+            .as_ref()
+            .map_or(String::new(), |p| format!(", profile {p}"))
+    );
+    let mut group = "";
+    for c in &out.checks {
+        if c.group != group {
+            group = c.group;
+            let _ = writeln!(s, "\n{group}");
+        }
+        let _ = writeln!(s, "  {:<5} {:<22} {}", c.status.label(), c.id, c.summary);
+        if c.status != Status::Pass {
+            for e in &c.evidence {
+                let _ = writeln!(s, "{:<31}{e}", "");
+            }
+        }
+        if let Some(fix) = &c.fix {
+            let _ = writeln!(s, "{:<31}fix: {fix}", "");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n{} passed, {} failed, {} warnings, {} not applicable",
+        out.passed, out.failed, out.warned, out.not_applicable
+    );
+    s
+}

@@ -1,0 +1,285 @@
+//! Pure parsers of /proc, /sys and /etc text. They take what the files hold,
+//! truncated or not, and never panic.
+
+use std::collections::BTreeMap;
+
+/// One numbered line of /proc/interrupts: the IRQ and the devices on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IrqLine {
+    pub irq: String,
+    pub devices: Vec<String>,
+}
+
+/// /proc/interrupts, as rtcqs reads it: columns are separated by two or more
+/// spaces, the last column lists the devices sharing the line (", ").
+pub fn interrupts(text: &str) -> Vec<IrqLine> {
+    let mut out = Vec::new();
+    for line in text.lines().skip(1) {
+        let Some((irq, rest)) = line.trim_start().split_once(':') else {
+            continue;
+        };
+        if irq.is_empty() || !irq.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let cols: Vec<&str> = rest
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        let Some(last) = cols.last() else { continue };
+        if last.chars().all(|c| c.is_ascii_digit()) {
+            continue; // a truncated line: counts only
+        }
+        // The last column holds "chip hwirq-type  devices" on some kernels:
+        // the devices are what follows the last wide gap.
+        let devices = last
+            .split(", ")
+            .map(|d| d.trim().to_string())
+            .filter(|d| !d.is_empty())
+            .collect();
+        out.push(IrqLine {
+            irq: irq.to_string(),
+            devices,
+        });
+    }
+    out
+}
+
+/// `name:x:uid:gid:...` lines of /etc/passwd: (uid, gid) of a user.
+pub fn passwd_user(text: &str, user: &str) -> Option<(u32, u32)> {
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 4 && f[0] == user).then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))?
+    })
+}
+
+/// The name of a uid in /etc/passwd.
+pub fn passwd_name(text: &str, uid: u32) -> Option<String> {
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 4 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[0].to_string())
+    })
+}
+
+/// The groups of a user in /etc/group: those listing the user, and the one
+/// whose gid is the user's primary gid.
+pub fn user_groups(text: &str, user: &str, primary_gid: Option<u32>) -> Vec<String> {
+    let mut out = Vec::new();
+    for l in text.lines() {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() < 4 {
+            continue;
+        }
+        let member = f[3].split(',').any(|m| m.trim() == user);
+        let primary = primary_gid.is_some() && f[2].parse::<u32>().ok() == primary_gid;
+        if (member || primary) && !out.iter().any(|g| g == f[0]) {
+            out.push(f[0].to_string());
+        }
+    }
+    out
+}
+
+/// A pam_limits value: the value and where it was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    pub value: String,
+    pub origin: String,
+    /// 0 user, 1 @group, 2 * (pam_limits' own ranking: a lower one wins).
+    rank: u8,
+}
+
+/// Effective soft and hard limits per item, by pam_limits' rules: limits.conf,
+/// then limits.d/*.conf in C-locale order; an entry for the user beats a group
+/// entry, which beats `*`; within a rank a later line wins.
+#[derive(Debug, Default)]
+pub struct Limits {
+    pub soft: BTreeMap<String, Limit>,
+    pub hard: BTreeMap<String, Limit>,
+}
+
+impl Limits {
+    pub fn new(files: &[(String, String)], user: &str, groups: &[String]) -> Limits {
+        let mut l = Limits::default();
+        for (name, text) in files {
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split('#').next().unwrap_or("").trim();
+                let f: Vec<&str> = code.split_whitespace().collect();
+                if f.len() != 4 {
+                    continue;
+                }
+                let rank = if f[0] == user {
+                    0
+                } else if f[0]
+                    .strip_prefix('@')
+                    .is_some_and(|g| groups.iter().any(|x| x == g))
+                {
+                    1
+                } else if f[0] == "*" {
+                    2
+                } else {
+                    continue;
+                };
+                let origin = format!("{name}:{}", n + 1);
+                let set = |map: &mut BTreeMap<String, Limit>| {
+                    let new = Limit {
+                        value: f[3].to_string(),
+                        origin: origin.clone(),
+                        rank,
+                    };
+                    match map.get(f[2]) {
+                        Some(old) if old.rank < rank => {}
+                        _ => {
+                            map.insert(f[2].to_string(), new);
+                        }
+                    }
+                };
+                match f[1] {
+                    "soft" => set(&mut l.soft),
+                    "hard" => set(&mut l.hard),
+                    "-" => {
+                        set(&mut l.soft);
+                        set(&mut l.hard);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        l
+    }
+}
+
+/// A pam_limits value as a number; `unlimited`/`infinity`/`-1` are None.
+pub fn limit_number(v: &str) -> Option<u64> {
+    match v {
+        "unlimited" | "infinity" | "-1" => None,
+        _ => v.parse().ok(),
+    }
+}
+
+/// /proc/PID/stat: (comm, scheduling policy, rt priority). The comm is in
+/// parentheses and may hold spaces or ')': the fields follow the last ')'.
+pub fn proc_stat(text: &str) -> Option<(String, u32, u32)> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text.get(open + 1..close)?.to_string();
+    let rest: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
+    // rest[0] is field 3 (state): rt_priority is field 40, policy field 41.
+    let rt_priority = rest.get(37)?.parse().ok()?;
+    let policy = rest.get(38)?.parse().ok()?;
+    Some((comm, policy, rt_priority))
+}
+
+pub const SCHED_FIFO: u32 = 1;
+pub const SCHED_RR: u32 = 2;
+
+/// KEY=value lines (os-release, EnvironmentFile, environ split on NUL).
+pub fn key_values(text: &str) -> BTreeMap<String, String> {
+    text.split(['\n', '\0'])
+        .filter_map(|l| {
+            let l = l.trim();
+            if l.starts_with('#') {
+                return None;
+            }
+            let (k, v) = l.split_once('=')?;
+            Some((
+                k.trim().to_string(),
+                v.trim().trim_matches(['"', '\'']).to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// A cpu list (`0-3,8`) as CPU numbers; None when it does not parse.
+pub fn cpu_list(text: &str) -> Option<Vec<u32>> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Some(Vec::new());
+    }
+    crate::profile::grammar::cpu_list(t).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interrupts_as_rtcqs_reads_them() {
+        let text = "           CPU0       CPU1\n  0:         33          0   IO-APIC   2-edge      timer\n 16:       1001         12   IO-APIC  16-fasteoi   snd_hda_intel:card0, ehci_hcd:usb1\n 24:        998          0  PCI-MSI 327680-edge      xhci_hcd\nNMI:          0          0   Non-maskable interrupts\n 99:  12\n";
+        let lines = interrupts(text);
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[1].irq, "16");
+        assert_eq!(lines[1].devices, ["snd_hda_intel:card0", "ehci_hcd:usb1"]);
+        assert_eq!(lines[2].devices, ["xhci_hcd"]);
+    }
+
+    #[test]
+    fn pam_limits_order_and_ranking() {
+        let files = vec![
+            (
+                "/etc/security/limits.conf".to_string(),
+                "* - rtprio 0\n".to_string(),
+            ),
+            (
+                "/etc/security/limits.d/95-jack.conf".to_string(),
+                "@audio - rtprio 70\n@audio - memlock 4194304\n".to_string(),
+            ),
+            (
+                "/etc/security/limits.d/realtime.conf".to_string(),
+                "@realtime - rtprio 99\n".to_string(),
+            ),
+            (
+                "/etc/security/limits.d/rtaudio-tuning.conf".to_string(),
+                "@realtime\t-\trtprio\t95\n@realtime - memlock unlimited # ok\n".to_string(),
+            ),
+        ];
+        let groups = vec!["audio".to_string(), "realtime".to_string()];
+        let l = Limits::new(&files, "musician", &groups);
+        assert_eq!(l.hard["rtprio"].value, "95");
+        assert_eq!(
+            l.hard["rtprio"].origin,
+            "/etc/security/limits.d/rtaudio-tuning.conf:1"
+        );
+        assert_eq!(l.soft["memlock"].value, "unlimited");
+        // A user entry beats any group entry, wherever it is.
+        let mut with_user = files.clone();
+        with_user.insert(
+            0,
+            (
+                "/etc/security/limits.conf".into(),
+                "musician hard rtprio 10\n".into(),
+            ),
+        );
+        assert_eq!(
+            Limits::new(&with_user, "musician", &groups).hard["rtprio"].value,
+            "10"
+        );
+        assert_eq!(
+            Limits::new(&with_user, "musician", &groups).soft["rtprio"].value,
+            "95"
+        );
+        // Not in the groups: only `*` applies.
+        assert_eq!(Limits::new(&files, "other", &[]).hard["rtprio"].value, "0");
+    }
+
+    #[test]
+    fn proc_stat_with_odd_comm() {
+        let mut fields = vec!["S"; 38];
+        fields[37] = "90";
+        let text = format!("123 (irq/16-snd )x) {} 1 0 0\n", fields.join(" "));
+        assert_eq!(proc_stat(&text), Some(("irq/16-snd )x".into(), 1, 90)));
+        assert_eq!(proc_stat("12 (trunc"), None);
+        assert_eq!(proc_stat(""), None);
+    }
+
+    #[test]
+    fn passwd_and_groups() {
+        let passwd = "root:x:0:0::/root:/bin/sh\nmusician:x:1000:1000::/home/m:/bin/bash\nbroken\n";
+        let group = "root:x:0:\naudio:x:63:musician,bob\nrealtime:x:71:\nmusician:x:1000:\nbad\n";
+        assert_eq!(passwd_user(passwd, "musician"), Some((1000, 1000)));
+        assert_eq!(passwd_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(
+            user_groups(group, "musician", Some(1000)),
+            ["audio", "musician"]
+        );
+    }
+}
