@@ -81,6 +81,45 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             root,
             json,
         } => check_cmd(profile.as_deref(), user.as_deref(), root.as_deref(), json),
+        Command::Latency {
+            duration,
+            interval,
+            priority,
+            cpus,
+            buffer,
+            rate,
+            histogram,
+            json,
+        } => {
+            use std::io::IsTerminal as _;
+            if !(duration.is_finite() && duration > 0.0 && duration <= 86_400.0) {
+                return Err(UserError(format!(
+                    "--duration {duration}: give seconds, more than 0 and at most a day"
+                ))
+                .into());
+            }
+            let cpus = match cpus {
+                Some(list) => Some(
+                    profile::grammar::cpu_list(&list)
+                        .map_err(|p| UserError(format!("--cpus {list}: {}; {}", p.message, p.fix)))?
+                        .into_iter()
+                        .map(|c| c as usize)
+                        .collect(),
+                ),
+                None => None,
+            };
+            latency::run(&latency::Options {
+                duration: std::time::Duration::from_secs_f64(duration),
+                interval_us: interval,
+                priority,
+                cpus,
+                buffer_frames: buffer,
+                rate_hz: rate,
+                histogram,
+                json,
+                progress: !json && std::io::stderr().is_terminal(),
+            })
+        }
         Command::Selinux(SelinuxCommand::FromAudit {
             input,
             name,
