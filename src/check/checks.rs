@@ -868,8 +868,26 @@ fn irqs_shared(cx: &Context) -> Check {
 }
 
 fn cpu_dma_latency(cx: &Context) -> Check {
+    use std::os::unix::fs::MetadataExt as _;
     let path = "/dev/cpu_dma_latency";
-    let Some(meta) = cx.m.metadata(path) else {
+    // A capture keeps the node's mode and owner beside it (`MODE UID GID`):
+    // a plain file in git cannot.
+    let recorded = (!cx.m.live)
+        .then(|| cx.m.line(&format!("{path}.stat")).ok())
+        .flatten()
+        .and_then(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some((
+                u32::from_str_radix(f.first()?, 8).ok()?,
+                f.get(1)?.parse().ok()?,
+                f.get(2)?.parse().ok()?,
+            ))
+        });
+    let node = recorded.or_else(|| {
+        cx.m.metadata(path)
+            .map(|m| (m.mode() & 0o7777, m.uid(), m.gid()))
+    });
+    let Some((mode, uid, gid)) = node else {
         return check(
             "pm.cpu_dma_latency",
             "system",
@@ -877,27 +895,20 @@ fn cpu_dma_latency(cx: &Context) -> Check {
             format!("{path} is missing"),
         );
     };
-    use std::os::unix::fs::MetadataExt as _;
     let writable = if cx.is_self {
         probe::writable(&cx.m.path(path))
     } else {
         let group_db = cx.m.read("/etc/group").unwrap_or_default();
         let group_name = group_db.lines().find_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
-            (f.len() >= 3 && f[2].parse::<u32>().ok() == Some(meta.gid())).then(|| f[0].to_string())
+            (f.len() >= 3 && f[2].parse::<u32>().ok() == Some(gid)).then(|| f[0].to_string())
         });
-        let mode = meta.mode();
         cx.user.uid == Some(0)
-            || (cx.user.uid == Some(meta.uid()) && mode & 0o200 != 0)
+            || (cx.user.uid == Some(uid) && mode & 0o200 != 0)
             || (group_name.is_some_and(|g| cx.user.groups.contains(&g)) && mode & 0o020 != 0)
             || mode & 0o002 != 0
     };
-    let evidence = format!(
-        "{path}: mode {:o}, uid {}, gid {}",
-        meta.mode() & 0o7777,
-        meta.uid(),
-        meta.gid()
-    );
+    let evidence = format!("{path}: mode {mode:o}, uid {uid}, gid {gid}");
     if writable {
         check(
             "pm.cpu_dma_latency",
