@@ -133,6 +133,43 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Boot the profile's artifacts in a VM and verify them from inside.
+    VmTest {
+        /// The profile (rendered, applied to the guest, and judged against).
+        profile: PathBuf,
+        /// Apply this rendered folder instead of rendering the profile.
+        #[arg(long, value_name = "DIR")]
+        tree: Option<PathBuf>,
+        /// The guest's kernel (with --initrd and --rootfs; default: Debian's).
+        #[arg(long, value_name = "VMLINUZ", requires_all = ["initrd", "rootfs"])]
+        kernel: Option<PathBuf>,
+        /// The guest's initramfs.
+        #[arg(long, value_name = "INITRD", requires_all = ["kernel", "rootfs"])]
+        initrd: Option<PathBuf>,
+        /// The guest's root file system, a folder.
+        #[arg(long, value_name = "DIR", requires_all = ["kernel", "initrd"])]
+        rootfs: Option<PathBuf>,
+        /// QEMU's accelerator; auto falls back to tcg within seconds.
+        #[arg(long, value_enum, default_value = "auto")]
+        accel: crate::vm::Accel,
+        /// Give up on a guest that has not answered after this many seconds.
+        #[arg(long, default_value_t = 900, value_name = "S")]
+        timeout: u64,
+        /// Keep the guest's disk image and serial log.
+        #[arg(long)]
+        keep: bool,
+        /// Print the verdict as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The agent vm-test runs inside the guest.
+    #[command(hide = true)]
+    VmAgent {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        profile: String,
+    },
     /// Local SELinux policy modules.
     #[command(subcommand)]
     Selinux(SelinuxCommand),

@@ -1,0 +1,760 @@
+//! `vm-test`: boot the rendered artifacts in a QEMU guest and let this same
+//! binary, inside, judge them (`check` as the musician through PAM, a short
+//! `latency` run), then read its verdict off the serial console.
+//!
+//! The guest is Debian (the only distribution this machine's package mirrors
+//! reach): a PREEMPT_RT or stock kernel and a debootstrap root file system,
+//! built and cached by scripts/vm/build-guest, which is embedded here. On a
+//! Fedora host, `--kernel`, `--initrd` and `--rootfs` point at Fedora's instead.
+
+mod agent;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+pub use agent::run as agent_run;
+
+use crate::{ToolMissing, UserError, exit};
+
+/// scripts/vm/, embedded so that an installed binary can build its guest.
+const BUILD_GUEST: &str = include_str!("../../scripts/vm/build-guest");
+const GUEST_INIT: &str = include_str!("../../scripts/vm/init");
+pub const BEGIN: &str = "RTAUDIO-TUNING-VERDICT-BEGIN";
+pub const END: &str = "RTAUDIO-TUNING-VERDICT-END";
+/// Where the guest finds what it judges against.
+pub const GUEST_PROFILE: &str = "/etc/rtaudio-tuning/vm-test/profile.toml";
+pub const GUEST_BIN: &str = "/usr/local/bin/rtaudio-tuning";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Accel {
+    Tcg,
+    Kvm,
+    Auto,
+}
+
+pub struct Options<'a> {
+    /// The profile the guest is judged against (and rendered from, unless `tree`).
+    pub profile: &'a Path,
+    /// A rendered tree to apply instead of rendering the profile (a test breaks
+    /// one artifact this way and expects the verdict to name it).
+    pub tree: Option<&'a Path>,
+    pub kernel: Option<&'a Path>,
+    pub initrd: Option<&'a Path>,
+    pub rootfs: Option<&'a Path>,
+    pub accel: Accel,
+    pub timeout: Duration,
+    pub keep: bool,
+    pub json: bool,
+}
+
+/// What vm-test verifies, each the verdict of one or more checks the agent ran
+/// inside: as the musician logged in through PAM (`runuser`), or as root where
+/// only root can look (irqbalance's environment). `n/a` passes only where the
+/// issue allows it (no cpufreq in a VM, no sound device to raise).
+struct Verified {
+    what: &'static str,
+    ids: &'static [&'static str],
+    na_ok: bool,
+    as_root: bool,
+}
+
+const VERIFIED: &[Verified] = &[
+    Verified {
+        what: "kernel",
+        ids: &["kernel.preempt"],
+        na_ok: false,
+        as_root: false,
+    },
+    Verified {
+        what: "kernel arguments",
+        ids: &["profile.kargs", "profile.kargs_effect"],
+        na_ok: true,
+        as_root: false,
+    },
+    Verified {
+        what: "realtime group",
+        ids: &["user.group"],
+        na_ok: false,
+        as_root: false,
+    },
+    Verified {
+        what: "rtprio limit",
+        ids: &["limits.rtprio"],
+        na_ok: false,
+        as_root: false,
+    },
+    Verified {
+        what: "memlock limit",
+        ids: &["limits.memlock"],
+        na_ok: false,
+        as_root: false,
+    },
+    Verified {
+        what: "SCHED_FIFO",
+        ids: &["rt.sched_fifo"],
+        na_ok: false,
+        as_root: false,
+    },
+    Verified {
+        what: "mlockall",
+        ids: &["rt.mlockall"],
+        na_ok: false,
+        as_root: false,
+    },
+    Verified {
+        what: "irqbalance",
+        ids: &["profile.irqbalance"],
+        na_ok: false,
+        as_root: true,
+    },
+    Verified {
+        what: "IRQ thread priorities",
+        ids: &["profile.irq_priority"],
+        na_ok: true,
+        as_root: true,
+    },
+    Verified {
+        what: "CPU governor",
+        ids: &["cpu.governor"],
+        na_ok: true,
+        as_root: true,
+    },
+    Verified {
+        what: "sysctl",
+        ids: &["profile.sysctl"],
+        na_ok: true,
+        as_root: true,
+    },
+    Verified {
+        what: "cpu_dma_latency (udev)",
+        ids: &["pm.cpu_dma_latency"],
+        na_ok: false,
+        as_root: false,
+    },
+    Verified {
+        what: "drop-ins",
+        ids: &["profile.dropins"],
+        na_ok: false,
+        as_root: true,
+    },
+];
+
+#[derive(Serialize)]
+struct Row {
+    what: &'static str,
+    ok: bool,
+    checks: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Verdict {
+    ok: bool,
+    accel: &'static str,
+    seconds_to_verdict: f64,
+    serial_log: String,
+    rows: Vec<Row>,
+    latency: serde_json::Value,
+    agent: serde_json::Value,
+}
+
+pub fn run(o: &Options) -> anyhow::Result<i32> {
+    let Some(qemu) = crate::cmd::find("qemu-system-x86_64") else {
+        return Err(ToolMissing("install qemu-system-x86 (apt-get install qemu-system-x86; dnf install qemu-system-x86)".into()).into());
+    };
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(UserError(
+            "vm-test builds a guest image whose files belong to root: run it as root (sudo)".into(),
+        )
+        .into());
+    }
+    let work = tempfile::Builder::new()
+        .prefix("rtaudio-tuning-vm-")
+        .tempdir()?;
+    let started = Instant::now();
+
+    // The artifacts: the given tree, or the profile rendered now.
+    let loaded = crate::profile::load(crate::profile::ProfileSource::File(o.profile))?;
+    let Some(mut profile) = loaded.profile.clone() else {
+        eprint!(
+            "{}",
+            crate::report::format(&loaded.report, &loaded.source())
+        );
+        return Ok(exit::BAD_INPUT);
+    };
+    let tree = match o.tree {
+        Some(t) => t.to_path_buf(),
+        None => {
+            let mut report = crate::report::Report::default();
+            if let Err(crate::selinux::CompileError::Unavailable(what)) =
+                crate::selinux::compile(&mut profile, &mut report)
+            {
+                return Err(ToolMissing(format!("install {what}")).into());
+            }
+            let dir = work.path().join("tree");
+            crate::output::write_tree(&dir, &crate::render::render_all(&profile)?, false)?;
+            dir
+        }
+    };
+    let kargs = kargs_from_tree(&tree)?;
+
+    let guest = guest_parts(o, &profile)?;
+    eprintln!("vm-test: guest kernel {}", guest.kernel.display());
+    let stage = work.path().join("stage");
+    assemble(&guest.rootfs, &stage, &tree, o.profile, &profile)?;
+    let disk = work.path().join("disk.img");
+    make_disk(&stage, &disk)?;
+    let _ = std::fs::remove_dir_all(&stage);
+
+    let accel = choose_accel(&qemu, o.accel);
+    let log = work.path().join("serial.log");
+    let cmdline = format!(
+        "root=/dev/vda rw console=ttyS0 panic=-1 systemd.unit=multi-user.target systemd.show_status=false {}",
+        kargs.join(" ")
+    );
+    eprintln!(
+        "vm-test: booting ({accel}, timeout {} s): {cmdline}",
+        o.timeout.as_secs()
+    );
+    // Enough CPUs for the profile's isolated and banned ones to exist, and at
+    // least two packages: irqbalance quits on a single cache domain.
+    let cpus = [&profile.kernel.isolate_cpus, &profile.irq.banned_cpus]
+        .into_iter()
+        .flatten()
+        .filter_map(|l| crate::profile::grammar::cpu_list(l).ok())
+        .flatten()
+        .max()
+        .map_or(2, |c| (c + 1).max(2));
+    let outcome = boot(&qemu, accel, cpus, &guest, &disk, &cmdline, &log, o.timeout)?;
+    let kept = if o.keep {
+        let dir = work.keep();
+        eprintln!("vm-test: kept {}", dir.display());
+        dir
+    } else {
+        // The serial log outlives the work folder.
+        let saved = std::env::temp_dir().join(format!(
+            "rtaudio-tuning-vm-serial-{}.log",
+            std::process::id()
+        ));
+        let _ = std::fs::copy(&log, &saved);
+        saved
+    };
+    let log_shown = if o.keep {
+        kept.join("serial.log")
+    } else {
+        kept
+    };
+
+    let (how, tail) = match outcome {
+        Boot::Verdict(v) => (None, v),
+        Boot::TimedOut(tail) => (
+            Some(format!("timed out after {} s", o.timeout.as_secs())),
+            serde_json::json!(tail),
+        ),
+        Boot::Ended(tail) => (
+            Some("the guest stopped".to_string()),
+            serde_json::json!(tail),
+        ),
+    };
+    let agent = match how {
+        None => tail,
+        Some(how) => {
+            eprintln!(
+                "vm-test: {how} without a verdict; the last lines of the serial console ({}):",
+                log_shown.display()
+            );
+            let lines = tail.as_array().cloned().unwrap_or_default();
+            if lines.is_empty() {
+                eprintln!("  | (the guest printed nothing)");
+            }
+            for l in lines {
+                eprintln!("  | {}", l.as_str().unwrap_or_default());
+            }
+            return Ok(exit::FAILED);
+        }
+    };
+    let statuses =
+        |run: &serde_json::Value| -> std::collections::BTreeMap<String, (String, String)> {
+            run["checks"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|c| {
+                            (
+                                c["id"].as_str().unwrap_or("").to_string(),
+                                (
+                                    c["status"].as_str().unwrap_or("").to_string(),
+                                    c["summary"].as_str().unwrap_or("").to_string(),
+                                ),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+    let (as_user, as_root) = (statuses(&agent["check"]), statuses(&agent["check_root"]));
+    let rows: Vec<Row> = VERIFIED
+        .iter()
+        .map(|v| {
+            let source = if v.as_root { &as_root } else { &as_user };
+            let mut ok = true;
+            let mut checks = Vec::new();
+            for id in v.ids {
+                let (status, summary) = source
+                    .get(*id)
+                    .cloned()
+                    .unwrap_or(("missing".into(), "the agent did not report it".into()));
+                ok &= status == "pass" || (v.na_ok && status == "n/a");
+                checks.push(format!("{id}: {status}: {summary}"));
+            }
+            Row {
+                what: v.what,
+                ok,
+                checks,
+            }
+        })
+        .collect();
+    let verdict = Verdict {
+        ok: rows.iter().all(|r| r.ok),
+        accel,
+        seconds_to_verdict: started.elapsed().as_secs_f64(),
+        serial_log: log_shown.display().to_string(),
+        rows,
+        latency: agent["latency"].clone(),
+        agent: agent.clone(),
+    };
+    if o.json {
+        println!("{}", serde_json::to_string_pretty(&verdict)?);
+    } else {
+        print_verdict(&verdict);
+    }
+    Ok(if verdict.ok { exit::OK } else { exit::FAILED })
+}
+
+fn print_verdict(v: &Verdict) {
+    println!(
+        "vm-test verdict ({}, {:.0} s to verdict; serial log {}):",
+        v.accel, v.seconds_to_verdict, v.serial_log
+    );
+    for r in &v.rows {
+        println!("  {:<5} {}", if r.ok { "pass" } else { "FAIL" }, r.what);
+        if !r.ok {
+            for c in &r.checks {
+                println!("          {c}");
+            }
+        }
+    }
+    if let Some(max) = v.latency["max_us"].as_f64() {
+        println!(
+            "  latency in the guest: max {max:.0} us, p99 {:.0} us over {} s ({}; under emulation these figures say little about real hardware)",
+            v.latency["p99_us"].as_f64().unwrap_or(0.0),
+            v.latency["duration_s"],
+            if v.latency["realtime"] == true {
+                "SCHED_FIFO, memory locked"
+            } else {
+                "not realtime"
+            }
+        );
+    }
+    println!(
+        "{}",
+        if v.ok {
+            "every check passed"
+        } else {
+            "some checks failed"
+        }
+    );
+}
+
+/// The kernel arguments as the rendered artifacts carry them (bootc's kargs.d),
+/// never from the profile directly; they must agree with the kickstart's.
+fn kargs_from_tree(tree: &Path) -> anyhow::Result<Vec<String>> {
+    let dir = tree.join("rootfs/usr/lib/bootc/kargs.d");
+    let mut kargs = Vec::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    for f in files {
+        let doc: toml::Table = std::fs::read_to_string(&f)?
+            .parse()
+            .with_context(|| format!("parsing {}", f.display()))?;
+        for k in doc
+            .get("kargs")
+            .and_then(|k| k.as_array())
+            .into_iter()
+            .flatten()
+        {
+            kargs.push(k.as_str().unwrap_or_default().to_string());
+        }
+    }
+    // The kickstart says the same; a disagreement is a broken tree.
+    for ks in std::fs::read_dir(tree.join("kickstart"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let text = std::fs::read_to_string(ks.path()).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.starts_with("bootloader")) {
+            let theirs: Vec<String> = line
+                .split("--append=\"")
+                .nth(1)
+                .map(|a| {
+                    a.trim_end_matches('"')
+                        .split_whitespace()
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if theirs != kargs {
+                anyhow::bail!(
+                    "the rendered artifacts disagree on the kernel arguments: kargs.d has [{}], {} has [{}]",
+                    kargs.join(" "),
+                    ks.path().display(),
+                    theirs.join(" ")
+                );
+            }
+        }
+    }
+    Ok(kargs)
+}
+
+struct Guest {
+    kernel: PathBuf,
+    initrd: PathBuf,
+    rootfs: PathBuf,
+}
+
+fn guest_parts(o: &Options, profile: &crate::profile::Profile) -> anyhow::Result<Guest> {
+    if let (Some(kernel), Some(initrd), Some(rootfs)) = (o.kernel, o.initrd, o.rootfs) {
+        return Ok(Guest {
+            kernel: kernel.to_path_buf(),
+            initrd: initrd.to_path_buf(),
+            rootfs: rootfs.to_path_buf(),
+        });
+    }
+    if o.kernel.is_some() || o.initrd.is_some() || o.rootfs.is_some() {
+        return Err(UserError("--kernel, --initrd and --rootfs go together: give all three, or none to build Debian's guest".into()).into());
+    }
+    let flavor = match profile.kernel.flavor {
+        crate::profile::Flavor::Rt => "rt",
+        crate::profile::Flavor::Stock => "stock",
+    };
+    eprintln!(
+        "vm-test: building or reusing the {flavor} guest (scripts/vm/build-guest; the first build takes minutes)"
+    );
+    let scripts = tempfile::Builder::new()
+        .prefix("rtaudio-tuning-build-guest-")
+        .tempdir()?;
+    std::fs::write(scripts.path().join("build-guest"), BUILD_GUEST)?;
+    std::fs::write(scripts.path().join("init"), GUEST_INIT)?;
+    let out = Command::new("bash")
+        .arg(scripts.path().join("build-guest"))
+        .arg(flavor)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running scripts/vm/build-guest")?;
+    if out.status.code() == Some(3) {
+        return Err(ToolMissing("the guest's tools (see the message above)".into()).into());
+    }
+    if !out.status.success() {
+        anyhow::bail!("building the guest failed ({})", out.status);
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let kv = crate::check::parse::key_values(&text);
+    let get = |k: &str| {
+        kv.get(k)
+            .map(PathBuf::from)
+            .with_context(|| format!("build-guest printed no {k}="))
+    };
+    Ok(Guest {
+        kernel: get("KERNEL")?,
+        initrd: get("INITRD")?,
+        rootfs: get("ROOTFS")?,
+    })
+}
+
+fn run_ok(cmd: &mut Command) -> anyhow::Result<()> {
+    crate::cmd::run_checked(cmd)?;
+    Ok(())
+}
+
+/// The guest's root file system: the base, then the artifacts applied the way
+/// the RPM's scriptlets would (files, sysusers, users in the group, units),
+/// and this binary as the agent.
+fn assemble(
+    base: &Path,
+    stage: &Path,
+    tree: &Path,
+    profile_path: &Path,
+    profile: &crate::profile::Profile,
+) -> anyhow::Result<()> {
+    run_ok(Command::new("cp").arg("-a").arg(base).arg(stage))?;
+    let rootfs = tree.join("rootfs");
+    run_ok(
+        Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", rootfs.display()))
+            .arg(stage),
+    )?;
+    run_ok(Command::new("systemd-sysusers").arg(format!("--root={}", stage.display())))?;
+
+    let group = &profile.realtime.group;
+    let mut users: Vec<(String, Vec<String>)> = profile
+        .users
+        .iter()
+        .map(|u| (u.name.clone(), u.groups.clone()))
+        .collect();
+    if users.is_empty() {
+        // A profile without musicians: the admin adds one to the group by hand.
+        users.push(("musician".into(), vec!["audio".into(), group.clone()]));
+    }
+    for (name, groups) in &users {
+        let existing: Vec<&String> = groups.iter().filter(|g| group_exists(stage, g)).collect();
+        let mut c = Command::new("useradd");
+        c.arg("--root").arg(stage).args(["-m", "-s", "/bin/bash"]);
+        if !existing.is_empty() {
+            c.arg("-G").arg(
+                existing
+                    .iter()
+                    .map(|g| g.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+        }
+        run_ok(c.arg(name))?;
+    }
+
+    let plan = crate::render::plan(profile)?;
+    for unit in &plan.enable_all {
+        // A unit the guest's distribution does not ship (Fedora's cpupower.service
+        // on Debian) is left out; the checks say what that means.
+        let _ = crate::cmd::run(
+            Command::new("systemctl")
+                .arg(format!("--root={}", stage.display()))
+                .arg("enable")
+                .arg(unit),
+        );
+    }
+    for unit in &plan.mask {
+        run_ok(
+            Command::new("systemctl")
+                .arg(format!("--root={}", stage.display()))
+                .arg("mask")
+                .arg(unit),
+        )?;
+    }
+
+    let agent_dir = stage.join("etc/rtaudio-tuning/vm-test");
+    std::fs::create_dir_all(&agent_dir)?;
+    std::fs::copy(
+        profile_path,
+        stage.join(GUEST_PROFILE.trim_start_matches('/')),
+    )?;
+    if let Some(src_dir) = profile_path.parent() {
+        for m in &profile.selinux.module {
+            for rel in std::iter::once(&m.file).chain(m.fc.iter()) {
+                let dest = agent_dir.join(rel);
+                std::fs::create_dir_all(dest.parent().unwrap_or(&agent_dir))?;
+                std::fs::copy(src_dir.join(rel), dest)?;
+            }
+        }
+    }
+    let bin = std::env::current_exe().context("finding this binary")?;
+    let dest = stage.join(GUEST_BIN.trim_start_matches('/'));
+    std::fs::create_dir_all(dest.parent().expect("a folder"))?;
+    std::fs::copy(&bin, &dest).with_context(|| format!("copying {}", bin.display()))?;
+    let user = &users[0].0;
+    std::fs::write(
+        stage.join("etc/systemd/system/rtaudio-vm-agent.service"),
+        format!(
+            "[Unit]\nDescription=rtaudio-tuning vm-test agent\nAfter=multi-user.target\n\n[Service]\nType=oneshot\nExecStart={GUEST_BIN} vm-agent --user {user} --profile {GUEST_PROFILE}\nExecStopPost=/usr/bin/systemctl poweroff --no-block\n\n[Install]\nWantedBy=multi-user.target\n"
+        ),
+    )?;
+    run_ok(
+        Command::new("systemctl")
+            .arg(format!("--root={}", stage.display()))
+            .args(["enable", "rtaudio-vm-agent.service"]),
+    )?;
+    Ok(())
+}
+
+fn group_exists(root: &Path, group: &str) -> bool {
+    std::fs::read_to_string(root.join("etc/group"))
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(':').next() == Some(group))
+}
+
+fn make_disk(stage: &Path, disk: &Path) -> anyhow::Result<()> {
+    let Some(mke2fs) = crate::cmd::find("mke2fs")
+        .or_else(|| Some(PathBuf::from("/usr/sbin/mke2fs")).filter(|p| p.exists()))
+    else {
+        return Err(ToolMissing("e2fsprogs (mke2fs)".into()).into());
+    };
+    let du = crate::cmd::run_checked(Command::new("du").args(["-sm"]).arg(stage))?;
+    let used: u64 = du
+        .stdout
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1024);
+    run_ok(
+        Command::new(mke2fs)
+            .args(["-q", "-F", "-t", "ext4", "-L", "root", "-d"])
+            .arg(stage)
+            .arg(disk)
+            .arg(format!("{}M", used + 512)),
+    )
+}
+
+/// `auto`: KVM when /dev/kvm answers a probe within seconds (nested KVM can
+/// hang), else TCG.
+fn choose_accel(qemu: &Path, asked: Accel) -> &'static str {
+    match asked {
+        Accel::Tcg => "tcg",
+        Accel::Kvm => "kvm",
+        Accel::Auto => {
+            if !Path::new("/dev/kvm").exists() {
+                return "tcg";
+            }
+            let probe = Command::new("timeout")
+                .args([
+                    "5",
+                    &qemu.to_string_lossy(),
+                    "-accel",
+                    "kvm",
+                    "-machine",
+                    "none",
+                    "-display",
+                    "none",
+                    "-monitor",
+                    "none",
+                    "-S",
+                    "-daemonize",
+                    "-pidfile",
+                    "/dev/null",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            if probe.is_ok_and(|s| s.success()) {
+                "kvm"
+            } else {
+                "tcg"
+            }
+        }
+    }
+}
+
+enum Boot {
+    Verdict(serde_json::Value),
+    Ended(Vec<String>),
+    TimedOut(Vec<String>),
+}
+
+#[allow(clippy::too_many_arguments)]
+fn boot(
+    qemu: &Path,
+    accel: &str,
+    cpus: u32,
+    g: &Guest,
+    disk: &Path,
+    cmdline: &str,
+    log: &Path,
+    timeout: Duration,
+) -> anyhow::Result<Boot> {
+    let mut child = Command::new(qemu)
+        .args([
+            "-accel",
+            accel,
+            "-m",
+            "1536",
+            "-nographic",
+            "-no-reboot",
+            "-nic",
+            "none",
+        ])
+        .arg("-smp")
+        .arg(format!("{cpus},sockets={cpus},cores=1,threads=1"))
+        .arg("-kernel")
+        .arg(&g.kernel)
+        .arg("-initrd")
+        .arg(&g.initrd)
+        .arg("-drive")
+        .arg(format!("file={},format=raw,if=virtio", disk.display()))
+        .arg("-append")
+        .arg(cmdline)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting QEMU")?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut logf = std::fs::File::create(log)?;
+    let deadline = Instant::now() + timeout;
+    let mut lines: Vec<String> = Vec::new();
+    let mut verdict: Option<String> = None;
+    let mut inside = false;
+    let mut json = String::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(Boot::TimedOut(tail(&lines)));
+        }
+        match rx.recv_timeout(left.min(Duration::from_millis(500))) {
+            Ok(line) => {
+                use std::io::Write as _;
+                let clean = line.trim_end_matches('\r').to_string();
+                let _ = writeln!(logf, "{clean}");
+                if clean.contains(BEGIN) {
+                    inside = true;
+                } else if clean.contains(END) && inside {
+                    verdict = Some(std::mem::take(&mut json));
+                    inside = false;
+                } else if inside {
+                    json.push_str(&clean);
+                    json.push('\n');
+                }
+                lines.push(clean);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let _ = child.wait();
+    let _ = reader.join();
+    match verdict.map(|v| serde_json::from_str::<serde_json::Value>(&v)) {
+        Some(Ok(v)) => Ok(Boot::Verdict(v)),
+        Some(Err(e)) => {
+            let mut t = tail(&lines);
+            t.push(format!("(the verdict was not JSON: {e})"));
+            Ok(Boot::Ended(t))
+        }
+        None => Ok(Boot::Ended(tail(&lines))),
+    }
+}
+
+fn tail(lines: &[String]) -> Vec<String> {
+    lines[lines.len().saturating_sub(30)..].to_vec()
+}
