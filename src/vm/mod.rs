@@ -212,6 +212,7 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
     let _ = std::fs::remove_dir_all(&stage);
 
     let accel = choose_accel(&qemu, o.accel);
+    // (With auto, a KVM boot that shows no kernel banner soon falls back below.)
     let log = work.path().join("serial.log");
     let cmdline = format!(
         "root=/dev/vda rw console=ttyS0 panic=-1 systemd.unit=multi-user.target systemd.show_status=false {}",
@@ -230,7 +231,29 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
         .flatten()
         .max()
         .map_or(2, |c| (c + 1).max(2));
-    let outcome = boot(&qemu, accel, cpus, &guest, &disk, &cmdline, &log, o.timeout)?;
+    let mut outcome = boot(
+        &qemu,
+        accel,
+        cpus,
+        &guest,
+        &disk,
+        &cmdline,
+        &log,
+        o.timeout,
+        accel == "kvm" && o.accel == Accel::Auto,
+    )?;
+    let mut accel = accel;
+    if matches!(outcome, Boot::NoSignOfLife) {
+        // KVM started but the guest kernel never spoke: nested KVM that hangs.
+        eprintln!(
+            "vm-test: the guest made no progress under KVM within {} s; booting with TCG",
+            SIGN_OF_LIFE.as_secs()
+        );
+        accel = "tcg";
+        outcome = boot(
+            &qemu, accel, cpus, &guest, &disk, &cmdline, &log, o.timeout, false,
+        )?;
+    }
     let kept = if o.keep {
         let dir = work.keep();
         eprintln!("vm-test: kept {}", dir.display());
@@ -259,6 +282,10 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
         Boot::Ended(tail) => (
             Some("the guest stopped".to_string()),
             serde_json::json!(tail),
+        ),
+        Boot::NoSignOfLife => (
+            Some("the guest made no progress".to_string()),
+            serde_json::json!([]),
         ),
     };
     let agent = match how {
@@ -617,8 +644,8 @@ fn make_disk(stage: &Path, disk: &Path) -> anyhow::Result<()> {
     )
 }
 
-/// `auto`: KVM when /dev/kvm answers a probe within seconds (nested KVM can
-/// hang), else TCG.
+/// `auto`: KVM when a QEMU with KVM starts and answers its monitor within five
+/// seconds (nested KVM can hang forever), else TCG.
 fn choose_accel(qemu: &Path, asked: Accel) -> &'static str {
     match asked {
         Accel::Tcg => "tcg",
@@ -627,30 +654,33 @@ fn choose_accel(qemu: &Path, asked: Accel) -> &'static str {
             if !Path::new("/dev/kvm").exists() {
                 return "tcg";
             }
-            let probe = Command::new("timeout")
+            let probe = Command::new(qemu)
                 .args([
-                    "5",
-                    &qemu.to_string_lossy(),
-                    "-accel",
-                    "kvm",
-                    "-machine",
-                    "none",
-                    "-display",
-                    "none",
-                    "-monitor",
-                    "none",
+                    "-accel", "kvm", "-machine", "none", "-display", "none", "-monitor", "stdio",
                     "-S",
-                    "-daemonize",
-                    "-pidfile",
-                    "/dev/null",
                 ])
+                .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
-                .status();
-            if probe.is_ok_and(|s| s.success()) {
-                "kvm"
-            } else {
-                "tcg"
+                .spawn();
+            let Ok(mut child) = probe else { return "tcg" };
+            if let Some(mut stdin) = child.stdin.take() {
+                use std::io::Write as _;
+                let _ = stdin.write_all(b"quit\n");
+            }
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                match child.try_wait() {
+                    Ok(Some(status)) => return if status.success() { "kvm" } else { "tcg" },
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(100))
+                    }
+                    _ => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return "tcg";
+                    }
+                }
             }
         }
     }
@@ -660,7 +690,13 @@ enum Boot {
     Verdict(serde_json::Value),
     Ended(Vec<String>),
     TimedOut(Vec<String>),
+    /// No kernel banner within SIGN_OF_LIFE (only asked for when trying KVM).
+    NoSignOfLife,
 }
+
+/// How soon a KVM guest must print the kernel's banner before vm-test gives up
+/// on KVM; under TCG the banner comes within about five seconds here.
+const SIGN_OF_LIFE: Duration = Duration::from_secs(10);
 
 #[allow(clippy::too_many_arguments)]
 fn boot(
@@ -672,6 +708,7 @@ fn boot(
     cmdline: &str,
     log: &Path,
     timeout: Duration,
+    need_sign_of_life: bool,
 ) -> anyhow::Result<Boot> {
     let mut child = Command::new(qemu)
         .args([
@@ -710,12 +747,19 @@ fn boot(
         }
     });
     let mut logf = std::fs::File::create(log)?;
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let mut alive = !need_sign_of_life;
     let mut lines: Vec<String> = Vec::new();
     let mut verdict: Option<String> = None;
     let mut inside = false;
     let mut json = String::new();
     loop {
+        if !alive && started.elapsed() > SIGN_OF_LIFE {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(Boot::NoSignOfLife);
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             let _ = child.kill();
@@ -727,6 +771,7 @@ fn boot(
                 use std::io::Write as _;
                 let clean = line.trim_end_matches('\r').to_string();
                 let _ = writeln!(logf, "{clean}");
+                alive |= clean.contains("Linux version");
                 if clean.contains(BEGIN) {
                     inside = true;
                 } else if clean.contains(END) && inside {
