@@ -44,9 +44,10 @@ fn the_guest_proves_the_profile_and_catches_a_broken_artifact() {
     );
     let studio = repo().join("examples/studio.toml");
 
+    // `--accel auto`: KVM where a KVM guest really runs, else TCG within seconds.
     // The default profile: every verified item passes inside the guest.
     let o = run(bin()
-        .args(["vm-test", "--accel", "tcg", "--json", "--timeout", "900"])
+        .args(["vm-test", "--accel", "auto", "--json", "--timeout", "900"])
         .arg(&studio));
     let out = stdout(&o);
     let v: serde_json::Value =
