@@ -160,6 +160,17 @@ fn odd_captures_give_na_or_warn_never_a_crash() {
     )
     .unwrap();
     fs::write(root.join("etc/os-release"), b"ID=\xff\n").unwrap();
+    // A capture must not read the host through links, or block on FIFOs.
+    std::os::unix::fs::symlink("/etc/shadow", root.join("etc/group.lnk")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", root.join("proc/swaps")).unwrap();
+    let fifo = root.join("proc/version");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
     let (code, v) = check_json(
         &[
             "--user",

@@ -1342,7 +1342,7 @@ fn sysctl_values(cx: &Context) -> Check {
     }
     let mut bad = Vec::new();
     for (key, want) in &p.sysctl {
-        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        let path = format!("/proc/sys/{}", crate::profile::grammar::sysctl_path(key));
         match cx.m.read(&path) {
             Ok(got) => {
                 let got = got.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -3,6 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+/// Larger files are not read from a capture (its biggest, /proc/config.gz, is
+/// some tens of KiB).
+const CAPTURE_FILE_MAX: u64 = 16 << 20;
+
 pub struct Machine {
     root: PathBuf,
     /// Reading `/` itself: live probes (scheduling, mlock, systemctl) apply.
@@ -35,7 +39,26 @@ impl Machine {
     }
 
     pub fn read_bytes(&self, p: &str) -> Result<Vec<u8>, String> {
-        std::fs::read(self.path(p)).map_err(|e| match e.kind() {
+        let path = self.path(p);
+        if !self.live {
+            // A capture holds plain files: a symbolic link could read the host's
+            // files, a FIFO would block, a device would never end.
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(format!(
+                        "{p} is a symbolic link in the capture (not followed)"
+                    ));
+                }
+                Ok(m) if !m.is_file() => {
+                    return Err(format!("{p} is not a regular file in the capture"));
+                }
+                Ok(m) if m.len() > CAPTURE_FILE_MAX => {
+                    return Err(format!("{p} is larger than {CAPTURE_FILE_MAX} bytes"));
+                }
+                _ => {}
+            }
+        }
+        std::fs::read(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => format!("{p} is missing"),
             std::io::ErrorKind::PermissionDenied => {
                 format!("{p} is not readable here (permission denied)")
@@ -68,6 +91,12 @@ impl Machine {
     }
 
     pub fn metadata(&self, p: &str) -> Option<std::fs::Metadata> {
-        std::fs::metadata(self.path(p)).ok()
+        if self.live {
+            std::fs::metadata(self.path(p)).ok()
+        } else {
+            std::fs::symlink_metadata(self.path(p))
+                .ok()
+                .filter(|m| !m.file_type().is_symlink())
+        }
     }
 }

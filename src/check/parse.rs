@@ -104,7 +104,8 @@ impl Limits {
             for (n, line) in text.lines().enumerate() {
                 let code = line.split('#').next().unwrap_or("").trim();
                 let f: Vec<&str> = code.split_whitespace().collect();
-                if f.len() != 4 {
+                // pam_limits reads the first four words; more are ignored.
+                if f.len() < 4 {
                     continue;
                 }
                 let rank = if f[0] == user {
@@ -119,26 +120,35 @@ impl Limits {
                 } else {
                     continue;
                 };
-                let origin = format!("{name}:{}", n + 1);
-                let set = |map: &mut BTreeMap<String, Limit>| {
-                    let new = Limit {
-                        value: f[3].to_string(),
-                        origin: origin.clone(),
-                        rank,
-                    };
-                    match map.get(f[2]) {
-                        Some(old) if old.rank < rank => {}
-                        _ => {
-                            map.insert(f[2].to_string(), new);
-                        }
-                    }
+                // pam_limits lowercases the item and the value, and skips a line
+                // whose value it cannot read.
+                let item = f[2].to_ascii_lowercase();
+                let Some(value) = limit_value(&f[3].to_ascii_lowercase()) else {
+                    continue;
+                };
+                let new = Limit {
+                    value,
+                    origin: format!("{name}:{}", n + 1),
+                    rank,
+                };
+                // pam_limits' process_limit: an entry of a lower rank (a group
+                // line after the user's own) does not replace; for `-`, a soft
+                // limit it may not replace ends the line, hard included.
+                let may = |map: &BTreeMap<String, Limit>| {
+                    map.get(&item).is_none_or(|old| old.rank >= rank)
                 };
                 match f[1] {
-                    "soft" => set(&mut l.soft),
-                    "hard" => set(&mut l.hard),
-                    "-" => {
-                        set(&mut l.soft);
-                        set(&mut l.hard);
+                    "soft" if may(&l.soft) => {
+                        l.soft.insert(item, new);
+                    }
+                    "hard" if may(&l.hard) => {
+                        l.hard.insert(item, new);
+                    }
+                    "-" if may(&l.soft) => {
+                        l.soft.insert(item.clone(), new.clone());
+                        if may(&l.hard) {
+                            l.hard.insert(item, new);
+                        }
                     }
                     _ => {}
                 }
@@ -148,11 +158,27 @@ impl Limits {
     }
 }
 
-/// A pam_limits value as a number; `unlimited`/`infinity`/`-1` are None.
+/// A limits.conf value as pam_limits reads it: `unlimited`/`infinity`/`-1`,
+/// or the number its leading digits make (strtol: `4G` is 4); None when it
+/// cannot read it at all.
+fn limit_value(v: &str) -> Option<String> {
+    if matches!(v, "unlimited" | "infinity" | "-1") {
+        return Some("unlimited".into());
+    }
+    let (sign, digits) = match v.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", v.strip_prefix('+').unwrap_or(v)),
+    };
+    let number: String = digits.chars().take_while(char::is_ascii_digit).collect();
+    number.parse::<u64>().ok().map(|n| format!("{sign}{n}"))
+}
+
+/// A normalised limit value as a number; None is unlimited.
 pub fn limit_number(v: &str) -> Option<u64> {
-    match v {
-        "unlimited" | "infinity" | "-1" => None,
-        _ => v.parse().ok(),
+    if v == "unlimited" {
+        None
+    } else {
+        v.parse().ok()
     }
 }
 
@@ -259,6 +285,23 @@ mod tests {
         );
         // Not in the groups: only `*` applies.
         assert_eq!(Limits::new(&files, "other", &[]).hard["rtprio"].value, "0");
+        // Values pam_limits cannot read are skipped; case does not matter.
+        let odd = vec![(
+            "/etc/security/limits.conf".to_string(),
+            "@realtime - rtprio fast\n@realtime - RTPRIO 80 extra\n@realtime - memlock 4G\n"
+                .to_string(),
+        )];
+        let l = Limits::new(&odd, "musician", &groups);
+        assert_eq!(l.hard["rtprio"].value, "80");
+        assert_eq!(l.hard["memlock"].value, "4");
+        // A user's own soft line stops a later group `-` line, hard included.
+        let user_soft = vec![(
+            "/etc/security/limits.conf".to_string(),
+            "musician soft memlock unlimited\n@realtime - memlock unlimited\n".to_string(),
+        )];
+        let l = Limits::new(&user_soft, "musician", &groups);
+        assert_eq!(l.soft["memlock"].value, "unlimited");
+        assert!(!l.hard.contains_key("memlock"));
     }
 
     #[test]

@@ -332,6 +332,16 @@ pub fn sysctl_key(v: &str) -> Check {
     }
 }
 
+/// Where a sysctl key lives under /proc/sys: sysctl.d(5) reads a key with a
+/// `/` as a path (its dots are part of names), else its dots as separators.
+pub fn sysctl_path(key: &str) -> String {
+    if key.contains('/') {
+        key.to_string()
+    } else {
+        key.replace('.', "/")
+    }
+}
+
 /// A sysctl value: a number or words of digits, letters and `_.:,/-` separated by
 /// single spaces (e.g. `kernel.printk = 4 4 1 7`).
 pub fn sysctl_value(v: &str) -> Check {

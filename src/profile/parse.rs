@@ -959,16 +959,19 @@ fn sysctl_entries(cx: &mut Cx, s: &Section, prefix: &str, out: &mut BTreeMap<Str
         };
         match grammar::sysctl_value(&value) {
             Ok(()) => {
-                // sysctl.d treats `.` and `/` alike; two spellings of one key would
-                // make the later line win silently.
-                let canonical = key.replace('/', ".");
-                if out.insert(canonical, value).is_some() {
+                // Two spellings of one key (`a.b` and `a/b`) would make the later
+                // line win silently. The key is written as given: with `/`
+                // separators, dots belong to a name (`conf/eth0.100/rp_filter`).
+                let path_of = grammar::sysctl_path;
+                if out.keys().any(|k| path_of(k) == path_of(&key)) {
                     cx.rep.error(
                         path,
                         Some(k.span()),
                         "this sysctl is set twice",
                         "keep one spelling of the key",
                     );
+                } else {
+                    out.insert(key, value);
                 }
             }
             Err(p) => cx.rep.error(path, Some(v.span()), p.message, p.fix),

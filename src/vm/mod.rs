@@ -462,6 +462,18 @@ struct Guest {
 
 fn guest_parts(o: &Options, profile: &crate::profile::Profile) -> anyhow::Result<Guest> {
     if let (Some(kernel), Some(initrd), Some(rootfs)) = (o.kernel, o.initrd, o.rootfs) {
+        for (what, p) in [("--kernel", kernel), ("--initrd", initrd)] {
+            if !p.is_file() {
+                return Err(UserError(format!("{what} {}: no such file", p.display())).into());
+            }
+        }
+        if !rootfs.is_dir() {
+            return Err(UserError(format!(
+                "--rootfs {}: give the guest's root file system as a folder",
+                rootfs.display()
+            ))
+            .into());
+        }
         return Ok(Guest {
             kernel: kernel.to_path_buf(),
             initrd: initrd.to_path_buf(),
@@ -737,6 +749,12 @@ fn boot(
         .spawn()
         .context("starting QEMU")?;
     let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text);
+        text
+    });
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
@@ -787,8 +805,14 @@ fn boot(
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    let _ = child.wait();
+    let status = child.wait();
     let _ = reader.join();
+    let qemu_errors = errors.join().unwrap_or_default();
+    if status.is_ok_and(|s| !s.success()) && !qemu_errors.trim().is_empty() {
+        for l in qemu_errors.lines() {
+            lines.push(format!("qemu: {l}"));
+        }
+    }
     match verdict.map(|v| serde_json::from_str::<serde_json::Value>(&v)) {
         Some(Ok(v)) => Ok(Boot::Verdict(v)),
         Some(Err(e)) => {
