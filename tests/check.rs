@@ -41,6 +41,7 @@ fn statuses(v: &serde_json::Value) -> BTreeMap<String, String> {
 fn this_machine_gets_a_verdict_with_evidence() {
     let (code, v) = check_json(&[], None);
     assert!(code == 0 || code == 1, "exit {code}");
+    assert_eq!(v["schema"], 1);
     let checks = v["checks"].as_array().unwrap();
     assert!(checks.len() >= 18);
     for c in checks {

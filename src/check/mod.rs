@@ -65,8 +65,11 @@ pub struct Options<'a> {
     pub profile: Option<&'a Profile>,
 }
 
+/// The JSON document of `check --json` (README.md, "check --json"). `schema`
+/// changes only when a field changes meaning or goes away.
 #[derive(Serialize)]
 pub struct Outcome {
+    pub schema: u32,
     pub root: String,
     pub user: String,
     pub profile: Option<String>,
