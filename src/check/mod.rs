@@ -86,6 +86,7 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
     let list = checks::all(&cx);
     let count = |s: Status| list.iter().filter(|c| c.status == s).count();
     Ok(Outcome {
+        schema: 1,
         root: o
             .root
             .map_or_else(|| "/".into(), |r| r.display().to_string()),
