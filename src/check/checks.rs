@@ -644,7 +644,13 @@ fn kernel_preempt(cx: &Context) -> Check {
     let rt = cx.realtime_kernel();
     let threadirqs = cx.has_arg("threadirqs");
     let dynamic = cx.version.contains("PREEMPT_DYNAMIC");
-    let full = cx.has_arg("preempt=full");
+    // The kernel takes the last preempt= on its command line.
+    let full = cx
+        .cmdline
+        .iter()
+        .rev()
+        .find(|a| a.starts_with("preempt="))
+        .is_some_and(|a| a == "preempt=full");
     let evidence = format!("/proc/version: {}", cx.version);
     if let Some(p) = cx.profile {
         return match p.kernel.flavor {
@@ -1073,8 +1079,14 @@ fn os_release(cx: &Context) -> Check {
             let today = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| (d.as_secs() / 86_400) as i64);
-            match fedora_eol_days(n) {
-                Some(eol) if eol < today => check("os.release", "system", Status::Warn, format!("{name} has reached its end of life (about {} days ago): no more security or kernel updates", today - eol))
+            // Fedora's os-release states the end of support (SUPPORT_END, since
+            // Fedora 39); the cadence estimate is only for older files.
+            let stated = kv.get("SUPPORT_END").and_then(|d| {
+                let p: Vec<i64> = d.split('-').filter_map(|x| x.parse().ok()).collect();
+                (p.len() == 3).then(|| days_from_civil(p[0], p[1], p[2]))
+            });
+            match stated.or_else(|| fedora_eol_days(n)) {
+                Some(eol) if eol < today => check("os.release", "system", Status::Warn, format!("{name} has reached its end of life ({} days ago{}): no more security or kernel updates", today - eol, if stated.is_some() { ", SUPPORT_END" } else { ", estimated from Fedora's cadence" }))
                     .fix(format!("upgrade: sudo dnf system-upgrade download --releasever={}", n + 2)),
                 Some(_) => check("os.release", "system", Status::Pass, format!("{name} is supported")),
                 None => check("os.release", "system", Status::Warn, format!("{name} is long past its end of life")),
@@ -1421,6 +1433,22 @@ fn dropins(cx: &Context) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_support_from_os_release() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("etc")).unwrap();
+        std::fs::write(
+            t.path().join("etc/os-release"),
+            "ID=fedora\nVERSION_ID=44\nSUPPORT_END=2020-01-01\n",
+        )
+        .unwrap();
+        let m = Machine::new(Some(t.path()));
+        let cx = Context::new(&m, Some("nobody"), None).unwrap();
+        let c = os_release(&cx);
+        assert_eq!(c.status, Status::Warn);
+        assert!(c.summary.contains("SUPPORT_END"), "{}", c.summary);
+    }
 
     #[test]
     fn civil_dates() {
