@@ -58,7 +58,8 @@ fn kickstart_files(ks: &str) -> Result<Files, String> {
     Ok(out)
 }
 
-fn kickstart_kargs(ks: &str) -> Result<Vec<String>, String> {
+/// The kernel arguments of a kickstart's `bootloader --append="..."` line.
+pub fn kickstart_kargs(ks: &str) -> Result<Vec<String>, String> {
     let line = ks
         .lines()
         .find(|l| l.starts_with("bootloader"))

@@ -5,7 +5,7 @@
 
 mod blueprint;
 mod bootc;
-mod consistency;
+pub mod consistency;
 mod dropins;
 mod kickstart;
 mod rpm_spec;

@@ -430,17 +430,7 @@ fn kargs_from_tree(tree: &Path) -> anyhow::Result<Vec<String>> {
         .flatten()
     {
         let text = std::fs::read_to_string(ks.path()).unwrap_or_default();
-        if let Some(line) = text.lines().find(|l| l.starts_with("bootloader")) {
-            let theirs: Vec<String> = line
-                .split("--append=\"")
-                .nth(1)
-                .map(|a| {
-                    a.trim_end_matches('"')
-                        .split_whitespace()
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default();
+        if let Ok(theirs) = crate::validate::consistency::kickstart_kargs(&text) {
             if theirs != kargs {
                 anyhow::bail!(
                     "the rendered artifacts disagree on the kernel arguments: kargs.d has [{}], {} has [{}]",
