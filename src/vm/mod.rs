@@ -712,7 +712,19 @@ fn boot(
     timeout: Duration,
     need_sign_of_life: bool,
 ) -> anyhow::Result<Boot> {
-    let mut child = Command::new(qemu)
+    use std::os::unix::process::CommandExt as _;
+    let mut qemu_cmd = Command::new(qemu);
+    // SAFETY: the closure runs in the forked child before exec and makes one
+    // async-signal-safe system call: QEMU dies with vm-test, never outlives it.
+    unsafe {
+        qemu_cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    // A USB 3 controller: its IRQ thread is one the example profiles raise
+    // (xhci_hcd), so the IRQ-priority unit is really exercised.
+    let mut child = qemu_cmd
         .args([
             "-accel",
             accel,
@@ -722,6 +734,8 @@ fn boot(
             "-no-reboot",
             "-nic",
             "none",
+            "-device",
+            "qemu-xhci",
         ])
         .arg("-smp")
         .arg(format!("{cpus},sockets={cpus},cores=1,threads=1"))
