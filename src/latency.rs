@@ -100,6 +100,18 @@ pub struct Period {
     pub max_percent: f64,
 }
 
+impl Period {
+    fn new(frames: u32, rate_hz: u32, max_us: f64) -> Period {
+        let period_us = period_us(frames, rate_hz);
+        Period {
+            frames,
+            rate_hz,
+            period_us,
+            max_percent: max_us / period_us * 100.0,
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub struct Measurement {
     /// Measured the way a realtime audio thread runs: SCHED_FIFO on every
@@ -541,16 +553,9 @@ fn assemble(
         histograms.push(run.hist);
     }
     let max_us = us(max_ns);
-    let period = o.buffer_frames.map(|frames| {
-        let rate_hz = o.rate_hz.unwrap_or(DEFAULT_RATE_HZ);
-        let period_us = period_us(frames, rate_hz);
-        Period {
-            frames,
-            rate_hz,
-            period_us,
-            max_percent: max_us / period_us * 100.0,
-        }
-    });
+    let period = o
+        .buffer_frames
+        .map(|frames| Period::new(frames, o.rate_hz.unwrap_or(DEFAULT_RATE_HZ), max_us));
     Ok(Measurement {
         realtime: locked && threads.iter().all(|t| t.fifo),
         limitations,
@@ -731,13 +736,7 @@ mod tests {
     use super::*;
 
     fn period(frames: u32, rate_hz: u32, max_us: f64) -> Period {
-        let period_us = period_us(frames, rate_hz);
-        Period {
-            frames,
-            rate_hz,
-            period_us,
-            max_percent: max_us / period_us * 100.0,
-        }
+        Period::new(frames, rate_hz, max_us)
     }
 
     #[test]

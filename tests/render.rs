@@ -234,6 +234,12 @@ fn hostile_profiles_are_rejected_with_key_and_line() {
         3,
     );
     rejects(
+        "privileged realtime group",
+        "version = 1\n[realtime]\ngroup = \"wheel\"\ngid = 10\n",
+        "realtime.group",
+        3,
+    );
+    rejects(
         "big int",
         "version = 1\n[realtime]\ngid = 99999999999999999999\n",
         "realtime.gid",

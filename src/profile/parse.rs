@@ -656,7 +656,7 @@ fn realtime(cx: &mut Cx, root: &Section) -> Realtime {
     });
     cx.check_keys(&s, &["group", "gid", "rtprio", "memlock", "nice"]);
     let group = cx.string(&s, "group", "realtime", |v| {
-        grammar::account_name(v, "group")
+        grammar::account_name(v, "group").and_then(|()| grammar::unprivileged_group(v))
     });
     let gid = cx
         .int(&s, "gid", 1..=65533, "use a free group id from 1 to 65533 (system groups: below 1000); realtime-setup uses 71")
