@@ -18,6 +18,9 @@ pub struct Rule {
     /// How many denials the rule answers, and which commands caused them.
     pub denials: usize,
     pub comms: BTreeSet<String>,
+    /// `source_user -> target_user` where a denial crossed SELinux users
+    /// (neither `system_u`): refpolicy's UBAC constraint may be what denied it.
+    pub cross_users: BTreeSet<String>,
 }
 
 impl Rule {
@@ -53,10 +56,16 @@ pub fn group(denials: &[Denial]) -> Vec<Rule> {
                 perms: BTreeSet::new(),
                 denials: 0,
                 comms: BTreeSet::new(),
+                cross_users: BTreeSet::new(),
             });
         rule.perms.extend(d.perms.iter().cloned());
         rule.denials += 1;
         rule.comms.extend(d.comm.iter().cloned());
+        let user = |c: &str| c.split(':').next().unwrap_or("").to_string();
+        let (su, tu) = (user(&d.scontext), user(&d.tcontext));
+        if su != tu && su != "system_u" && tu != "system_u" && !su.is_empty() && !tu.is_empty() {
+            rule.cross_users.insert(format!("{su} -> {tu}"));
+        }
     }
     rules.into_values().collect()
 }
@@ -169,11 +178,21 @@ pub fn write_te(name: &str, rules: &[Rule], header: &str) -> String {
         };
         let _ = write!(
             out,
-            "\n# {} denial{}{by}\n{}\n",
+            "\n# {} denial{}{by}\n",
             r.denials,
             if r.denials == 1 { "" } else { "s" },
-            r.statement()
         );
+        if !r.cross_users.is_empty() {
+            let users: Vec<&str> = r.cross_users.iter().map(String::as_str).collect();
+            let _ = write!(
+                out,
+                "# note: across SELinux users ({}): the policy's user-based constraint (UBAC)\n\
+                 # may be what denied this, and an allow rule does not lift a constraint;\n\
+                 # `audit2why` on the policy tells. If so, run both sides as one SELinux user.\n",
+                users.join(", ")
+            );
+        }
+        let _ = writeln!(out, "{}", r.statement());
     }
     out
 }
@@ -191,6 +210,31 @@ mod tests {
             tclass: class.into(),
             permissive: false,
         }
+    }
+
+    #[test]
+    fn denials_across_selinux_users_get_a_note() {
+        let mut a = d(&["read"], "jackd", "staff_t", "user_tmpfs_t", "file");
+        a.scontext = "staff_u:staff_r:staff_t:s0".into();
+        a.tcontext = "user_u:object_r:user_tmpfs_t:s0".into();
+        let b = d(&["read"], "jackd", "staff_t", "device_t", "chr_file");
+        let rules = group(&[a, b]);
+        let te = write_te("m", &rules, "");
+        assert_eq!(
+            te.matches("note: across SELinux users (staff_u -> user_u)")
+                .count(),
+            1,
+            "{te}"
+        );
+        let note = te.find("note:").unwrap();
+        assert!(
+            te[note..].starts_with("note: across")
+                && te[note..].contains("allow staff_t user_tmpfs_t:file read;")
+        );
+        assert!(
+            te.find("allow staff_t device_t:chr_file read;").unwrap() < note,
+            "{te}"
+        );
     }
 
     #[test]
