@@ -173,6 +173,29 @@ pub enum Command {
     /// Local SELinux policy modules.
     #[command(subcommand)]
     Selinux(SelinuxCommand),
+    /// Render a room of machines from one inventory: a kickstart per host, the
+    /// shared artifacts once, image-mode snippets, PXE files and index.json.
+    Fleet {
+        /// The inventory (TOML; see examples/fleet.toml).
+        inventory: PathBuf,
+        /// The output folder; replaced whole, atomically. Unchanged files are
+        /// kept as they are.
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        /// Replace the folder even if its files were edited by hand or it was
+        /// not written by rtaudio-tuning.
+        #[arg(long)]
+        force: bool,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        strict: bool,
+        /// Print only the names of the hosts whose files changed, one per line.
+        #[arg(long)]
+        changed_only: bool,
+        /// Print the result as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod cli;
 pub mod cmd;
+pub mod fleet;
 pub mod jobs;
 pub mod latency;
 pub mod output;
@@ -143,6 +144,14 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             json,
         }),
         Command::VmAgent { user, profile } => vm::agent_run(&user, &profile),
+        Command::Fleet {
+            inventory,
+            output,
+            force,
+            strict,
+            changed_only,
+            json,
+        } => fleet_cmd(&inventory, &output, force, strict, changed_only, json),
         Command::Selinux(SelinuxCommand::FromAudit {
             input,
             name,
@@ -264,6 +273,124 @@ fn load_profile(
 }
 
 #[derive(Serialize)]
+struct FleetJson<'a> {
+    ok: bool,
+    inventory: &'a str,
+    output: Option<String>,
+    hosts: usize,
+    variants: usize,
+    files: usize,
+    changed_hosts: Vec<&'a str>,
+    problems: Vec<report::JsonEntry<'a>>,
+}
+
+fn fleet_cmd(
+    path: &Path,
+    out: &Path,
+    force: bool,
+    strict: bool,
+    changed_only: bool,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let mut loaded = fleet::load(path)?;
+    // The base profile's SELinux modules are compiled once; hosts cannot
+    // change them, so every variant carries the same compiled modules.
+    if let Some(f) = loaded.fleet.as_mut() {
+        let mut rep = report::Report::default();
+        match selinux::compile(&mut f.variants[0], &mut rep) {
+            Ok(()) => {
+                let modules = f.variants[0].selinux.clone();
+                for v in &mut f.variants[1..] {
+                    v.selinux = modules.clone();
+                }
+            }
+            Err(selinux::CompileError::Unavailable(what)) => {
+                return Err(ToolMissing(format!("install {what}")).into());
+            }
+            Err(selinux::CompileError::Report) => loaded.fleet = None,
+        }
+        match loaded.profile.as_mut() {
+            Some(p) => p.report.entries.extend(rep.entries),
+            None => loaded.report.entries.extend(rep.entries),
+        }
+    }
+    let fatal = loaded.is_fatal(strict) || loaded.fleet.is_none();
+    let mut problems = Vec::new();
+    let profile_source = loaded.profile.as_ref().map(|p| p.source());
+    let inventory_source = loaded.source();
+    if let (Some(p), Some(source)) = (&loaded.profile, &profile_source) {
+        problems.extend(report::json_entries(&p.report, source));
+        if !json && !p.report.entries.is_empty() {
+            eprint!("{}", report::format(&p.report, &p.source()));
+        }
+    }
+    problems.extend(report::json_entries(&loaded.report, &inventory_source));
+    if !json && !loaded.report.entries.is_empty() {
+        eprint!("{}", report::format(&loaded.report, &loaded.source()));
+    }
+    let print_json = |ok: bool, hosts, variants, files, changed: Vec<&str>| {
+        let doc = FleetJson {
+            ok,
+            inventory: &loaded.source_name,
+            output: ok.then(|| out.display().to_string()),
+            hosts,
+            variants,
+            files,
+            changed_hosts: changed,
+            problems,
+        };
+        serde_json::to_string_pretty(&doc).map(|s| println!("{s}"))
+    };
+    let Some(f) = loaded.fleet.as_ref().filter(|_| !fatal) else {
+        if json {
+            print_json(false, 0, 0, 0, Vec::new())?;
+        } else {
+            eprintln!("{}: nothing was written", loaded.source_name);
+        }
+        return Ok(exit::BAD_INPUT);
+    };
+    let rendered = fleet::render(f)?;
+    let changes = output::write_tree_hashed(out, &rendered.artifacts, &rendered.hashes, force)?;
+    let written: std::collections::HashSet<&str> = changes
+        .written
+        .iter()
+        .chain(&changes.removed)
+        .map(String::as_str)
+        .collect();
+    let changed: Vec<&str> = f
+        .hosts
+        .iter()
+        .zip(&rendered.kickstarts)
+        .filter(|(_, ks)| written.contains(ks.as_str()))
+        .map(|(h, _)| h.name.as_str())
+        .collect();
+    if json {
+        print_json(
+            true,
+            f.hosts.len(),
+            f.variants.len(),
+            rendered.artifacts.len(),
+            changed,
+        )?;
+    } else if changed_only {
+        for h in &changed {
+            println!("{h}");
+        }
+    } else {
+        eprintln!(
+            "rendered {} hosts ({} variants of profile \"{}\", {} changed) as {} files to {}",
+            f.hosts.len(),
+            f.variants.len(),
+            f.base().name,
+            changed.len(),
+            rendered.artifacts.len(),
+            out.display()
+        );
+    }
+    Ok(exit::OK)
+}
+
+#[derive(Serialize)]
 struct RenderJson<'a> {
     ok: bool,
     profile: &'a str,
@@ -334,7 +461,7 @@ fn render(
     };
     let artifacts = render::render_all(profile)?;
     match output::write_tree(out, &artifacts, force) {
-        Ok(()) => {}
+        Ok(_) => {}
         Err(e) if json => return json_failure(&profile_name, e),
         Err(e) => return Err(e),
     }

@@ -28,11 +28,15 @@ pub enum Refusal {
         "{dir} exists, is not empty and was not written by rtaudio-tuning (no {MANIFEST}): choose another output folder, or re-run with --force to replace it"
     )]
     NotOurs { dir: String },
-    #[error("{dir} exists and is not a folder")]
+    #[error("{dir} exists and is not a folder: choose another output folder")]
     NotADir { dir: String },
+    #[error(
+        "{dir} is a symbolic link: not following it; pass the folder it points to (realpath {dir}) as the output"
+    )]
+    Symlink { dir: String },
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut s = String::with_capacity(64);
     for b in digest {
@@ -73,14 +77,16 @@ pub fn hand_edits(dir: &Path) -> anyhow::Result<Option<Vec<String>>> {
             }
         }
     }
-    let mut edits = Vec::new();
-    for (path, hash) in &listed {
-        match fs::read(dir.join(path)) {
-            Ok(bytes) if sha256_hex(&bytes) == *hash => {}
-            Ok(_) => edits.push(format!("  changed: {path}")),
-            Err(_) => edits.push(format!("  missing: {path}")),
-        }
-    }
+    let entries: Vec<(&String, &String)> = listed.iter().collect();
+    let mut edits: Vec<String> =
+        crate::jobs::par(&entries, |(path, hash)| match fs::read(dir.join(path)) {
+            Ok(bytes) if sha256_hex(&bytes) == **hash => None,
+            Ok(_) => Some(format!("  changed: {path}")),
+            Err(_) => Some(format!("  missing: {path}")),
+        })
+        .into_iter()
+        .flatten()
+        .collect();
     for entry in walkdir::WalkDir::new(dir).min_depth(1).sort_by_file_name() {
         let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
         if entry.file_type().is_dir() {
@@ -110,19 +116,55 @@ fn inside(path: &str) -> bool {
             .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
 }
 
-/// Write `artifacts` (plus MANIFEST.sha256) as the tree `dir`, atomically.
-pub fn write_tree(dir: &Path, artifacts: &[Artifact], force: bool) -> anyhow::Result<()> {
-    // An output folder that is a symbolic link to a folder (a studio's `out` ->
-    // /srv/...) is replaced where it points; the link stays.
-    let resolved;
-    let dir = match fs::symlink_metadata(dir) {
-        Ok(m) if m.file_type().is_symlink() && dir.is_dir() => {
-            resolved =
-                fs::canonicalize(dir).with_context(|| format!("resolving {}", dir.display()))?;
-            resolved.as_path()
-        }
-        _ => dir,
+/// What a write changed, path by path, against the tree it replaced.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Paths written with new bytes (new or changed files).
+    pub written: Vec<String>,
+    /// Paths of the previous tree that the new one no longer has.
+    pub removed: Vec<String>,
+    /// Files carried over from the previous tree untouched (same inode).
+    pub kept: usize,
+}
+
+/// The previous tree's files by path and sha256, from its manifest, when the
+/// tree is intact (no hand edits) and so may lend its files to the next.
+fn previous(dir: &Path) -> std::collections::HashMap<String, String> {
+    let Ok(text) = fs::read_to_string(dir.join(MANIFEST)) else {
+        return Default::default();
     };
+    text.lines()
+        .filter_map(|l| l.split_once("  "))
+        .filter(|(h, p)| h.len() == 64 && inside(p))
+        .map(|(h, p)| (p.to_string(), h.to_string()))
+        .collect()
+}
+
+/// Write `artifacts` (plus MANIFEST.sha256) as the tree `dir`, atomically.
+/// Files whose bytes are unchanged are hard links to the previous tree's, so
+/// re-rendering an unchanged input rewrites nothing.
+pub fn write_tree(dir: &Path, artifacts: &[Artifact], force: bool) -> anyhow::Result<Changes> {
+    write_tree_hashed(dir, artifacts, &hash_all(artifacts), force)
+}
+
+/// [`write_tree`] with each artifact's sha256 already known (a fleet hashes
+/// its files as it renders them, for its index).
+pub fn write_tree_hashed(
+    dir: &Path,
+    artifacts: &[Artifact],
+    hashes: &[String],
+    force: bool,
+) -> anyhow::Result<Changes> {
+    debug_assert_eq!(artifacts.len(), hashes.len());
+    // A symbolic link as the output folder is refused: swapping the tree in
+    // would replace the link, and following it would write where the link
+    // points, which someone else may have chosen.
+    if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Refusal::Symlink {
+            dir: dir.display().to_string(),
+        }
+        .into());
+    }
     let shown = dir.display().to_string();
     let existing = match fs::symlink_metadata(dir) {
         Ok(m) if m.is_dir() => true,
@@ -130,6 +172,36 @@ pub fn write_tree(dir: &Path, artifacts: &[Artifact], force: bool) -> anyhow::Re
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
         Err(e) => return Err(e).with_context(|| format!("inspecting {shown}")),
     };
+    let mut lines: Vec<(&str, &str)> = artifacts
+        .iter()
+        .zip(hashes)
+        .map(|(a, h)| (a.path.as_str(), h.as_str()))
+        .collect();
+    lines.sort_unstable();
+    let manifest: String = lines.iter().map(|(p, h)| format!("{h}  {p}\n")).collect();
+
+    // Nothing changed: the tree stays as it is, not a file rewritten. The
+    // manifests are equal, so a file is intact exactly when it holds the new
+    // bytes: compared directly, without hashing the tree again.
+    if existing && !force && fs::read(dir.join(MANIFEST)).is_ok_and(|m| m == manifest.as_bytes()) {
+        let intact = crate::jobs::par(artifacts, |a| {
+            fs::symlink_metadata(dir.join(&a.path))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o7777 == a.mode)
+                && fs::read(dir.join(&a.path)).is_ok_and(|b| b == a.content)
+        });
+        let files = walkdir::WalkDir::new(dir)
+            .min_depth(1)
+            .into_iter()
+            .filter(|e| e.as_ref().is_ok_and(|e| !e.file_type().is_dir()))
+            .count();
+        if intact.iter().all(|x| *x) && files == artifacts.len() + 1 {
+            return Ok(Changes {
+                kept: artifacts.len(),
+                ..Changes::default()
+            });
+        }
+    }
+
     if existing && !force {
         match hand_edits(dir)? {
             Some(edits) if edits.is_empty() => {}
@@ -152,6 +224,19 @@ pub fn write_tree(dir: &Path, artifacts: &[Artifact], force: bool) -> anyhow::Re
         }
     }
 
+    // The previous tree lends its unchanged files only when it is intact:
+    // after --force over hand edits, every file is written anew.
+    let old = if existing && !force {
+        previous(dir)
+    } else {
+        Default::default()
+    };
+    let unchanged = |a: &Artifact, hash: &String| {
+        old.get(&a.path) == Some(hash)
+            && fs::symlink_metadata(dir.join(&a.path))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o7777 == a.mode)
+    };
+
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -166,10 +251,55 @@ pub fn write_tree(dir: &Path, artifacts: &[Artifact], force: bool) -> anyhow::Re
         .tempdir_in(&parent)
         .with_context(|| format!("creating a temporary folder in {}", parent.display()))?;
 
+    let mut dirs = std::collections::BTreeSet::new();
     for a in artifacts {
-        write_file(tmp.path(), &a.path, a.mode, &a.content)?;
+        if let Some((d, _)) = a.path.rsplit_once('/') {
+            dirs.insert(d);
+        }
     }
-    write_file(tmp.path(), MANIFEST, 0o644, manifest(artifacts).as_bytes())?;
+    for d in dirs {
+        let d = tmp.path().join(d);
+        fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    let umask = current_umask();
+    let jobs: Vec<(&Artifact, &String)> = artifacts.iter().zip(hashes).collect();
+    // One thread creates the files: creating files in one folder from several
+    // threads only makes them wait on the folder's lock (measured: slower).
+    let results = jobs.iter().map(|(a, hash)| -> anyhow::Result<bool> {
+        let path = tmp.path().join(&a.path);
+        if unchanged(a, hash) && fs::hard_link(dir.join(&a.path), &path).is_ok() {
+            return Ok(false);
+        }
+        write_file(&path, a.mode, &a.content, umask)?;
+        Ok(true)
+    });
+    let mut changes = Changes::default();
+    for (a, written) in artifacts.iter().zip(results) {
+        if written? {
+            changes.written.push(a.path.clone());
+        } else {
+            changes.kept += 1;
+        }
+    }
+    let listed: std::collections::HashSet<&str> =
+        artifacts.iter().map(|a| a.path.as_str()).collect();
+    changes.removed = old
+        .keys()
+        .filter(|p| !listed.contains(p.as_str()))
+        .cloned()
+        .collect();
+    changes.removed.sort();
+    write_file(
+        &tmp.path().join(MANIFEST),
+        0o644,
+        manifest.as_bytes(),
+        umask,
+    )?;
+    // One flush of the file system for the whole tree, before it is swapped
+    // in: a crash afterwards finds every file on disk.
+    let root =
+        fs::File::open(tmp.path()).with_context(|| format!("opening {}", tmp.path().display()))?;
+    rustix::fs::syncfs(&root).with_context(|| format!("flushing {}", tmp.path().display()))?;
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))
         .with_context(|| format!("setting permissions of {}", tmp.path().display()))?;
 
@@ -184,18 +314,45 @@ pub fn write_tree(dir: &Path, artifacts: &[Artifact], force: bool) -> anyhow::Re
             return Err(e).with_context(|| format!("moving the rendered tree to {shown}"));
         }
     }
-    Ok(())
+    Ok(changes)
 }
 
-fn write_file(root: &Path, rel: &str, mode: u32, content: &[u8]) -> anyhow::Result<()> {
-    let path = root.join(rel);
-    if let Some(d) = path.parent() {
-        fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-    }
-    let mut f = fs::File::create(&path).with_context(|| format!("writing {}", path.display()))?;
+/// sha256 of every artifact, on every core when there are many.
+fn hash_all(artifacts: &[Artifact]) -> Vec<String> {
+    crate::jobs::par(artifacts, |a| sha256_hex(&a.content))
+}
+
+/// The process's umask, from /proc/self/status (setting it to read it would
+/// race with other threads). Unknown: every bit, so every file gets a chmod.
+fn current_umask() -> u32 {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o7777)
+}
+
+/// Create a file with its mode (an extra chmod only where the umask takes
+/// bits away).
+fn write_file(path: &Path, mode: u32, content: &[u8], umask: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
     f.write_all(content)
-        .and_then(|()| f.set_permissions(fs::Permissions::from_mode(mode)))
-        .and_then(|()| f.sync_all())
+        .and_then(|()| {
+            if mode & umask != 0 {
+                f.set_permissions(fs::Permissions::from_mode(mode))
+            } else {
+                Ok(())
+            }
+        })
         .with_context(|| format!("writing {}", path.display()))
 }
 

@@ -516,21 +516,26 @@ fn manifests_naming_paths_outside_the_tree_are_not_trusted() {
 }
 
 #[test]
-fn a_symlinked_output_folder_is_rendered_where_it_points() {
+fn a_symlinked_output_folder_is_refused() {
     let t = tempfile::tempdir().unwrap();
     let real = t.path().join("real");
     fs::create_dir(&real).unwrap();
     let link = t.path().join("out");
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    render(None, &link);
-    render(None, &link);
+    let o = run(bin().arg("render").arg("-o").arg(&link));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
     assert!(
         fs::symlink_metadata(&link)
             .unwrap()
             .file_type()
             .is_symlink()
     );
-    assert!(real.join("MANIFEST.sha256").is_file());
+    assert_eq!(
+        fs::read_dir(&real).unwrap().count(),
+        0,
+        "wrote through the link"
+    );
 }
 
 #[test]

@@ -526,6 +526,99 @@ pub fn relative_path(v: &str, ext: &str) -> Check {
     }
 }
 
+/// A fleet host's name: its hostname (`network --hostname`) and the name of its
+/// files. RFC 1123 labels, lowercase so that two hosts cannot differ only in
+/// case, dot-separated, at most 253 characters.
+pub fn host_name(v: &str) -> Check {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    if v.len() <= 253 && v.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        problem(
+            format!("{} is not a valid host name", shown(v)),
+            "use lowercase letters, digits and '-' (not first or last), in labels of at most 63 characters separated by '.', e.g. \"studio-07\"",
+        )
+    }
+}
+
+/// An Ethernet MAC address, `52:54:00:12:34:56` (or with '-'), normalised to
+/// lowercase with ':'.
+pub fn mac_address(v: &str) -> Result<String, Problem> {
+    let parts: Vec<&str> = v.split([':', '-']).collect();
+    let same_sep = !(v.contains(':') && v.contains('-'));
+    if same_sep
+        && parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        Ok(parts.join(":").to_ascii_lowercase())
+    } else {
+        Err(Problem {
+            message: format!("{} is not a MAC address", shown(v)),
+            fix: "write six pairs of hex digits separated by ':', e.g. \"52:54:00:12:34:56\" (`ip link` shows it)".into(),
+        })
+    }
+}
+
+/// An install disk as anaconda's `ignoredisk --only-use` takes it: a kernel
+/// device name (`sda`, `nvme0n1`) or a stable `disk/by-id|by-path/...` name.
+pub fn install_disk(v: &str) -> Check {
+    let kernel_name = !v.is_empty()
+        && v.len() <= 32
+        && v.starts_with(|c: char| c.is_ascii_lowercase())
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let stable = ["disk/by-id/", "disk/by-path/"].iter().any(|p| {
+        v.strip_prefix(p).is_some_and(|rest| {
+            !rest.is_empty()
+                && rest.len() <= 200
+                && !rest.starts_with('.')
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '+'))
+        })
+    });
+    if kernel_name || stable {
+        Ok(())
+    } else {
+        problem(
+            format!("{} is not an install disk name", shown(v)),
+            "write a kernel device name (\"sda\", \"nvme0n1\") or \"disk/by-id/NAME\" as `ls /dev/disk/by-id` shows it",
+        )
+    }
+}
+
+/// An IPv4 address, dotted quad.
+pub fn ipv4(v: &str) -> Result<std::net::Ipv4Addr, Problem> {
+    v.parse().map_err(|_| Problem {
+        message: format!("{} is not an IPv4 address", shown(v)),
+        fix: "write four numbers from 0 to 255 separated by dots, e.g. \"10.0.0.1\"".into(),
+    })
+}
+
+/// An IPv4 address with its prefix length, `10.0.0.21/24`.
+pub fn ipv4_cidr(v: &str) -> Result<(std::net::Ipv4Addr, u8), Problem> {
+    let bad = || Problem {
+        message: format!("{} is not an IPv4 address with a prefix length", shown(v)),
+        fix: "write the address and the network's prefix length, e.g. \"10.0.0.21/24\"".into(),
+    };
+    let (a, p) = v.split_once('/').ok_or_else(bad)?;
+    let addr = a.parse().map_err(|_| bad())?;
+    let prefix: u8 = p.parse().map_err(|_| bad())?;
+    if !(1..=32).contains(&prefix) || p.starts_with('0') {
+        return Err(bad());
+    }
+    Ok((addr, prefix))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

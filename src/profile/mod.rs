@@ -1,7 +1,7 @@
 //! Profile v1: the schema, its defaults, and loading with a full report.
 
 pub mod grammar;
-mod parse;
+pub(crate) mod parse;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -131,7 +131,7 @@ pub struct Realtime {
     pub nice: i32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
     pub name: String,
     /// Supplementary groups, the realtime group included, without duplicates.
@@ -234,7 +234,30 @@ impl Loaded {
 /// Where a profile comes from.
 pub enum ProfileSource<'a> {
     Embedded,
+    /// A file, or standard input when the path is `-`.
     File(&'a Path),
+}
+
+/// The largest profile read (1 MiB). Real profiles are a few KiB; the limit keeps a
+/// mistaken or hostile input (a disk image, `/dev/zero`, megabytes of nested
+/// tables) from reaching the TOML parser at all. Checked while reading, so a
+/// pipe or a device is never read past it.
+pub const MAX_PROFILE_BYTES: u64 = 1 << 20;
+
+/// Read at most [`MAX_PROFILE_BYTES`] from `r`; more is an error naming `name`.
+fn read_limited(r: impl std::io::Read, name: &str) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context as _;
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    r.take(MAX_PROFILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading profile {name}"))?;
+    if bytes.len() as u64 > MAX_PROFILE_BYTES {
+        anyhow::bail!(
+            "profile {name} is larger than 1 MiB ({MAX_PROFILE_BYTES} bytes), the limit for a profile: it was not read further nor parsed; a profile is a short TOML file (is this the right file?)"
+        );
+    }
+    Ok(bytes)
 }
 
 /// Load and validate a profile. I/O failures are errors; everything wrong with
@@ -244,26 +267,37 @@ pub fn load(src: ProfileSource) -> anyhow::Result<Loaded> {
     let (name, text, dir): (String, String, Option<PathBuf>) = match src {
         ProfileSource::Embedded => (DEFAULT_PROFILE_NAME.into(), DEFAULT_PROFILE.into(), None),
         ProfileSource::File(p) => {
-            let bytes =
-                std::fs::read(p).with_context(|| format!("reading profile {}", p.display()))?;
+            let stdin = p.as_os_str() == "-";
+            let name = if stdin {
+                "<stdin>".to_string()
+            } else {
+                p.display().to_string()
+            };
+            let bytes = if stdin {
+                read_limited(std::io::stdin().lock(), &name)?
+            } else {
+                let f =
+                    std::fs::File::open(p).with_context(|| format!("reading profile {name}"))?;
+                read_limited(f, &name)?
+            };
             let text = String::from_utf8(bytes).map_err(|e| {
+                let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                let line_start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
                 anyhow::anyhow!(
-                    "profile {} is not UTF-8 (first bad byte at offset {}): TOML files must be UTF-8",
-                    p.display(),
-                    e.utf8_error().valid_up_to()
+                    "profile {name} is not UTF-8: invalid byte at {name}:{}:{} (offset {}): TOML files must be UTF-8; convert it, e.g. iconv -f latin1 -t utf-8",
+                    good.iter().filter(|b| **b == b'\n').count() + 1,
+                    String::from_utf8_lossy(&good[line_start..]).chars().count() + 1,
+                    good.len()
                 )
             })?;
-            let dir = p
-                .parent()
-                .map(|d| {
-                    if d.as_os_str().is_empty() {
-                        Path::new(".")
-                    } else {
-                        d
-                    }
-                })
-                .map(Path::to_path_buf);
-            (p.display().to_string(), text, dir)
+            // Files a profile names are relative to its folder; for standard
+            // input, to the current folder.
+            let dir = match p.parent() {
+                _ if stdin => Path::new("."),
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            (name, text, Some(dir.to_path_buf()))
         }
     };
     Ok(parse_text(name, text, dir.as_deref()))

@@ -14,21 +14,21 @@ use super::grammar::{self, Check, shown};
 use super::*;
 use crate::report::Report;
 
-type Val<'i> = Spanned<DeValue<'i>>;
+pub(crate) type Val<'i> = Spanned<DeValue<'i>>;
 
-struct Cx<'r> {
-    rep: &'r mut Report,
+pub(crate) struct Cx<'r> {
+    pub(crate) rep: &'r mut Report,
 }
 
 #[derive(Clone)]
-struct Section<'a, 'i> {
-    path: String,
-    table: &'a DeTable<'i>,
-    span: Span,
+pub(crate) struct Section<'a, 'i> {
+    pub(crate) path: String,
+    pub(crate) table: &'a DeTable<'i>,
+    pub(crate) span: Span,
 }
 
 /// `kernel.args`, `users[0].name`, `sysctl."vm.swappiness"`.
-fn join(path: &str, key: &str) -> String {
+pub(crate) fn join(path: &str, key: &str) -> String {
     let bare = !key.is_empty()
         && key
             .chars()
@@ -65,20 +65,20 @@ fn int_value(v: &DeValue) -> Option<i64> {
 }
 
 impl<'a, 'i> Section<'a, 'i> {
-    fn get(&self, key: &str) -> Option<&'a Val<'i>> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Val<'i>> {
         self.table
             .iter()
             .find(|(k, _)| k.get_ref().as_ref() == key)
             .map(|(_, v)| v)
     }
 
-    fn key(&self, key: &str) -> String {
+    pub(crate) fn key(&self, key: &str) -> String {
         join(&self.path, key)
     }
 }
 
 impl Cx<'_> {
-    fn check_keys(&mut self, s: &Section, allowed: &[&str]) {
+    pub(crate) fn check_keys(&mut self, s: &Section, allowed: &[&str]) {
         for (k, _) in s.table.iter() {
             let name = k.get_ref().as_ref();
             if allowed.contains(&name) {
@@ -110,7 +110,7 @@ impl Cx<'_> {
         }
     }
 
-    fn wrong_type(&mut self, key: String, v: &Val, expected: &str, fix: &str) {
+    pub(crate) fn wrong_type(&mut self, key: String, v: &Val, expected: &str, fix: &str) {
         self.rep.error(
             key,
             Some(v.span()),
@@ -119,7 +119,11 @@ impl Cx<'_> {
         );
     }
 
-    fn table<'a, 'i>(&mut self, s: &Section<'a, 'i>, key: &str) -> Option<Section<'a, 'i>> {
+    pub(crate) fn table<'a, 'i>(
+        &mut self,
+        s: &Section<'a, 'i>,
+        key: &str,
+    ) -> Option<Section<'a, 'i>> {
         let v = s.get(key)?;
         match v.get_ref() {
             DeValue::Table(t) => Some(Section {
@@ -139,7 +143,11 @@ impl Cx<'_> {
         }
     }
 
-    fn tables<'a, 'i>(&mut self, s: &Section<'a, 'i>, key: &str) -> Vec<Section<'a, 'i>> {
+    pub(crate) fn tables<'a, 'i>(
+        &mut self,
+        s: &Section<'a, 'i>,
+        key: &str,
+    ) -> Vec<Section<'a, 'i>> {
         let Some(v) = s.get(key) else {
             return Vec::new();
         };
@@ -163,7 +171,7 @@ impl Cx<'_> {
         out
     }
 
-    fn string_with(
+    pub(crate) fn string_with(
         &mut self,
         s: &Section,
         key: &str,
@@ -185,7 +193,7 @@ impl Cx<'_> {
         }
     }
 
-    fn string(
+    pub(crate) fn string(
         &mut self,
         s: &Section,
         key: &str,
@@ -196,7 +204,13 @@ impl Cx<'_> {
             .map_or_else(|| default.to_string(), |(v, _)| v)
     }
 
-    fn choice<T: Copy>(&mut self, s: &Section, key: &str, default: T, choices: &[(&str, T)]) -> T {
+    pub(crate) fn choice<T: Copy>(
+        &mut self,
+        s: &Section,
+        key: &str,
+        default: T,
+        choices: &[(&str, T)],
+    ) -> T {
         let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
         let check = |v: &str| -> Check {
             if names.contains(&v) {
@@ -217,7 +231,7 @@ impl Cx<'_> {
         }
     }
 
-    fn int(
+    pub(crate) fn int(
         &mut self,
         s: &Section,
         key: &str,
@@ -252,7 +266,7 @@ impl Cx<'_> {
         }
     }
 
-    fn boolean(&mut self, s: &Section, key: &str, default: bool) -> bool {
+    pub(crate) fn boolean(&mut self, s: &Section, key: &str, default: bool) -> bool {
         let Some(v) = s.get(key) else {
             return default;
         };
@@ -271,7 +285,7 @@ impl Cx<'_> {
     }
 
     /// An array of strings, each checked; returns the good ones with their spans.
-    fn strings(
+    pub(crate) fn strings(
         &mut self,
         s: &Section,
         key: &str,
@@ -302,7 +316,7 @@ impl Cx<'_> {
     }
 
     /// An array of integers in a range.
-    fn ints(
+    pub(crate) fn ints(
         &mut self,
         s: &Section,
         key: &str,
@@ -334,7 +348,11 @@ impl Cx<'_> {
     }
 
     /// Report the second and later occurrences of equal values in a list.
-    fn no_duplicates<T: PartialEq + std::fmt::Display>(&mut self, key: &str, items: &[(T, Span)]) {
+    pub(crate) fn no_duplicates<T: PartialEq + std::fmt::Display>(
+        &mut self,
+        key: &str,
+        items: &[(T, Span)],
+    ) {
         for (i, (v, span)) in items.iter().enumerate() {
             if items[..i].iter().any(|(w, _)| w == v) {
                 self.rep.error(
@@ -363,23 +381,38 @@ const REQUIRED_PACKAGES: &[&str] = &[
 ];
 
 pub(super) fn parse(text: &str, dir: Option<&Path>, rep: &mut Report) -> Option<Profile> {
+    let doc = document(text, rep)?;
+    parse_table(doc.get_ref(), String::new(), 0..0, dir, rep)
+}
+
+/// A TOML document with positions, or its syntax errors in the report.
+pub(crate) fn document<'i>(text: &'i str, rep: &mut Report) -> Option<Spanned<DeTable<'i>>> {
     let (doc, errors) = DeTable::parse_recoverable(text);
-    if !errors.is_empty() {
-        for e in errors {
-            rep.error(
-                "(syntax)",
-                e.span(),
-                format!("TOML syntax error: {}", e.message().trim()),
-                "fix the TOML syntax at this position (strings in double quotes, one key per line, [section] headers)",
-            );
-        }
-        return None;
+    if errors.is_empty() {
+        return Some(doc);
     }
-    let root = Section {
-        path: String::new(),
-        table: doc.get_ref(),
-        span: 0..0,
-    };
+    for e in errors {
+        rep.error(
+            "(syntax)",
+            e.span(),
+            format!("TOML syntax error: {}", e.message().trim()),
+            "fix the TOML syntax at this position (strings in double quotes, one key per line, [section] headers)",
+        );
+    }
+    None
+}
+
+/// The profile held by a TOML table: a document's root, or a table inside
+/// another document (a fleet inventory's inline `[profile]`, or a base profile
+/// with a host's overrides merged in). `path` prefixes every key in the report.
+pub(crate) fn parse_table(
+    table: &DeTable,
+    path: String,
+    span: Span,
+    dir: Option<&Path>,
+    rep: &mut Report,
+) -> Option<Profile> {
+    let root = Section { path, table, span };
     let mut cx = Cx { rep };
     cx.check_keys(&root, TOP_KEYS);
 

@@ -15,7 +15,7 @@ mod templates;
 
 use serde::Serialize;
 
-pub use plan::{Plan, RootfsFile};
+pub use plan::{DHCP_NETWORK, Plan, RootfsFile, TOOL};
 
 use crate::profile::Profile;
 
@@ -91,6 +91,22 @@ pub fn render_all(profile: &Profile) -> Result<Vec<Artifact>, RenderBug> {
         });
     }
     Ok(out)
+}
+
+/// The installation kickstart of a plan (`kickstart/NAME.ks`).
+pub fn install_kickstart(plan: &Plan) -> Result<String, RenderBug> {
+    render_template(templates::engine(), "kickstart/install.ks", plan)
+}
+
+/// A fleet's template for its own files (iPXE script, PXE menus, first-boot
+/// snippet) with the given context.
+pub fn fleet_template(name: &str, ctx: &tera::Context) -> Result<String, RenderBug> {
+    templates::engine()
+        .render(name, ctx)
+        .map_err(|e| RenderBug {
+            artifact: name.into(),
+            detail: e.to_string(),
+        })
 }
 
 /// The context every template sees: the plan, under `p`.

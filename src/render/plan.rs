@@ -8,6 +8,9 @@ use crate::profile::{Conflicts, CpuVendor, Distro, Flavor, Profile};
 /// The package's and the files' name on the target.
 pub const TOOL: &str = "rtaudio-tuning";
 
+/// The installation kickstart's network line when no machine is named.
+pub const DHCP_NETWORK: &str = "network --bootproto=dhcp --device=link --activate";
+
 const HEREDOC: &str = "RTAUDIO_TUNING_EOF";
 
 /// Our own repository id for kernel-rt: the EL distributions' `rt` id is taken
@@ -118,6 +121,9 @@ pub struct Plan<'a> {
     /// Units a blueprint enables: the others' and, with SELinux modules, the
     /// first-boot unit that installs them.
     pub blueprint_enable: Vec<String>,
+    /// The installation kickstart's lines that differ per machine: network
+    /// (and, for a fleet host, its name and install disk).
+    pub host_lines: String,
     pub selinux_unit_name: &'static str,
     /// Date of the package's %changelog entry: fixed per tool version, so that
     /// builds are reproducible (rpm can take SOURCE_DATE_EPOCH from it).
@@ -417,6 +423,7 @@ impl<'a> Plan<'a> {
             selinux_etc_files: Vec::new(),
             selinux_unit: None,
             blueprint_enable: Vec::new(),
+            host_lines: DHCP_NETWORK.to_string(),
             selinux_unit_name: SELINUX_UNIT,
         };
         plan.rootfs = rootfs::files(&plan, tera)?;

@@ -32,6 +32,10 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "blueprint/selinux-modules.service",
     "bootc/Containerfile",
     "bootc/config.toml",
+    "fleet/image-mode.sh",
+    "fleet/boot.ipxe",
+    "fleet/grub.cfg",
+    "fleet/pxelinux.cfg",
 ];
 
 /// The engine, built once per process.

@@ -144,18 +144,28 @@ pub const VALIDATORS: &[Validator] = &[
 /// Copy the tree's files under `prefix` into a new temporary folder, keeping
 /// their relative paths: tools get files as they are in the tree now.
 pub(crate) fn write_temp(tree: &Tree, prefix: &str) -> anyhow::Result<tempfile::TempDir> {
-    use anyhow::Context as _;
     let tmp = tempfile::Builder::new()
         .prefix("rtaudio-tuning-validate-")
         .tempdir()?;
+    write_temp_into(tree, prefix, tmp.path())?;
+    Ok(tmp)
+}
+
+/// Copy the tree's files under `prefix` into `dir`, keeping their paths.
+pub(crate) fn write_temp_into(
+    tree: &Tree,
+    prefix: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
     for (rel, bytes) in tree.under(prefix) {
-        let path = tmp.path().join(rel);
+        let path = dir.join(rel);
         if let Some(d) = path.parent() {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
         }
         std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(tmp)
+    Ok(())
 }
 
 /// A tool's output without the temporary folder's path and without blank lines.

@@ -178,11 +178,23 @@ pub fn validate(tree: &Tree) -> Outcome {
             Err(e) => problems.push(tidy(&e.to_string(), staged.path())),
         }
     }
-    for (rel, bytes) in tree.under("kickstart/") {
+    for (rel, bytes) in tree.under("kickstart/").chain(tree.under("hosts/")) {
         if rel.ends_with(".ks") {
             scripts.extend(kickstart_scripts(rel, &String::from_utf8_lossy(bytes)));
         }
     }
+    // A fleet's image-mode snippets are whole scripts, run by bash.
+    for (rel, bytes) in tree.under("image-mode/") {
+        let text = String::from_utf8_lossy(bytes);
+        let body = text.strip_prefix("#!/bin/bash\n").unwrap_or(&text);
+        scripts.push((rel.to_string(), body.to_string()));
+    }
+    // A fleet's hosts of one kind share their %post: each distinct body is
+    // checked once, under the name of the first file that has it.
+    let mut seen = std::collections::HashSet::new();
+    let total = scripts.len();
+    scripts.retain(|(_, body)| seen.insert(body.clone()));
+    let shared = total - scripts.len();
     if let Some(text) = tree.text("bootc/Containerfile") {
         scripts.extend(containerfile_runs(text));
     }
@@ -225,7 +237,14 @@ pub fn validate(tree: &Tree) -> Outcome {
         }
     }
     Outcome::from_problems(
-        format!("{} shell bodies pass bash -n and shellcheck", scripts.len()),
+        if shared > 0 {
+            format!(
+                "{} distinct shell bodies ({total} in all) pass bash -n and shellcheck",
+                scripts.len()
+            )
+        } else {
+            format!("{} shell bodies pass bash -n and shellcheck", scripts.len())
+        },
         format!("{} of {} checks failed", problems.len(), scripts.len() * 2),
         problems,
     )

@@ -50,6 +50,11 @@ impl Tree {
             .and_then(|b| std::str::from_utf8(b).ok())
     }
 
+    /// A tree written by `fleet`: an index and per-host kickstarts.
+    pub fn is_fleet(&self) -> bool {
+        self.files.contains_key("index.json") && self.under("hosts/").next().is_some()
+    }
+
     /// Files whose relative path starts with `prefix`.
     pub fn under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
         self.files

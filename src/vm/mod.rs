@@ -598,7 +598,14 @@ fn assemble(
             }
         }
     }
-    let bin = std::env::current_exe().context("finding this binary")?;
+    // The running binary itself: /proc/self/exe still reads it when its file
+    // was replaced meanwhile (an upgrade or a rebuild during a long boot).
+    let bin = Path::new("/proc/self/exe");
+    let bin = if bin.exists() {
+        bin.to_path_buf()
+    } else {
+        std::env::current_exe().context("finding this binary")?
+    };
     let dest = stage.join(GUEST_BIN.trim_start_matches('/'));
     std::fs::create_dir_all(dest.parent().expect("a folder"))?;
     std::fs::copy(&bin, &dest).with_context(|| format!("copying {}", bin.display()))?;

@@ -1,0 +1,1080 @@
+//! `fleet`: a room of studio machines from one inventory. The inventory names a
+//! base profile and lists the hosts with what differs per machine; every host's
+//! overrides are merged into the base profile's TOML and validated by the same
+//! walker as a profile, so a host is held to exactly the profile's rules.
+//!
+//! Hosts whose overrides are equal share one validated profile (a variant) and
+//! one rendered kickstart body: a host's kickstart is its variant's body with
+//! the host's own lines (name, network, disk) put in, so 10,000 hosts of a few
+//! kinds of hardware cost a few renders plus string joins.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::profile::parse::{Cx, Section, Val, parse_table};
+use crate::profile::{self, Profile, Span, grammar};
+use crate::render::{self, Artifact, Plan, RenderBug};
+use crate::report::{Report, Severity};
+
+/// Inventories larger than this are refused before they are parsed.
+pub const MAX_INVENTORY_BYTES: u64 = 32 * 1024 * 1024;
+/// Fleets with more hosts than this are refused.
+pub const MAX_HOSTS: usize = 20_000;
+
+/// Keys a host may set, and within `kernel` and `irq` the ones it may override.
+const HOST_KEYS: &[&str] = &["name", "mac", "disk", "network", "kernel", "irq", "users"];
+const KERNEL_OVERRIDES: &[&str] = &["cpu", "isolate_cpus", "args"];
+const IRQ_OVERRIDES: &[&str] = &["ban", "banned_cpus", "priority"];
+
+/// Marks where a host's own lines go in its variant's kickstart. No validated
+/// value contains a control character, so it cannot occur otherwise.
+const HOST_MARK: &str = "\u{1}rtaudio-tuning host lines\u{1}";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum Network {
+    Dhcp,
+    Static {
+        address: Ipv4Addr,
+        prefix: u8,
+        gateway: Option<Ipv4Addr>,
+        dns: Vec<Ipv4Addr>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Host {
+    pub name: String,
+    pub mac: Option<String>,
+    pub disk: Option<String>,
+    pub network: Network,
+    /// Index into [`Fleet::variants`]; 0 is the base profile itself.
+    #[serde(skip)]
+    pub variant: usize,
+}
+
+/// Where the PXE files point: the URL this tree is served at, the installer's
+/// kernel and initrd, and its install source.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pxe {
+    pub url: String,
+    pub kernel: String,
+    pub initrd: String,
+    pub repo: String,
+}
+
+#[derive(Debug)]
+pub struct Fleet {
+    pub variants: Vec<Profile>,
+    pub hosts: Vec<Host>,
+    pub pxe: Option<Pxe>,
+}
+
+impl Fleet {
+    pub fn base(&self) -> &Profile {
+        &self.variants[0]
+    }
+}
+
+/// A loaded inventory: its text (for error positions), the base profile when it
+/// is a file of its own (with its own report), and the fleet when nothing is
+/// wrong.
+pub struct Loaded {
+    pub source_name: String,
+    pub text: String,
+    pub report: Report,
+    pub profile: Option<profile::Loaded>,
+    pub fleet: Option<Fleet>,
+}
+
+impl Loaded {
+    pub fn source(&self) -> crate::report::Source<'_> {
+        crate::report::Source {
+            name: &self.source_name,
+            text: &self.text,
+        }
+    }
+
+    /// Whether the inventory or its profile has an error (or, strict, a
+    /// warning).
+    pub fn is_fatal(&self, strict: bool) -> bool {
+        self.report.is_fatal(strict)
+            || self
+                .profile
+                .as_ref()
+                .is_some_and(|p| p.report.is_fatal(strict))
+    }
+}
+
+/// Read and validate an inventory file.
+pub fn load(path: &Path) -> anyhow::Result<Loaded> {
+    use anyhow::Context as _;
+    use std::io::Read as _;
+    let f = std::fs::File::open(path)
+        .with_context(|| format!("reading inventory {}", path.display()))?;
+    let mut bytes = Vec::new();
+    f.take(MAX_INVENTORY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading inventory {}", path.display()))?;
+    if bytes.len() as u64 > MAX_INVENTORY_BYTES {
+        return Err(crate::UserError(format!(
+            "inventory {} is larger than {} MiB: split the room into several inventories",
+            path.display(),
+            MAX_INVENTORY_BYTES >> 20
+        ))
+        .into());
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        crate::UserError(format!(
+            "inventory {} is not UTF-8 (first bad byte at offset {}): TOML files must be UTF-8",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok(parse_text(path.display().to_string(), text, Some(&dir)))
+}
+
+/// Parse and validate inventory text. `dir` is the inventory's folder, where a
+/// `profile = "FILE"` is read from; without it only an inline `[profile]` is
+/// accepted.
+pub fn parse_text(source_name: String, text: String, dir: Option<&Path>) -> Loaded {
+    let mut report = Report::default();
+    let mut base_loaded = None;
+    let fleet = walk(&text, dir, &mut report, &mut base_loaded);
+    let fatal = report.has_errors()
+        || base_loaded
+            .as_ref()
+            .is_some_and(|p: &profile::Loaded| p.report.has_errors());
+    Loaded {
+        source_name,
+        text,
+        report,
+        profile: base_loaded,
+        fleet: if fatal { None } else { fleet },
+    }
+}
+
+fn walk(
+    text: &str,
+    dir: Option<&Path>,
+    rep: &mut Report,
+    base_loaded: &mut Option<profile::Loaded>,
+) -> Option<Fleet> {
+    let doc = crate::profile::parse::document(text, rep)?;
+    let root = Section {
+        path: String::new(),
+        table: doc.get_ref(),
+        span: 0..0,
+    };
+    let mut cx = Cx { rep };
+    cx.check_keys(&root, &["version", "profile", "pxe", "host"]);
+    match root.get("version") {
+        None => cx.rep.error(
+            "version",
+            Some(0..0),
+            "the inventory has no `version` key",
+            "add `version = 1` as the first line",
+        ),
+        Some(_) => {
+            cx.int(
+                &root,
+                "version",
+                1..=1,
+                "this tool reads inventory version 1: write `version = 1`",
+            );
+        }
+    }
+
+    // The base profile: a file next to the inventory, or an inline table.
+    let base_text: Option<String>;
+    let base_doc;
+    let (base_table, base_path, base_span, base_dir): (&DeTable, String, Span, Option<PathBuf>) =
+        match root.get("profile").map(|v| (v, v.get_ref())) {
+            Some((v, DeValue::Table(t))) => {
+                (t, "profile".into(), v.span(), dir.map(Path::to_path_buf))
+            }
+            Some((v, DeValue::String(_))) => {
+                // A file beside the inventory or in a folder above it
+                // (`../studio.toml`): it is read and validated as a profile,
+                // never copied as it is.
+                let (file, span) = cx.string_with(&root, "profile", |p| {
+                    let mut rest = p;
+                    while let Some(r) = rest.strip_prefix("../") {
+                        rest = r;
+                    }
+                    grammar::relative_path(rest, ".toml")
+                })?;
+                let Some(dir) = dir else {
+                    cx.rep.error(
+                        "profile",
+                        Some(span),
+                        "an inventory read from standard input cannot name a profile file",
+                        "give the inventory as a file, or write the profile inline as a [profile] table",
+                    );
+                    return None;
+                };
+                let path = dir.join(&file);
+                let loaded = match profile::load(profile::ProfileSource::File(&path)) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        cx.rep.error(
+                            "profile",
+                            Some(v.span()),
+                            format!("cannot read the base profile: {e:#}"),
+                            "name a profile file next to the inventory (`rtaudio-tuning init` writes one)",
+                        );
+                        return None;
+                    }
+                };
+                let failed = loaded.report.has_errors();
+                base_text = Some(loaded.text.clone());
+                *base_loaded = Some(loaded);
+                if failed {
+                    return None;
+                }
+                base_doc = DeTable::parse(base_text.as_deref().unwrap_or_default()).ok()?;
+                (
+                    base_doc.get_ref(),
+                    String::new(),
+                    0..0,
+                    path.parent().map(Path::to_path_buf),
+                )
+            }
+            Some((v, _)) => {
+                cx.wrong_type(
+                    "profile".into(),
+                    v,
+                    "a file name or a table",
+                    "write profile = \"studio.toml\" (a file next to the inventory) or a [profile] table",
+                );
+                return None;
+            }
+            None => {
+                cx.rep.error(
+                    "profile",
+                    Some(0..0),
+                    "the inventory names no base profile",
+                    "add profile = \"studio.toml\" (a file next to the inventory) or a [profile] table",
+                );
+                return None;
+            }
+        };
+    let base = parse_table(
+        base_table,
+        base_path.clone(),
+        base_span,
+        base_dir.as_deref(),
+        cx.rep,
+    )?;
+    if cx.rep.has_errors() {
+        return None;
+    }
+
+    let plan = render::plan(&base).ok()?;
+    let pxe = pxe(&mut cx, &root, plan.install_url.as_deref());
+
+    let hosts_s = cx.tables(&root, "host");
+    if hosts_s.len() > MAX_HOSTS {
+        cx.rep.error(
+            "host",
+            root.get("host").map(Val::span),
+            format!(
+                "the inventory lists {} hosts; at most {MAX_HOSTS} are accepted",
+                hosts_s.len()
+            ),
+            "split the fleet into several inventories",
+        );
+        return None;
+    }
+    if hosts_s.is_empty() {
+        cx.rep.error(
+            "host",
+            Some(0..0),
+            "the inventory lists no host",
+            "add a [[host]] entry with name = \"studio-01\" for each machine",
+        );
+    }
+
+    let mut variants = vec![base];
+    let mut by_overrides: HashMap<String, usize> = HashMap::new();
+    let mut names: HashMap<String, Span> = HashMap::new();
+    let mut macs: HashMap<String, (String, Span)> = HashMap::new();
+    let mut hosts = Vec::with_capacity(hosts_s.len());
+    for (i, s) in hosts_s.iter().enumerate() {
+        let Some((name, name_span)) = cx.string_with(s, "name", grammar::host_name) else {
+            if s.get("name").is_none() {
+                cx.rep.error(
+                    s.key("name"),
+                    Some(s.span.clone()),
+                    "this host has no name",
+                    "add name = \"studio-01\" (its hostname) to the [[host]] entry",
+                );
+            }
+            continue;
+        };
+        // From here on, the host is named by its name rather than its index.
+        let s = Section {
+            path: format!("host.{name}"),
+            table: s.table,
+            span: s.span.clone(),
+        };
+        if let Some(first) = names.get(&name) {
+            let (line, _) = crate::report::Source { name: "", text }.line_col(first.start);
+            cx.rep.error(
+                format!("host[{i}].name"),
+                Some(name_span.clone()),
+                format!("two hosts are named {}", grammar::shown(&name)),
+                format!("host names are hostnames and file names: rename this one or the one on line {line}"),
+            );
+            continue;
+        }
+        names.insert(name.clone(), name_span);
+        cx.check_keys(&s, HOST_KEYS);
+        let mac = match s.get("mac") {
+            None => None,
+            Some(v) => match v.get_ref().as_str().map(grammar::mac_address) {
+                Some(Ok(m)) => {
+                    if let Some((other, _)) = macs.get(&m) {
+                        cx.rep.error(
+                            s.key("mac"),
+                            Some(v.span()),
+                            format!("host {} has the same MAC address", grammar::shown(other)),
+                            "each machine has its own MAC address: check the inventory against `ip link` on both",
+                        );
+                    }
+                    macs.insert(m.clone(), (name.clone(), v.span()));
+                    Some(m)
+                }
+                Some(Err(p)) => {
+                    cx.rep.error(s.key("mac"), Some(v.span()), p.message, p.fix);
+                    None
+                }
+                None => {
+                    cx.wrong_type(
+                        s.key("mac"),
+                        v,
+                        "a string",
+                        "write mac = \"52:54:00:12:34:56\"",
+                    );
+                    None
+                }
+            },
+        };
+        let disk = cx
+            .string_with(&s, "disk", grammar::install_disk)
+            .map(|(d, _)| d);
+        let network = network(&mut cx, &s);
+        let variant = host_variant(
+            &mut cx,
+            &s,
+            base_table,
+            base_dir.as_deref(),
+            &mut variants,
+            &mut by_overrides,
+        );
+        hosts.push(Host {
+            name,
+            mac,
+            disk,
+            network,
+            variant,
+        });
+    }
+    if cx.rep.has_errors() {
+        return None;
+    }
+    Some(Fleet {
+        variants,
+        hosts,
+        pxe,
+    })
+}
+
+fn pxe(cx: &mut Cx, root: &Section, install_url: Option<&str>) -> Option<Pxe> {
+    let s = cx.table(root, "pxe")?;
+    cx.check_keys(&s, &["url", "kernel", "initrd", "repo"]);
+    // URLs reach iPXE scripts, where `$` expands variables, and PXE menus.
+    let url_check = |v: &str| {
+        if v.contains('$') || v.starts_with("ftp://") || v.starts_with("file:") {
+            return Err(grammar::Problem {
+                message: format!(
+                    "{} is not an http(s) URL without variables",
+                    grammar::shown(v)
+                ),
+                fix:
+                    "write an http:// or https:// URL without $ variables; PXE fetches it as it is"
+                        .into(),
+            });
+        }
+        grammar::repo_url(v)
+    };
+    let need = |cx: &mut Cx, key: &str, example: &str| {
+        let v = cx.string_with(&s, key, url_check);
+        if v.is_none() && s.get(key).is_none() {
+            cx.rep.error(
+                s.key(key),
+                Some(s.span.clone()),
+                format!("[pxe] has no `{key}`"),
+                format!("add {key} = \"{example}\""),
+            );
+        }
+        v.map(|(v, _)| v)
+    };
+    let url = need(cx, "url", "http://10.0.0.1/fleet");
+    let kernel = need(
+        cx,
+        "kernel",
+        "http://10.0.0.1/fedora/images/pxeboot/vmlinuz",
+    );
+    let initrd = need(
+        cx,
+        "initrd",
+        "http://10.0.0.1/fedora/images/pxeboot/initrd.img",
+    );
+    let repo = match cx.string_with(&s, "repo", url_check) {
+        Some((r, _)) => Some(r),
+        None if s.get("repo").is_some() => None,
+        None => match install_url {
+            Some(u) if url_check(u).is_ok() => Some(u.to_string()),
+            _ => {
+                cx.rep.error(
+                    s.key("repo"),
+                    Some(s.span.clone()),
+                    "[pxe] has no `repo`, and the profile's install source cannot be used for it",
+                    "add repo = \"http://10.0.0.1/fedora/os/\": the tree the installer loads its stage 2 and packages from (inst.repo=)",
+                );
+                None
+            }
+        },
+    };
+    Some(Pxe {
+        url: url?.trim_end_matches('/').to_string(),
+        kernel: kernel?,
+        initrd: initrd?,
+        repo: repo?,
+    })
+}
+
+fn network(cx: &mut Cx, s: &Section) -> Network {
+    let Some(v) = s.get("network") else {
+        return Network::Dhcp;
+    };
+    let fix = "write network = \"dhcp\", or a [host.network] table with address = \"10.0.0.21/24\", gateway and dns";
+    let t = match v.get_ref() {
+        DeValue::String(m) if m == "dhcp" => return Network::Dhcp,
+        DeValue::Table(t) => t,
+        _ => {
+            cx.rep.error(
+                s.key("network"),
+                Some(v.span()),
+                "network is neither \"dhcp\" nor a table",
+                fix,
+            );
+            return Network::Dhcp;
+        }
+    };
+    let n = Section {
+        path: s.key("network"),
+        table: t,
+        span: v.span(),
+    };
+    cx.check_keys(&n, &["address", "gateway", "dns"]);
+    let ip = |cx: &mut Cx, key: &str| -> Option<Ipv4Addr> {
+        let v = n.get(key)?;
+        match v.get_ref().as_str().map(grammar::ipv4) {
+            Some(Ok(a)) => Some(a),
+            Some(Err(p)) => {
+                cx.rep.error(n.key(key), Some(v.span()), p.message, p.fix);
+                None
+            }
+            None => {
+                cx.wrong_type(
+                    n.key(key),
+                    v,
+                    "a string",
+                    "write an address in double quotes",
+                );
+                None
+            }
+        }
+    };
+    let gateway = ip(cx, "gateway");
+    let address = match n.get("address") {
+        None => {
+            cx.rep.error(
+                n.key("address"),
+                Some(v.span()),
+                "a static network needs an address",
+                "add address = \"10.0.0.21/24\", or write network = \"dhcp\"",
+            );
+            None
+        }
+        Some(a) => match a.get_ref().as_str().map(grammar::ipv4_cidr) {
+            Some(Ok(x)) => Some(x),
+            Some(Err(p)) => {
+                cx.rep
+                    .error(n.key("address"), Some(a.span()), p.message, p.fix);
+                None
+            }
+            None => {
+                cx.wrong_type(
+                    n.key("address"),
+                    a,
+                    "a string",
+                    "write address = \"10.0.0.21/24\"",
+                );
+                None
+            }
+        },
+    };
+    let dns = cx
+        .strings(&n, "dns", |d| grammar::ipv4(d).map(|_| ()))
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(d, _)| d.parse().ok())
+        .collect();
+    match address {
+        Some((address, prefix)) => Network::Static {
+            address,
+            prefix,
+            gateway,
+            dns,
+        },
+        None => Network::Dhcp,
+    }
+}
+
+/// The variant a host's overrides make of the base profile: merged into the
+/// base's TOML and walked as a profile, once per distinct set of overrides.
+fn host_variant(
+    cx: &mut Cx,
+    s: &Section,
+    base: &DeTable,
+    base_dir: Option<&Path>,
+    variants: &mut Vec<Profile>,
+    seen: &mut HashMap<String, usize>,
+) -> usize {
+    const SECTIONS: [(&str, Option<&[&str]>); 3] = [
+        ("kernel", Some(KERNEL_OVERRIDES)),
+        ("irq", Some(IRQ_OVERRIDES)),
+        ("users", None),
+    ];
+    let mut key = String::new();
+    for (section, _) in SECTIONS {
+        if let Some(v) = s.get(section) {
+            let _ = write!(key, "{section}=");
+            canonical(v.get_ref(), &mut key);
+            key.push('\n');
+        }
+    }
+    if key.is_empty() {
+        return 0;
+    }
+    if let Some(&i) = seen.get(&key) {
+        // Checked once already; only its keys are checked for this host.
+        for (section, allowed) in SECTIONS {
+            if let (Some(allowed), Some(v)) = (allowed, s.get(section))
+                && let DeValue::Table(t) = v.get_ref()
+            {
+                let o = Section {
+                    path: s.key(section),
+                    table: t,
+                    span: v.span(),
+                };
+                cx.check_keys(&o, allowed);
+            }
+        }
+        return i;
+    }
+    let mut merged = None;
+    for (section, allowed) in SECTIONS {
+        let Some(v) = s.get(section) else { continue };
+        let merged = merged.get_or_insert_with(|| base.clone());
+        match (allowed, v.get_ref()) {
+            (None, _) => {
+                merged.insert(Spanned::new(0..0, section.into()), v.clone());
+            }
+            (Some(allowed), DeValue::Table(t)) => {
+                let o = Section {
+                    path: s.key(section),
+                    table: t,
+                    span: v.span(),
+                };
+                cx.check_keys(&o, allowed);
+                let entry = merged
+                    .entry(Spanned::new(0..0, section.into()))
+                    .or_insert_with(|| Spanned::new(v.span(), DeValue::Table(DeTable::new())));
+                if let DeValue::Table(dst) = entry.get_mut() {
+                    for (k, val) in t.iter() {
+                        dst.insert(k.clone(), val.clone());
+                    }
+                }
+            }
+            (Some(_), _) => {
+                cx.wrong_type(
+                    s.key(section),
+                    v,
+                    "a table",
+                    &format!(
+                        "write it as a [{}] section after the host's [[host]] line",
+                        format_args!("host.{section}")
+                    ),
+                );
+            }
+        }
+    }
+    let Some(merged) = merged else {
+        return 0;
+    };
+    let mut rep = Report::default();
+    let profile = parse_table(&merged, s.path.clone(), s.span.clone(), base_dir, &mut rep);
+    // The base profile's own warnings were reported with it; what is new here
+    // concerns the host's overrides, which carry the inventory's positions.
+    let overridden = |key: &str| {
+        ["kernel", "irq", "users"]
+            .iter()
+            .any(|sec| s.get(sec).is_some() && key.starts_with(&format!("{}.{sec}", s.path)))
+    };
+    for e in rep.entries {
+        let own = overridden(&e.key);
+        if e.severity == Severity::Warning && !own {
+            continue;
+        }
+        let span = if own { e.span } else { Some(s.span.clone()) };
+        cx.rep.push(e.severity, e.key, span, e.message, e.fix);
+    }
+    match profile {
+        Some(p) if !cx.rep.has_errors() => {
+            variants.push(p);
+            seen.insert(key, variants.len() - 1);
+            variants.len() - 1
+        }
+        _ => 0,
+    }
+}
+
+/// A value's content without its positions, as a memo key.
+fn canonical(v: &DeValue, out: &mut String) {
+    match v {
+        DeValue::String(s) => {
+            let _ = write!(out, "{s:?}");
+        }
+        DeValue::Integer(i) => {
+            let _ = write!(out, "{i}");
+        }
+        DeValue::Float(f) => {
+            let _ = write!(out, "{f}");
+        }
+        DeValue::Boolean(b) => {
+            let _ = write!(out, "{b}");
+        }
+        DeValue::Datetime(d) => {
+            let _ = write!(out, "{d}");
+        }
+        DeValue::Array(a) => {
+            out.push('[');
+            for x in a {
+                canonical(x.get_ref(), out);
+                out.push(',');
+            }
+            out.push(']');
+        }
+        DeValue::Table(t) => {
+            let mut keys: Vec<_> = t.iter().collect();
+            keys.sort_by(|a, b| a.0.get_ref().cmp(b.0.get_ref()));
+            out.push('{');
+            for (k, x) in keys {
+                let _ = write!(out, "{:?}=", k.get_ref());
+                canonical(x.get_ref(), out);
+                out.push(',');
+            }
+            out.push('}');
+        }
+    }
+}
+
+// ---------------------------------------------------------------- rendering
+
+/// A variant rendered once: its kickstart around the host lines, and what a
+/// host of it changes on top of the shared image.
+struct VariantOut {
+    ks_head: String,
+    ks_tail: String,
+    /// The snippet and its path, `image-mode/SHA.sh`: one file per variant,
+    /// named by its content so that it keeps its name across renders.
+    image_mode: Option<(String, String)>,
+}
+
+/// The kickstart lines of one host: network (with its name) and install disk.
+pub fn host_lines(h: &Host) -> String {
+    let device = h.mac.as_deref().unwrap_or("link");
+    let mut s = match &h.network {
+        Network::Dhcp => format!("network --bootproto=dhcp --device={device} --activate"),
+        Network::Static {
+            address,
+            prefix,
+            gateway,
+            dns,
+        } => {
+            let mask = Ipv4Addr::from(u32::MAX << (32 - u32::from(*prefix)));
+            let mut s = format!(
+                "network --bootproto=static --device={device} --ip={address} --netmask={mask}"
+            );
+            if let Some(g) = gateway {
+                let _ = write!(s, " --gateway={g}");
+            }
+            if !dns.is_empty() {
+                let list: Vec<String> = dns.iter().map(Ipv4Addr::to_string).collect();
+                let _ = write!(s, " --nameserver={}", list.join(","));
+            }
+            s.push_str(" --activate");
+            s
+        }
+    };
+    let _ = write!(s, " --hostname={}", h.name);
+    if let Some(d) = &h.disk {
+        let _ = write!(s, "\nignoredisk --only-use={d}");
+    }
+    s
+}
+
+#[derive(Serialize)]
+struct ImageCtx<'a> {
+    tool: &'static str,
+    version: &'static str,
+    base: &'a str,
+    files: Vec<&'a render::RootfsFile>,
+    skipped: Vec<&'a str>,
+    users: Option<&'a [profile::User]>,
+    heredoc: &'static str,
+    kargs_add: Vec<&'a str>,
+    kargs_remove: Vec<&'a str>,
+}
+
+/// What a host of this variant changes on top of the image built from the
+/// base profile: its drop-ins under /etc, its accounts and its kernel
+/// arguments. `None` when nothing differs.
+fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    let etc_target = |f: &render::RootfsFile| -> Option<String> {
+        if f.path.starts_with("/etc/") {
+            Some(f.path.clone())
+        } else {
+            f.etc_path.clone()
+        }
+    };
+    let mut moved = Vec::new();
+    for f in &plan.rootfs {
+        let same = base
+            .rootfs
+            .iter()
+            .any(|b| b.path == f.path && b.content == f.content && b.mode == f.mode);
+        // The kernel arguments are applied by rpm-ostree below, not by file.
+        if same || f.path.contains("/bootc/kargs.d/") {
+            continue;
+        }
+        match etc_target(f) {
+            Some(path) => {
+                let mut g = f.clone();
+                g.dir = path
+                    .rsplit_once('/')
+                    .map_or("/etc".into(), |(d, _)| d.to_string());
+                g.path = path;
+                moved.push(g);
+            }
+            None => skipped.push(f.path.as_str()),
+        }
+    }
+    files.extend(moved.iter());
+    let users = (plan.profile.users != base.profile.users).then_some(plan.profile.users.as_slice());
+    fn missing<'b>(from: &'b [String], in_: &[String]) -> Vec<&'b str> {
+        from.iter()
+            .filter(|a| !in_.contains(a))
+            .map(String::as_str)
+            .collect()
+    }
+    let kargs_add = missing(&plan.kargs, &base.kargs);
+    let kargs_remove = missing(&base.kargs, &plan.kargs);
+    if files.is_empty()
+        && skipped.is_empty()
+        && users.is_none()
+        && kargs_add.is_empty()
+        && kargs_remove.is_empty()
+    {
+        return Ok(None);
+    }
+    let ctx = ImageCtx {
+        tool: render::TOOL,
+        version: env!("CARGO_PKG_VERSION"),
+        base: &base.profile.name,
+        files,
+        skipped,
+        users,
+        heredoc: plan.heredoc,
+        kargs_add,
+        kargs_remove,
+    };
+    let ctx = tera::Context::from_serialize(ctx).map_err(|e| RenderBug {
+        artifact: "fleet/image-mode.sh".into(),
+        detail: e.to_string(),
+    })?;
+    render::fleet_template("fleet/image-mode.sh", &ctx).map(Some)
+}
+
+fn variant_out(base: &Plan, profile: &Profile, is_base: bool) -> Result<VariantOut, RenderBug> {
+    let mut plan = render::plan(profile)?;
+    plan.host_lines = HOST_MARK.to_string();
+    let ks = render::install_kickstart(&plan)?;
+    let (head, tail) = ks.split_once(HOST_MARK).ok_or_else(|| RenderBug {
+        artifact: "kickstart/install.ks".into(),
+        detail: "the host lines are missing from the installation kickstart".into(),
+    })?;
+    if tail.contains(HOST_MARK) {
+        return Err(RenderBug {
+            artifact: "kickstart/install.ks".into(),
+            detail: "the host lines appear twice in the installation kickstart".into(),
+        });
+    }
+    let image_mode = if is_base {
+        None
+    } else {
+        image_mode(base, &plan)?
+    }
+    .map(|script| {
+        let sha = crate::output::sha256_hex(script.as_bytes());
+        (format!("image-mode/{}.sh", &sha[..16]), script)
+    });
+    Ok(VariantOut {
+        ks_head: head.to_string(),
+        ks_tail: tail.to_string(),
+        image_mode,
+    })
+}
+
+#[derive(Serialize)]
+struct IndexHost<'a> {
+    name: &'a str,
+    mac: Option<&'a str>,
+    network: &'a Network,
+    disk: Option<&'a str>,
+    kickstart: IndexFile,
+    /// What the host applies on top of the shared bootc image; `None`: nothing.
+    image_mode: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct IndexFile {
+    path: String,
+    sha256: String,
+}
+
+#[derive(Serialize)]
+struct Index<'a> {
+    schema: u32,
+    profile: &'a str,
+    tool_version: &'static str,
+    shared: Vec<IndexFile>,
+    hosts: Vec<IndexHost<'a>>,
+}
+
+#[derive(Serialize)]
+struct PxeCtx<'a> {
+    tool: &'static str,
+    version: &'static str,
+    profile: &'a str,
+    pxe: &'a Pxe,
+    /// The installer's kernel and initrd as GRUB names files on an HTTP
+    /// server, `(http,HOST)/PATH`.
+    grub_kernel: Option<String>,
+    grub_initrd: Option<String>,
+    hosts: Vec<PxeHost<'a>>,
+}
+
+/// `http://HOST/PATH` as GRUB's `(http,HOST)/PATH`; GRUB has no HTTPS.
+fn grub_http(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    Some(format!("(http,{host})/{path}"))
+}
+
+#[derive(Serialize)]
+struct PxeHost<'a> {
+    name: &'a str,
+    mac: &'a str,
+    /// The MAC as iPXE's `${net0/mac:hexhyp}` and pxelinux's file names write
+    /// it: `52-54-00-12-34-56`.
+    hyphens: String,
+}
+
+/// A host's installation kickstart, in the tree.
+pub fn kickstart_path(h: &Host) -> String {
+    format!("hosts/{}.ks", h.name)
+}
+
+/// Everything `fleet` writes: the base profile's shared artifacts (its
+/// kickstarts excepted), one kickstart per host, image-mode snippets, the PXE
+/// files and `index.json`, sorted by path, with their sha256.
+pub struct Rendered {
+    pub artifacts: Vec<Artifact>,
+    pub hashes: Vec<String>,
+    /// Each host's kickstart path, in inventory order.
+    pub kickstarts: Vec<String>,
+}
+
+pub fn render(fleet: &Fleet) -> Result<Rendered, RenderBug> {
+    let base = fleet.base();
+    let base_plan = render::plan(base)?;
+    let mut shared: Vec<Artifact> = render::render_all(base)?
+        .into_iter()
+        .filter(|a| !a.path.starts_with("kickstart/"))
+        .collect();
+
+    // One render per variant, on every core when there are several.
+    let outs: Vec<VariantOut> = fleet
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(i, p)| variant_out(&base_plan, p, i == 0))
+        .collect::<Result<_, _>>()?;
+
+    // Hosts on every core: string joins and hashes.
+    let rendered: Vec<(Artifact, String)> =
+        crate::jobs::par(&fleet.hosts, |h| host_kickstart(h, &outs[h.variant]));
+    for (path, script) in outs.iter().filter_map(|o| o.image_mode.as_ref()) {
+        shared.push(Artifact {
+            path: path.clone(),
+            mode: 0o755,
+            content: script.clone().into_bytes(),
+        });
+    }
+
+    let mut pxe_files = Vec::new();
+    if let Some(pxe) = &fleet.pxe {
+        let hosts: Vec<PxeHost> = fleet
+            .hosts
+            .iter()
+            .filter_map(|h| {
+                h.mac.as_deref().map(|mac| PxeHost {
+                    name: &h.name,
+                    mac,
+                    hyphens: mac.replace(':', "-"),
+                })
+            })
+            .collect();
+        let mut ctx = tera::Context::from_serialize(PxeCtx {
+            tool: render::TOOL,
+            version: env!("CARGO_PKG_VERSION"),
+            profile: &base.name,
+            pxe,
+            grub_kernel: grub_http(&pxe.kernel),
+            grub_initrd: grub_http(&pxe.initrd),
+            hosts: Vec::new(),
+        })
+        .map_err(|e| RenderBug {
+            artifact: "fleet".into(),
+            detail: e.to_string(),
+        })?;
+        ctx.insert("hosts", &hosts);
+        let mut menus = vec![
+            ("fleet/boot.ipxe", "pxe/boot.ipxe"),
+            ("fleet/pxelinux.cfg", "pxe/pxelinux.menu"),
+        ];
+        if grub_http(&pxe.kernel).is_some() && grub_http(&pxe.initrd).is_some() {
+            menus.push(("fleet/grub.cfg", "pxe/grub.cfg"));
+        }
+        for (name, path) in menus {
+            pxe_files.push(Artifact {
+                path: path.into(),
+                mode: 0o644,
+                content: render::fleet_template(name, &ctx)?.into_bytes(),
+            });
+        }
+    }
+    shared.extend(pxe_files);
+
+    let mut index = Index {
+        schema: 1,
+        profile: &base.name,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        shared: shared
+            .iter()
+            .map(|a| IndexFile {
+                path: a.path.clone(),
+                sha256: crate::output::sha256_hex(&a.content),
+            })
+            .collect(),
+        hosts: Vec::with_capacity(fleet.hosts.len()),
+    };
+    let mut per_host = Vec::with_capacity(fleet.hosts.len());
+    let mut files: Vec<(Artifact, String)> = shared
+        .into_iter()
+        .zip(index.shared.iter().map(|f| f.sha256.clone()))
+        .collect();
+    for (h, (ks, sha256)) in fleet.hosts.iter().zip(rendered) {
+        let image_mode = outs[h.variant].image_mode.as_ref().map(|(p, _)| p.as_str());
+        index.hosts.push(IndexHost {
+            name: &h.name,
+            mac: h.mac.as_deref(),
+            network: &h.network,
+            disk: h.disk.as_deref(),
+            kickstart: IndexFile {
+                path: ks.path.clone(),
+                sha256: sha256.clone(),
+            },
+            image_mode,
+        });
+        per_host.push(ks.path.clone());
+        files.push((ks, sha256));
+    }
+    let mut json = serde_json::to_string_pretty(&index).map_err(|e| RenderBug {
+        artifact: "index.json".into(),
+        detail: e.to_string(),
+    })?;
+    json.push('\n');
+    let json = json.into_bytes();
+    let sha = crate::output::sha256_hex(&json);
+    files.push((
+        Artifact {
+            path: "index.json".into(),
+            mode: 0o644,
+            content: json,
+        },
+        sha,
+    ));
+    files.sort_unstable_by(|a, b| a.0.path.cmp(&b.0.path));
+    let (artifacts, hashes) = files.into_iter().unzip();
+    Ok(Rendered {
+        artifacts,
+        hashes,
+        kickstarts: per_host,
+    })
+}
+
+fn host_kickstart(h: &Host, v: &VariantOut) -> (Artifact, String) {
+    let lines = host_lines(h);
+    let mut ks = String::with_capacity(v.ks_head.len() + lines.len() + v.ks_tail.len());
+    ks.push_str(&v.ks_head);
+    ks.push_str(&lines);
+    ks.push_str(&v.ks_tail);
+    let ks = ks.into_bytes();
+    let sha = crate::output::sha256_hex(&ks);
+    (
+        Artifact {
+            path: kickstart_path(h),
+            mode: 0o644,
+            content: ks,
+        },
+        sha,
+    )
+}

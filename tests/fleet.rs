@@ -1,0 +1,406 @@
+//! `fleet` through the binary: the example inventory renders, every host's
+//! kickstart passes ksvalidator, a host's kickstart differs from its profile's
+//! only in the lines the inventory gives it, bad inventories are refused naming
+//! the host and key, and re-rendering an unchanged inventory rewrites nothing.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+fn example() -> PathBuf {
+    repo().join("examples/fleet/room.toml")
+}
+
+fn fleet(inventory: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    run(bin()
+        .arg("fleet")
+        .arg(inventory)
+        .arg("-o")
+        .arg(out)
+        .args(extra))
+}
+
+fn ok(o: &std::process::Output) {
+    assert!(o.status.success(), "fleet failed:\n{}", stderr(o));
+}
+
+fn read(p: &Path) -> String {
+    fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn the_example_renders_and_every_kickstart_passes_ksvalidator() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("fleet");
+    let o = fleet(&example(), &out, &[]);
+    ok(&o);
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+    let hosts = ["studio-01", "studio-02", "booth"];
+    for h in hosts {
+        assert!(out.join(format!("hosts/{h}.ks")).is_file(), "{h}");
+    }
+    // The shared artifacts once, no kickstart of the base profile.
+    for shared in [
+        "rpm/rtaudio-tuning.spec",
+        "blueprint/studio.toml",
+        "bootc/Containerfile",
+    ] {
+        assert!(out.join(shared).is_file(), "{shared}");
+    }
+    assert!(!out.join("kickstart").exists());
+
+    // One ksvalidator over all of them (it takes many files).
+    let ksvalidator = tool("ksvalidator", "pykickstart");
+    let o = run(std::process::Command::new(ksvalidator)
+        .args(["-v", "F44"])
+        .args(hosts.map(|h| out.join(format!("hosts/{h}.ks")))));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+
+    // index.json lists every host with its kickstart's sha256.
+    let index: serde_json::Value = serde_json::from_str(&read(&out.join("index.json"))).unwrap();
+    assert_eq!(index["schema"], 1);
+    let listed: Vec<&str> = index["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, hosts);
+    for h in index["hosts"].as_array().unwrap() {
+        let ks = fs::read(out.join(h["kickstart"]["path"].as_str().unwrap())).unwrap();
+        let sha = sha256(&ks);
+        assert_eq!(h["kickstart"]["sha256"].as_str().unwrap(), sha);
+    }
+
+    // PXE: each MAC points at its host's kickstart.
+    let ipxe = read(&out.join("pxe/boot.ipxe"));
+    assert!(ipxe.starts_with("#!ipxe\n"));
+    assert!(
+        ipxe.contains(":mac-52-54-00-20-00-02\nset host studio-02\n"),
+        "{ipxe}"
+    );
+    assert!(ipxe.contains("inst.ks=${base}/hosts/${host}.ks"), "{ipxe}");
+    let grub = read(&out.join("pxe/grub.cfg"));
+    assert!(grub.contains(
+        "if [ \"$net_default_mac\" = \"52:54:00:20:00:01\" ]; then set default=\"studio-01\"; fi"
+    ));
+    assert!(
+        grub.contains("inst.ks=http://10.20.0.1/fleet/hosts/booth.ks"),
+        "{grub}"
+    );
+    let menu = read(&out.join("pxe/pxelinux.menu"));
+    assert!(menu.contains("LABEL studio-02\n"), "{menu}");
+
+    // The whole tree passes validate (the kickstart validator covers hosts/).
+    let o = run(bin().arg("validate").arg(&out).args([
+        "--only",
+        "kickstart",
+        "--only",
+        "scriptlets",
+        "--only",
+        "consistency",
+    ]));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("hosts/booth.ks"), "{}", stdout(&o));
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A host's kickstart equals the kickstart of the base profile with the host's
+/// overrides written into it, but for the network line and the install disk.
+#[test]
+fn a_host_differs_from_its_profile_only_where_the_inventory_says() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("fleet");
+    ok(&fleet(&example(), &out, &[]));
+
+    let studio = read(&repo().join("examples/studio.toml"));
+    // studio-01: cpu = "amd", irq.ban = [42, 43].
+    let variant = studio
+        .replace("cpu = \"generic\" ", "cpu = \"amd\"     ")
+        .replace("ban = []   ", "ban = [42, 43]");
+    assert_ne!(
+        variant, studio,
+        "the example profile changed: update this test"
+    );
+    let p = t.path().join("studio.toml");
+    fs::write(&p, variant).unwrap();
+    let single = t.path().join("single");
+    render(Some(&p), &single);
+    let expected = read(&single.join("kickstart/studio.ks"));
+    let host = read(&out.join("hosts/studio-01.ks"));
+    assert!(host.contains("\nignoredisk --only-use=nvme0n1\n"));
+    let host_lines: Vec<&str> = host
+        .lines()
+        .filter(|l| *l != "ignoredisk --only-use=nvme0n1")
+        .collect();
+    assert_eq!(host_lines.len(), expected.lines().count());
+    let differing: Vec<(&str, &str)> = expected
+        .lines()
+        .zip(host_lines)
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(
+        differing,
+        vec![(
+            "network --bootproto=dhcp --device=link --activate",
+            "network --bootproto=dhcp --device=52:54:00:20:00:01 --activate --hostname=studio-01"
+        )],
+    );
+
+    // studio-02: a static address, intel and isolated CPUs.
+    let s2 = read(&out.join("hosts/studio-02.ks"));
+    assert!(s2.contains("\nnetwork --bootproto=static --device=52:54:00:20:00:02 --ip=10.20.0.12 --netmask=255.255.255.0 --gateway=10.20.0.1 --nameserver=10.20.0.1 --activate --hostname=studio-02\n"), "{s2}");
+    assert!(s2.contains("intel_pstate=disable"));
+    assert!(s2.contains("isolcpus=managed_irq,domain,2-3"));
+    assert!(!s2.contains("ignoredisk"));
+    // booth: the base profile's tuning, its own account.
+    let booth = read(&out.join("hosts/booth.ks"));
+    assert!(
+        booth.contains("\nuser --name=engineer --groups=audio,realtime"),
+        "{booth}"
+    );
+    assert!(!booth.contains("amd_pstate") && !booth.contains("intel_pstate"));
+}
+
+#[test]
+fn image_mode_snippets_hold_what_differs_from_the_image() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("fleet");
+    ok(&fleet(&example(), &out, &[]));
+    let index: serde_json::Value = serde_json::from_str(&read(&out.join("index.json"))).unwrap();
+    let snippet = |host: &str| -> String {
+        let h = index["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == host)
+            .unwrap();
+        read(&out.join(h["image_mode"].as_str().unwrap()))
+    };
+    let s2 = snippet("studio-02");
+    assert!(s2.contains("rpm-ostree kargs --append-if-missing=intel_pstate=disable --append-if-missing=isolcpus=managed_irq,domain,2-3"), "{s2}");
+    assert!(s2.contains("IRQBALANCE_BANNED_CPULIST=2-3"), "{s2}");
+    let booth = snippet("booth");
+    assert!(booth.contains("useradd -m engineer"), "{booth}");
+    assert!(!booth.contains("rpm-ostree"), "{booth}");
+    let shellcheck = tool("shellcheck", "shellcheck");
+    for e in fs::read_dir(out.join("image-mode")).unwrap() {
+        let p = e.unwrap().path();
+        let o = run(std::process::Command::new(&shellcheck).arg(&p));
+        assert!(o.status.success(), "{}: {}", p.display(), stdout(&o));
+        let o = run(std::process::Command::new("bash").arg("-n").arg(&p));
+        assert!(o.status.success(), "{}: {}", p.display(), stderr(&o));
+    }
+}
+
+#[test]
+fn unchanged_hosts_are_not_rewritten() {
+    let t = tempfile::tempdir().unwrap();
+    let inv = t.path().join("room.toml");
+    fs::copy(example(), &inv).unwrap();
+    fs::copy(
+        repo().join("examples/studio.toml"),
+        t.path().join("studio.toml"),
+    )
+    .unwrap();
+    let text = read(&inv).replace("\"../studio.toml\"", "\"studio.toml\"");
+    fs::write(&inv, &text).unwrap();
+    let out = t.path().join("fleet");
+    ok(&fleet(&inv, &out, &[]));
+    let ino = |h: &str| {
+        fs::metadata(out.join(format!("hosts/{h}.ks")))
+            .unwrap()
+            .ino()
+    };
+    let before = [ino("studio-01"), ino("studio-02"), ino("booth")];
+
+    let o = fleet(&inv, &out, &["--changed-only"]);
+    ok(&o);
+    assert_eq!(stdout(&o), "", "nothing changed");
+    assert_eq!([ino("studio-01"), ino("studio-02"), ino("booth")], before);
+
+    // One host changes: only it is reported and rewritten.
+    fs::write(
+        &inv,
+        text.replace("isolate_cpus = \"2-3\"", "isolate_cpus = \"3\""),
+    )
+    .unwrap();
+    let o = fleet(&inv, &out, &["--changed-only"]);
+    ok(&o);
+    assert_eq!(stdout(&o), "studio-02\n");
+    assert_eq!(ino("studio-01"), before[0]);
+    assert_eq!(ino("booth"), before[2]);
+    assert_ne!(ino("studio-02"), before[1]);
+    assert!(read(&out.join("hosts/studio-02.ks")).contains("nohz_full=3 "));
+}
+
+fn refused(inventory: &str, expected: &[&str]) {
+    let t = tempfile::tempdir().unwrap();
+    fs::copy(
+        repo().join("examples/studio.toml"),
+        t.path().join("studio.toml"),
+    )
+    .unwrap();
+    let inv = t.path().join("room.toml");
+    fs::write(&inv, inventory).unwrap();
+    let out = t.path().join("fleet");
+    let o = fleet(&inv, &out, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    for e in expected {
+        assert!(stderr(&o).contains(e), "missing {e:?} in:\n{}", stderr(&o));
+    }
+    assert!(!out.exists(), "wrote output for a refused inventory");
+    let left: Vec<_> = fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+}
+
+const HEAD: &str = "version = 1\nprofile = \"studio.toml\"\n";
+
+#[test]
+fn bad_inventories_are_refused_naming_the_host_and_key() {
+    refused(
+        &format!("{HEAD}[[host]]\nname = \"a\"\n[[host]]\nname = \"b\"\n[[host]]\nname = \"a\"\n"),
+        &[
+            "host[2].name: two hosts are named \"a\"",
+            "room.toml:8:8",
+            "line 4",
+        ],
+    );
+    refused(
+        &format!("{HEAD}[[host]]\nname = \"a\"\n[host.kernel]\nflavor = \"rt\"\n"),
+        &[
+            "host.a.kernel.flavor: unknown key \"flavor\"",
+            "room.toml:6:1",
+            "cpu, isolate_cpus, args",
+        ],
+    );
+    refused(
+        &format!("{HEAD}[[host]]\nname = \"a\"\nhostname = \"x\"\n"),
+        &["host.a.hostname: unknown key", "room.toml:5:1"],
+    );
+    // Overrides are held to the profile's own rules, with the inventory's position.
+    refused(
+        &format!(
+            "{HEAD}[[host]]\nname = \"a\"\n[host.kernel]\nargs = [\"threadirqs\", \"init=/bin/sh\"]\n"
+        ),
+        &["host.a.kernel.args[1]", "room.toml:6:23"],
+    );
+    refused(
+        &format!("{HEAD}[[host]]\nname = \"a\"\n[host.kernel]\nisolate_cpus = \"2-1\"\n"),
+        &["host.a.kernel.isolate_cpus", "room.toml:6:16"],
+    );
+    refused(
+        &format!("{HEAD}[[host]]\nname = \"a\"\n[[host.users]]\nname = \"root\"\n"),
+        &["host.a.users[0].name", "room.toml:6:8"],
+    );
+    // Values that would reach a kickstart or a PXE script.
+    refused(
+        &format!("{HEAD}[[host]]\nname = \"a\\n%post\"\n"),
+        &["host[0].name", "not a valid host name"],
+    );
+    refused(
+        &format!("{HEAD}[[host]]\nname = \"a\"\nmac = \"52:54:00:12:34\"\n"),
+        &["host.a.mac", "not a MAC address"],
+    );
+    refused(
+        &format!(
+            "{HEAD}[[host]]\nname = \"a\"\nmac = \"52:54:00:12:34:56\"\n[[host]]\nname = \"b\"\nmac = \"52-54-00-12-34-56\"\n"
+        ),
+        &["host.b.mac", "host \"a\" has the same MAC address"],
+    );
+    refused(
+        &format!("{HEAD}[[host]]\nname = \"a\"\ndisk = \"sda; reboot\"\n"),
+        &["host.a.disk", "not an install disk name"],
+    );
+    refused(
+        &format!("{HEAD}[[host]]\nname = \"a\"\n[host.network]\naddress = \"10.0.0.300/24\"\n"),
+        &["host.a.network.address"],
+    );
+    refused(
+        &format!(
+            "{HEAD}[pxe]\nurl = \"http://x/${{net0/mac}}\"\nkernel = \"http://x/k\"\ninitrd = \"http://x/i\"\n[[host]]\nname = \"a\"\n"
+        ),
+        &["pxe.url", "without $ variables"],
+    );
+    refused(
+        "version = 1\n[[host]]\nname = \"a\"\n",
+        &["profile: the inventory names no base profile"],
+    );
+    refused(HEAD, &["the inventory lists no host"]);
+    refused(
+        "version = 1\nprofile = \"/etc/passwd.toml\"\n[[host]]\nname = \"a\"\n",
+        &["profile", "not a path inside"],
+    );
+}
+
+#[test]
+fn an_inline_profile_works_like_a_file() {
+    let t = tempfile::tempdir().unwrap();
+    let studio = read(&repo().join("examples/studio.toml"));
+    // The profile as a [profile] table: its sections become [profile.X].
+    let inline: String = studio
+        .lines()
+        .map(|l| {
+            if let Some(rest) = l.strip_prefix("[[") {
+                format!("[[profile.{rest}")
+            } else if let Some(rest) = l.strip_prefix('[') {
+                format!("[profile.{rest}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (top, sections) = inline.split_at(inline.find("[profile.").unwrap());
+    let inv = format!("version = 1\n[[host]]\nname = \"a\"\n[profile]\n{top}\n{sections}\n");
+    let p = t.path().join("room.toml");
+    fs::write(&p, inv).unwrap();
+    let out = t.path().join("fleet");
+    ok(&fleet(&p, &out, &[]));
+    let file_based = t.path().join("file");
+    let inv2 = t.path().join("room2.toml");
+    fs::copy(
+        repo().join("examples/studio.toml"),
+        t.path().join("studio.toml"),
+    )
+    .unwrap();
+    fs::write(&inv2, format!("{HEAD}[[host]]\nname = \"a\"\n")).unwrap();
+    ok(&fleet(&inv2, &file_based, &[]));
+    assert_eq!(
+        read(&out.join("hosts/a.ks")),
+        read(&file_based.join("hosts/a.ks"))
+    );
+}
+
+#[test]
+fn too_many_hosts_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    fs::copy(
+        repo().join("examples/studio.toml"),
+        t.path().join("studio.toml"),
+    )
+    .unwrap();
+    let mut inv = String::from(HEAD);
+    for i in 0..20_001 {
+        inv.push_str(&format!("[[host]]\nname = \"h{i}\"\n"));
+    }
+    let p = t.path().join("room.toml");
+    fs::write(&p, inv).unwrap();
+    let o = fleet(&p, &t.path().join("out"), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("at most 20000"), "{}", stderr(&o));
+}

@@ -1,0 +1,995 @@
+//! Property tests over the profile schema, through the real binary, real bash
+//! and real ksvalidator: profiles are generated with valid values and hostile
+//! strings in every string field.
+//!
+//! - A profile the validator accepts renders shell bodies that `bash -n`
+//!   accepts (kickstart %pre/%post, RPM scriptlets, Containerfile RUNs, rootfs
+//!   scripts) and TOML files that parse back with the values put in.
+//! - A value its grammar rejects makes the render exit 2 with an error naming
+//!   its key and line:column, and nothing is written; so no rendered line ever
+//!   carries a rejected value. Values with shell, quoting or control
+//!   characters are rejected in every field (an oracle independent of the
+//!   grammar module).
+//! - For a few accepted profiles, both kickstarts pass ksvalidator.
+
+mod common;
+
+use std::cell::Cell;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use rtaudio_tuning::profile::grammar::{self, Check};
+
+use common::*;
+
+/// Marks every hostile payload: an accepted profile must never render it.
+const MARK: &str = "PWNED";
+
+/// Payloads aimed at each place a value lands: a shell (`;`, `$()`, backticks,
+/// quotes, newlines), a kickstart (`%end` / `%post`), a Containerfile (`RUN`),
+/// an RPM spec (`%(...)` macros), a here-document (our delimiter), TOML and
+/// option parsing. Each has a character no grammar allows.
+const PAYLOADS: &[&str] = &[
+    "x;touch /tmp/PWNED",
+    "$(touch /tmp/PWNED)",
+    "`touch /tmp/PWNED`",
+    "x\ntouch /tmp/PWNED",
+    "x\r\ntouch /tmp/PWNED",
+    "x\n%end\n%post\ntouch /tmp/PWNED\n%end",
+    "x\nRUN touch /tmp/PWNED",
+    "x\\\nRUN touch /tmp/PWNED",
+    "x\" && touch /tmp/PWNED && \"",
+    "x' ; touch /tmp/PWNED ; '",
+    "%(touch /tmp/PWNED)",
+    "%{lua: os.execute('PWNED')}",
+    "x\nRTAUDIO_TUNING_EOF\ntouch /tmp/PWNED",
+    "x\"\n[[customizations.user]]\nname = \"PWNED",
+    "x|PWNED",
+    "x&&PWNED",
+    "x>/etc/PWNED",
+    "{{ PWNED }}",
+    "x\0PWNED",
+    "x\tPWNED",
+    "caf\u{e9}PWNED",
+    "x\u{2028}PWNED",
+    "\u{1b}[2JPWNED",
+];
+
+/// A value with a character that must be refused in every field, whatever its
+/// grammar: control characters, quotes, shell and template syntax, non-ASCII.
+fn never_allowed(v: &str) -> bool {
+    v.contains("$(")
+        || v.chars().any(|c| {
+            c.is_control()
+                || !c.is_ascii()
+                || matches!(
+                    c,
+                    '"' | '\'' | '`' | '\\' | ';' | '|' | '<' | '>' | '(' | ')' | '{' | '}'
+                )
+        })
+}
+
+fn hostile() -> BoxedStrategy<String> {
+    prop_oneof![
+        4 => proptest::sample::select(PAYLOADS).prop_map(str::to_string),
+        // A payload behind a plausible value.
+        2 => ("[a-z0-9._-]{1,8}", proptest::sample::select(PAYLOADS))
+            .prop_map(|(a, b)| format!("{a}{b}")),
+        // Oversize values.
+        1 => (200usize..3000).prop_map(|n| format!("{}{MARK};", "a".repeat(n))),
+        // Anything printable: often valid for one field and not another.
+        2 => "\\PC{0,16}",
+        1 => "[ -~]{0,16}",
+    ]
+    .boxed()
+}
+
+/// One string field: its valid candidate, a hostile one, and which is used
+/// (unless the whole case is valid).
+#[derive(Debug, Clone)]
+struct Choice {
+    good: String,
+    bad: String,
+    hostile: bool,
+}
+
+fn choice(good: impl Strategy<Value = String> + 'static) -> BoxedStrategy<Choice> {
+    (good, hostile(), prop::bool::weighted(0.12))
+        .prop_map(|(good, bad, hostile)| Choice { good, bad, hostile })
+        .boxed()
+}
+
+fn list(good: &'static str, max: usize) -> BoxedStrategy<Vec<Choice>> {
+    prop::collection::vec(choice(good), 0..=max).boxed()
+}
+
+#[derive(Debug, Clone)]
+struct UserGen {
+    name: Choice,
+    groups: Option<Vec<Choice>>,
+    hash: Option<Choice>,
+    keys: Vec<Choice>,
+}
+
+#[derive(Debug, Clone)]
+struct Gen {
+    all_valid: bool,
+    target: (&'static str, u32, &'static str),
+    flavor: &'static str,
+    name: Option<Choice>,
+    repo: Option<(Choice, Option<Choice>)>,
+    args: Option<Vec<Choice>>,
+    isolate: Option<Choice>,
+    group: Option<(Choice, u32)>,
+    users: Vec<UserGen>,
+    banned_cpus: Option<Choice>,
+    priority: Vec<(Choice, u32)>,
+    sysctl: Vec<(Choice, Choice)>,
+    audio: Option<Vec<Choice>>,
+    install: Vec<Choice>,
+    remove: Vec<Choice>,
+    module: Option<(Choice, Choice)>,
+}
+
+const TARGETS: &[(&str, u32, &str)] = &[
+    ("fedora", 42, "x86_64"),
+    ("fedora", 44, "x86_64"),
+    ("fedora", 46, "aarch64"),
+    ("centos-stream", 10, "x86_64"),
+    ("almalinux", 10, "aarch64"),
+    ("rhel", 10, "x86_64"),
+];
+
+fn cpu_list_good() -> BoxedStrategy<String> {
+    prop_oneof![
+        (1u32..64).prop_map(|c| c.to_string()),
+        (1u32..64, 0u32..8).prop_map(|(lo, n)| format!("{lo}-{}", lo + n)),
+        (1u32..8, 9u32..16).prop_map(|(a, b)| format!("{a},{b}")),
+    ]
+    .boxed()
+}
+
+fn user() -> BoxedStrategy<UserGen> {
+    (
+        choice("mus[a-z0-9_-]{0,10}"),
+        prop::option::of(list("g[a-z0-9_-]{0,10}", 3)),
+        prop::option::of(choice(
+            "\\$6\\$[a-zA-Z0-9./]{8,16}\\$[a-zA-Z0-9./]{86}|\\$y\\$j9T\\$[a-zA-Z0-9./]{22}\\$[a-zA-Z0-9./]{43}",
+        )),
+        list(
+            "(ssh-ed25519|ssh-rsa) AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{20,43}=?( [a-z0-9@._:+-]{1,12}){0,2}",
+            2,
+        ),
+    )
+        .prop_map(|(name, groups, hash, keys)| UserGen {
+            name,
+            groups,
+            hash,
+            keys,
+        })
+        .boxed()
+}
+
+fn profiles(modules: bool) -> BoxedStrategy<Gen> {
+    let kernel = (
+        proptest::sample::select(TARGETS),
+        proptest::sample::select(&["rt", "stock"][..]),
+        choice("[a-z][a-z0-9-]{0,20}"),
+        prop::option::of((
+            choice(
+                "(https|http|ftp)://[a-z0-9]{1,10}\\.example\\.org(/[a-zA-Z0-9._~%+,@&?=-]{1,10}){0,3}(/\\$releasever-\\$basearch)?/?|file:///srv/[a-z]{1,8}",
+            ),
+            prop::option::of(choice(
+                "https://[a-z0-9]{1,10}\\.example\\.org/[a-z]{1,8}\\.gpg",
+            )),
+        )),
+        // Kernel arguments get an index prefix below, so their keys differ.
+        prop::option::of(list("[a-z0-9_.-]{0,8}(=[A-Za-z0-9_.,:/=+@-]{1,12})?", 3)),
+        prop::option::of(choice(cpu_list_good())),
+    );
+    let rest = (
+        prop::option::of((choice("rt[a-z0-9_-]{0,10}"), 900u32..65000)),
+        prop::collection::vec(user(), 0..=2),
+        prop::option::of(choice(cpu_list_good())),
+        prop::collection::vec((choice("[a-z0-9_.:-]{1,12}"), 1u32..=99), 0..=2),
+        prop::collection::vec(
+            (
+                choice("(vm|kernel|fs|net/ipv4/conf/eth0\\.100|net\\.core)[./][a-z_]{1,12}"),
+                choice("-?[0-9]{1,6}|[0-9]{1,3}( [0-9]{1,3}){1,3}|[a-z_]{1,8}"),
+            ),
+            0..=3,
+        ),
+    );
+    let packages = (
+        prop::option::of(list("a[a-z0-9._+-]{0,12}", 2)),
+        list("(@|@\\^)?p[a-z0-9._+-]{0,12}", 3),
+        list("r[a-z0-9._+-]{0,12}", 2),
+        if modules {
+            prop::option::of((
+                choice("[a-z][a-z0-9_]{0,10}"),
+                choice("selinux/[a-z0-9_]{1,8}\\.te"),
+            ))
+            .boxed()
+        } else {
+            Just(None).boxed()
+        },
+    );
+    (prop::bool::weighted(0.4), kernel, rest, packages)
+        .prop_map(
+            |(
+                all_valid,
+                (target, flavor, name, repo, args, isolate),
+                (group, users, banned_cpus, priority, sysctl),
+                (audio, install, remove, module),
+            )| Gen {
+                all_valid,
+                target,
+                flavor,
+                name: Some(name),
+                repo,
+                args,
+                isolate,
+                group,
+                users,
+                banned_cpus,
+                priority,
+                sysctl,
+                audio,
+                install,
+                remove,
+                module,
+            },
+        )
+        .boxed()
+}
+
+/// A grammar check of the library, by field.
+type Grammar = fn(&str) -> Check;
+
+/// Where a string value sits in the generated profile, and its grammar.
+#[derive(Debug)]
+struct Placed {
+    key: String,
+    line: usize,
+    col: usize,
+    value: String,
+    grammar: Grammar,
+}
+
+/// The profile text, written key by key, remembering where each value is.
+#[derive(Default)]
+struct Text {
+    text: String,
+    placed: Vec<Placed>,
+}
+
+/// A TOML basic string: every control character escaped, the rest verbatim.
+fn quoted(v: &str) -> String {
+    let mut s = String::from("\"");
+    for c in v.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(s, "\\u{:04X}", c as u32);
+            }
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    s
+}
+
+impl Text {
+    fn line(&self) -> usize {
+        self.text.matches('\n').count() + 1
+    }
+
+    fn raw(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.text.push('\n');
+    }
+
+    /// `name = "value"` with its key path; returns the value used.
+    fn string(&mut self, path: &str, name: &str, value: &str, grammar: Grammar) {
+        self.placed.push(Placed {
+            key: path.to_string(),
+            line: self.line(),
+            col: name.chars().count() + 4,
+            value: value.to_string(),
+            grammar,
+        });
+        let _ = writeln!(self.text, "{name} = {}", quoted(value));
+    }
+
+    /// `name = [ ... ]`, one element per line.
+    fn strings(&mut self, path: &str, name: &str, values: &[String], grammar: Grammar) {
+        let _ = writeln!(self.text, "{name} = [");
+        for (i, v) in values.iter().enumerate() {
+            self.placed.push(Placed {
+                key: format!("{path}[{i}]"),
+                line: self.line(),
+                col: 5,
+                value: v.clone(),
+                grammar,
+            });
+            let _ = writeln!(self.text, "    {},", quoted(v));
+        }
+        self.raw("]");
+    }
+}
+
+fn user_grammar(v: &str) -> Check {
+    grammar::account_name(v, "user")
+}
+fn group_grammar(v: &str) -> Check {
+    grammar::account_name(v, "group")
+}
+fn realtime_group_grammar(v: &str) -> Check {
+    grammar::account_name(v, "group").and_then(|()| grammar::unprivileged_group(v))
+}
+fn cpu_list_grammar(v: &str) -> Check {
+    grammar::cpu_list(v).map(|_| ())
+}
+fn te_grammar(v: &str) -> Check {
+    grammar::relative_path(v, ".te")
+}
+
+/// The profile's key path of a sysctl key, as the walker spells it.
+fn sysctl_path(key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        format!("sysctl.{key}")
+    } else {
+        format!("sysctl.{key:?}")
+    }
+}
+
+type BuiltUser = (String, Vec<String>, Option<String>, Vec<String>);
+
+/// What a generated profile holds, as used (valid or hostile per field).
+struct Built {
+    text: Text,
+    name: String,
+    args: Vec<String>,
+    group: String,
+    gid: Option<u32>,
+    /// Name, every group (the realtime one included), password hash, keys.
+    users: Vec<BuiltUser>,
+    packages: Vec<String>,
+    module: Option<(String, String)>,
+}
+
+fn build(g: &Gen) -> Built {
+    let pick = |c: &Choice| {
+        if c.hostile && !g.all_valid {
+            c.bad.clone()
+        } else {
+            c.good.clone()
+        }
+    };
+    // Drop repeated valid values: duplicates are reported, but not what is tested here.
+    let picks = |cs: &[Choice]| {
+        let mut out: Vec<String> = Vec::new();
+        for c in cs {
+            let v = pick(c);
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+        out
+    };
+    let mut t = Text::default();
+    t.raw("version = 1");
+    let name = g.name.as_ref().map_or("studio".to_string(), pick);
+    t.string("name", "name", &name, grammar::profile_name);
+    let (distro, release, arch) = g.target;
+    t.raw(&format!(
+        "[target]\ndistro = \"{distro}\"\nrelease = {release}\narch = \"{arch}\""
+    ));
+
+    t.raw(&format!("[kernel]\nflavor = \"{}\"", g.flavor));
+    if let Some((repo, gpgkey)) = &g.repo {
+        t.string("kernel.repo", "repo", &pick(repo), grammar::repo_url);
+        if let Some(k) = gpgkey {
+            t.string("kernel.gpgkey", "gpgkey", &pick(k), grammar::repo_url);
+        }
+    }
+    let args: Vec<String> = match &g.args {
+        Some(list) => {
+            let args: Vec<String> = list
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if c.hostile && !g.all_valid {
+                        c.bad.clone()
+                    } else {
+                        format!("k{i}{}", c.good)
+                    }
+                })
+                .collect();
+            t.strings("kernel.args", "args", &args, grammar::karg);
+            args
+        }
+        None => vec!["threadirqs".into()],
+    };
+    if let Some(c) = &g.isolate {
+        t.string(
+            "kernel.isolate_cpus",
+            "isolate_cpus",
+            &pick(c),
+            cpu_list_grammar,
+        );
+    }
+
+    t.raw("[realtime]");
+    let (group, gid) = match &g.group {
+        Some((c, gid)) => {
+            let v = pick(c);
+            t.string("realtime.group", "group", &v, realtime_group_grammar);
+            t.raw(&format!("gid = {gid}"));
+            (v, Some(*gid))
+        }
+        None => ("realtime".to_string(), Some(71)),
+    };
+
+    let mut users = Vec::new();
+    let mut user_names: Vec<String> = Vec::new();
+    for u in &g.users {
+        let name = pick(&u.name);
+        if user_names.contains(&name) {
+            continue;
+        }
+        user_names.push(name.clone());
+        let i = users.len();
+        let path = format!("users[{i}]");
+        t.raw("[[users]]");
+        let before = t.placed.len();
+        t.string(&format!("{path}.name"), "name", &name, user_grammar);
+        let groups = u.groups.as_ref().map(|gs| {
+            let v = picks(gs);
+            t.strings(&format!("{path}.groups"), "groups", &v, group_grammar);
+            v
+        });
+        let hash = u.hash.as_ref().map(|h| {
+            let v = pick(h);
+            t.string(
+                &format!("{path}.password_hash"),
+                "password_hash",
+                &v,
+                grammar::password_hash,
+            );
+            v
+        });
+        let keys = picks(&u.keys);
+        if !keys.is_empty() {
+            t.strings(
+                &format!("{path}.ssh_keys"),
+                "ssh_keys",
+                &keys,
+                grammar::ssh_key,
+            );
+        }
+        // A user whose name is refused is skipped: nothing else of it is checked.
+        if user_grammar(&name).is_err() {
+            t.placed.truncate(before + 1);
+        }
+        let mut all_groups = groups.unwrap_or_else(|| vec!["audio".into()]);
+        all_groups.push(group.clone());
+        users.push((name, all_groups, hash, keys));
+    }
+
+    t.raw("[irq]");
+    if let Some(c) = &g.banned_cpus {
+        t.string("irq.banned_cpus", "banned_cpus", &pick(c), cpu_list_grammar);
+    }
+    let mut matches: Vec<String> = Vec::new();
+    for (c, prio) in &g.priority {
+        let m = pick(c);
+        if matches.contains(&m) {
+            continue;
+        }
+        let i = matches.len();
+        matches.push(m.clone());
+        t.raw("[[irq.priority]]");
+        t.string(
+            &format!("irq.priority[{i}].match"),
+            "match",
+            &m,
+            grammar::irq_match,
+        );
+        t.raw(&format!("prio = {prio}"));
+    }
+
+    t.raw("[sysctl]");
+    let mut keys: Vec<String> = Vec::new();
+    for (k, v) in &g.sysctl {
+        let key = pick(k);
+        if keys
+            .iter()
+            .any(|x| grammar::sysctl_path(x) == grammar::sysctl_path(&key))
+        {
+            continue;
+        }
+        keys.push(key.clone());
+        let value = pick(v);
+        let path = sysctl_path(&key);
+        let qkey = quoted(&key);
+        if grammar::sysctl_key(&key).is_err() {
+            t.placed.push(Placed {
+                key: path.clone(),
+                line: t.line(),
+                col: 1,
+                value: key.clone(),
+                grammar: grammar::sysctl_key,
+            });
+            let _ = writeln!(t.text, "{qkey} = {}", quoted(&value));
+        } else {
+            t.string(&path, &qkey, &value, grammar::sysctl_value);
+        }
+    }
+
+    let mut packages = Vec::new();
+    t.raw("[audio]");
+    if let Some(list) = &g.audio {
+        let v = picks(list);
+        t.strings("audio.packages", "packages", &v, grammar::package_or_group);
+        packages.extend(v);
+    }
+    t.raw("[packages]");
+    let install = picks(&g.install);
+    t.strings(
+        "packages.install",
+        "install",
+        &install,
+        grammar::package_or_group,
+    );
+    packages.extend(install);
+    let remove = picks(&g.remove);
+    t.strings("packages.remove", "remove", &remove, grammar::package_name);
+
+    let module = g.module.as_ref().map(|(n, f)| {
+        let (n, f) = (pick(n), pick(f));
+        t.raw("[[selinux.module]]");
+        t.string(
+            "selinux.module[0].name",
+            "name",
+            &n,
+            grammar::selinux_module_name,
+        );
+        t.string("selinux.module[0].file", "file", &f, te_grammar);
+        (n, f)
+    });
+    Built {
+        text: t,
+        name,
+        args,
+        group,
+        gid,
+        users,
+        packages,
+        module,
+    }
+}
+
+/// Shell bodies of a rendered tree: kickstart %pre/%post, RPM scriptlets,
+/// Containerfile RUN lines and the scripts under rootfs/.
+fn shell_bodies(tree: &[(String, Vec<u8>)]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (path, bytes) in tree {
+        let text = String::from_utf8_lossy(bytes);
+        if path.ends_with(".ks") {
+            let mut cur: Option<String> = None;
+            for line in text.lines() {
+                let word = line.split_whitespace().next().unwrap_or("");
+                if line.trim() == "%end" {
+                    if let Some(body) = cur.take() {
+                        out.push((format!("{path} {}", out.len()), body));
+                    }
+                } else if matches!(word, "%pre" | "%post" | "%pre-install") {
+                    cur = Some(String::new());
+                } else if let Some(b) = cur.as_mut() {
+                    b.push_str(line);
+                    b.push('\n');
+                }
+            }
+            assert!(cur.is_none(), "{path}: a %post without %end");
+        } else if path.ends_with(".spec") {
+            let mut cur: Option<(String, String)> = None;
+            for line in text.lines() {
+                let word = line.split_whitespace().next().unwrap_or("");
+                if word.len() > 1
+                    && word.starts_with('%')
+                    && word[1..].chars().all(|c| c.is_ascii_lowercase())
+                {
+                    out.extend(cur.take());
+                    if matches!(
+                        word,
+                        "%pre" | "%post" | "%preun" | "%postun" | "%pretrans" | "%posttrans"
+                    ) {
+                        cur = Some((format!("{path} {word}"), String::new()));
+                    }
+                } else if let Some((_, b)) = cur.as_mut() {
+                    b.push_str(line);
+                    b.push('\n');
+                }
+            }
+            out.extend(cur);
+        } else if path.ends_with("Containerfile") {
+            let mut full = String::new();
+            for line in text.lines() {
+                full.push_str(line);
+                if full.ends_with('\\') {
+                    full.pop();
+                    continue;
+                }
+                if let Some(run) = full.strip_prefix("RUN ") {
+                    out.push((format!("{path} RUN"), format!("{run}\n")));
+                }
+                full.clear();
+            }
+        } else if path.starts_with("rootfs/") && text.starts_with("#!/bin/") {
+            out.push((path.clone(), text.into_owned()));
+        }
+    }
+    out
+}
+
+/// `bash -n` on every body at once, each wrapped in a function of its own:
+/// one bash process per case. Warnings (an unterminated here-document) count.
+fn bash_n(bodies: &[(String, String)]) -> Result<(), String> {
+    let mut script = String::new();
+    let mut starts = Vec::new();
+    for (i, (_, body)) in bodies.iter().enumerate() {
+        starts.push(script.matches('\n').count() + 1);
+        let _ = write!(script, "__body_{i}() {{\n:\n{body}\n}}\n");
+    }
+    let mut child = Command::new("bash")
+        .arg("-n")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running bash");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), script.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    if o.status.success() && err.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = bodies
+        .iter()
+        .zip(&starts)
+        .map(|((n, _), s)| format!("  line {s}: {n}"))
+        .collect();
+    Err(format!(
+        "bash -n: {err}\nbodies start at:\n{}",
+        names.join("\n")
+    ))
+}
+
+fn toml_str(v: &toml::Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+/// The TOML outputs parse and carry the profile's values.
+fn toml_round_trip(b: &Built, tree: &[(String, Vec<u8>)]) -> Result<(), String> {
+    let mut blueprint = None;
+    let mut bootc = None;
+    let mut kargs_files = 0;
+    for (path, bytes) in tree {
+        if !path.ends_with(".toml") {
+            continue;
+        }
+        let text = std::str::from_utf8(bytes).map_err(|e| format!("{path}: {e}"))?;
+        let doc: toml::Table = toml::from_str(text).map_err(|e| format!("{path}: {e}"))?;
+        if path.contains("/kargs.d/") {
+            kargs_files += 1;
+            let kargs: Vec<&str> = doc["kargs"]
+                .as_array()
+                .ok_or(format!("{path}: no kargs"))?
+                .iter()
+                .map(toml_str)
+                .collect();
+            for a in &b.args {
+                if !kargs.contains(&a.as_str()) {
+                    return Err(format!("{path}: {a:?} missing from {kargs:?}"));
+                }
+            }
+        }
+        if *path == format!("blueprint/{}.toml", b.name) {
+            blueprint = Some(doc);
+        } else if path == "bootc/config.toml" {
+            bootc = Some(doc);
+        }
+    }
+    if kargs_files == 0 {
+        return Err("no kargs.d file".into());
+    }
+    let bp = blueprint.ok_or("no blueprint")?;
+    if toml_str(&bp["name"]) != b.name {
+        return Err(format!("blueprint name {:?}", bp["name"]));
+    }
+    let names = |key: &str| -> Vec<String> {
+        bp.get(key)
+            .and_then(toml::Value::as_array)
+            .map(|a| a.iter().map(|p| toml_str(&p["name"]).to_string()).collect())
+            .unwrap_or_default()
+    };
+    let (pkgs, groups) = (names("packages"), names("groups"));
+    for p in &b.packages {
+        let found = match p.strip_prefix('@') {
+            Some(env) if env.starts_with('^') => true,
+            Some(g) => groups.contains(&g.to_string()),
+            None => pkgs.contains(p),
+        };
+        if !found {
+            return Err(format!("blueprint: package {p:?} missing"));
+        }
+    }
+    let custom = &bp["customizations"];
+    let append = custom
+        .get("kernel")
+        .and_then(|k| k.get("append"))
+        .map_or("", toml_str);
+    for a in &b.args {
+        if !append.split(' ').any(|x| x == a) {
+            return Err(format!("blueprint: kernel arg {a:?} not in {append:?}"));
+        }
+    }
+    let group = &custom["group"][0];
+    if toml_str(&group["name"]) != b.group
+        || group.get("gid").and_then(toml::Value::as_integer) != b.gid.map(i64::from)
+    {
+        return Err(format!("blueprint: group {group:?}"));
+    }
+    let mut docs = vec![("blueprint", &bp)];
+    if !b.users.is_empty() {
+        docs.push((
+            "bootc/config.toml",
+            bootc.as_ref().ok_or("no bootc/config.toml")?,
+        ));
+    }
+    for (what, doc) in docs {
+        let users = doc["customizations"]
+            .get("user")
+            .and_then(toml::Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if users.len() != b.users.len() {
+            return Err(format!("{what}: {} users", users.len()));
+        }
+        for (u, (name, groups, hash, keys)) in users.iter().zip(&b.users) {
+            let got: Vec<&str> = u["groups"]
+                .as_array()
+                .map(|a| a.iter().map(toml_str).collect())
+                .unwrap_or_default();
+            let ok = toml_str(&u["name"]) == name
+                && groups.iter().all(|g| got.contains(&g.as_str()))
+                && u.get("password").map(toml_str) == hash.as_deref()
+                && u.get("key")
+                    .map_or(String::new(), |k| toml_str(k).to_string())
+                    == keys.join("\n");
+            if !ok {
+                return Err(format!("{what}: user {u:?} is not {name} {groups:?}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The error block for `key`: `error: KEY: ...` followed by `--> FILE:L:C`.
+fn names_key_at(stderr: &str, key: &str, line: usize, col: usize) -> bool {
+    let head = format!("error: {key}: ");
+    let at = format!("p.toml:{line}:{col}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    lines.windows(2).any(|w| {
+        w[0].starts_with(&head) && w[1].trim_start().starts_with("--> ") && w[1].ends_with(&at)
+    })
+}
+
+#[derive(Default)]
+struct Counts {
+    accepted: Cell<u32>,
+    refused_by_grammar: Cell<u32>,
+    refused_otherwise: Cell<u32>,
+}
+
+/// Render one generated profile through the binary and check every property.
+fn check_case(g: &Gen, counts: &Counts, ksvalidator: Option<&Path>) -> Result<(), TestCaseError> {
+    let b = build(g);
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("p.toml");
+    fs::write(&p, &b.text.text).unwrap();
+    if let Some((name, file)) = &b.module {
+        if te_grammar(file).is_ok() {
+            let f = t.path().join(file);
+            fs::create_dir_all(f.parent().unwrap()).unwrap();
+            fs::write(
+                &f,
+                format!("module {name} 1.0;\nrequire {{ type init_t; type device_t; class chr_file {{ open }}; }}\nallow init_t device_t:chr_file open;\n"),
+            )
+            .unwrap();
+        }
+    }
+    let before: Vec<_> = fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let out = t.path().join("out");
+    let o = run(bin().arg("render").arg(&p).arg("-o").arg(&out));
+    let err = stderr(&o);
+    let ctx = || format!("profile:\n{}\nstderr:\n{err}", b.text.text);
+    let refused: Vec<&Placed> = b
+        .text
+        .placed
+        .iter()
+        .filter(|v| (v.grammar)(&v.value).is_err())
+        .collect();
+    for v in &b.text.placed {
+        prop_assert!(
+            !never_allowed(&v.value) || (v.grammar)(&v.value).is_err(),
+            "{} accepts {:?}",
+            v.key,
+            v.value
+        );
+    }
+    match o.status.code() {
+        Some(2) => {
+            prop_assert!(
+                !out.exists(),
+                "refused, yet {} exists\n{}",
+                out.display(),
+                ctx()
+            );
+            let after: Vec<_> = fs::read_dir(t.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            prop_assert_eq!(
+                &after,
+                &before,
+                "refused, yet something was written\n{}",
+                ctx()
+            );
+            prop_assert!(err.contains("nothing was written"), "{}", ctx());
+            for v in &refused {
+                prop_assert!(
+                    names_key_at(&err, &v.key, v.line, v.col),
+                    "{:?} in {} (line {}:{}) refused without naming the key and place\n{}",
+                    v.value,
+                    v.key,
+                    v.line,
+                    v.col,
+                    ctx()
+                );
+            }
+            if refused.is_empty() {
+                counts
+                    .refused_otherwise
+                    .set(counts.refused_otherwise.get() + 1);
+            } else {
+                counts
+                    .refused_by_grammar
+                    .set(counts.refused_by_grammar.get() + 1);
+            }
+        }
+        Some(0) => {
+            prop_assert!(
+                refused.is_empty(),
+                "rendered with refused values {:?}\n{}",
+                refused,
+                ctx()
+            );
+            counts.accepted.set(counts.accepted.get() + 1);
+            let tree = tree(&out);
+            for (path, bytes) in &tree {
+                prop_assert!(
+                    !String::from_utf8_lossy(bytes).contains(MARK),
+                    "{path} carries a hostile payload\n{}",
+                    ctx()
+                );
+            }
+            let bodies = shell_bodies(&tree);
+            prop_assert!(
+                bodies.len() >= 6,
+                "only {} shell bodies found",
+                bodies.len()
+            );
+            bash_n(&bodies).map_err(|e| TestCaseError::fail(format!("{e}\n{}", ctx())))?;
+            toml_round_trip(&b, &tree)
+                .map_err(|e| TestCaseError::fail(format!("{e}\n{}", ctx())))?;
+            if let Some(ksvalidator) = ksvalidator {
+                for (path, bytes) in tree.iter().filter(|(p, _)| p.ends_with(".ks")) {
+                    let text = String::from_utf8_lossy(bytes);
+                    let version = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("#version="))
+                        .unwrap_or("DEVEL");
+                    let v = run(Command::new(ksvalidator)
+                        .args(["-v", version])
+                        .arg(out.join(path)));
+                    prop_assert!(
+                        v.status.success(),
+                        "ksvalidator {path}: {}{}\n{}",
+                        stdout(&v),
+                        stderr(&v),
+                        ctx()
+                    );
+                }
+            }
+        }
+        code => prop_assert!(false, "render exited {code:?}\n{}", ctx()),
+    }
+    Ok(())
+}
+
+/// `cases` per run; PROPTEST_CASES raises it for a long hunt.
+fn runner(cases: u32) -> TestRunner {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cases);
+    TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: 256,
+        ..Config::default()
+    })
+}
+
+#[test]
+fn generated_profiles_render_safely_or_are_refused_with_key_and_place() {
+    let counts = Counts::default();
+    runner(160)
+        .run(&profiles(false), |g| check_case(&g, &counts, None))
+        .unwrap();
+    let (a, r, x) = (
+        counts.accepted.get(),
+        counts.refused_by_grammar.get(),
+        counts.refused_otherwise.get(),
+    );
+    // Both halves of the property were exercised, not just one.
+    assert!(
+        a >= 30 && r >= 30,
+        "accepted {a}, refused by a grammar {r}, otherwise {x}"
+    );
+}
+
+#[test]
+fn generated_profiles_with_selinux_modules() {
+    let counts = Counts::default();
+    runner(16)
+        .run(&profiles(true), |g| check_case(&g, &counts, None))
+        .unwrap();
+    assert!(
+        counts.accepted.get() >= 2,
+        "accepted {}",
+        counts.accepted.get()
+    );
+}
+
+#[test]
+fn sampled_accepted_profiles_pass_ksvalidator() {
+    let ksvalidator = tool(
+        "ksvalidator",
+        "pykickstart (scripts/test installs it in .venv/)",
+    );
+    let counts = Counts::default();
+    let valid = profiles(false).prop_map(|mut g| {
+        g.all_valid = true;
+        g
+    });
+    runner(4)
+        .run(&valid, |g| check_case(&g, &counts, Some(&ksvalidator)))
+        .unwrap();
+    assert!(counts.accepted.get() >= 1, "no profile was accepted");
+}
