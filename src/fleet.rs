@@ -12,14 +12,16 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::profile::parse::{Cx, Section, Val, parse_table};
 use crate::profile::{self, Profile, Span, grammar};
-use crate::render::{self, Artifact, Plan, RenderBug};
+use crate::render::{self, Artifact, Content, Plan, RenderBug};
 use crate::report::{Report, Severity};
 
 /// Inventories larger than this are refused before they are parsed.
@@ -708,8 +710,9 @@ fn canonical(v: &DeValue, out: &mut String) {
 /// A variant rendered once: its kickstart around the host lines, and what a
 /// host of it changes on top of the shared image.
 struct VariantOut {
-    ks_head: String,
-    ks_tail: String,
+    /// The kickstart every host of the variant shares, and its sha256 state.
+    body: Arc<[u8]>,
+    body_sha: Sha256,
     /// The snippet and its path, `image-mode/SHA.sh`: one file per variant,
     /// named by its content so that it keeps its name across renders.
     image_mode: Option<(String, String)>,
@@ -836,16 +839,24 @@ fn variant_out(base: &Plan, profile: &Profile, is_base: bool) -> Result<VariantO
     let mut plan = render::plan(profile)?;
     plan.host_lines = HOST_MARK.to_string();
     let ks = render::install_kickstart(&plan)?;
-    let (head, tail) = ks.split_once(HOST_MARK).ok_or_else(|| RenderBug {
+    // The variant's kickstart without the network line; each host's own
+    // lines go at its end (kickstart commands may follow the sections), so
+    // that the body's sha256 state is computed once per variant.
+    let bug = |detail: &str| RenderBug {
         artifact: "kickstart/install.ks".into(),
-        detail: "the host lines are missing from the installation kickstart".into(),
-    })?;
+        detail: detail.into(),
+    };
+    let (head, tail) = ks
+        .split_once(&format!("{HOST_MARK}\n"))
+        .ok_or_else(|| bug("the host lines are missing from the installation kickstart"))?;
     if tail.contains(HOST_MARK) {
-        return Err(RenderBug {
-            artifact: "kickstart/install.ks".into(),
-            detail: "the host lines appear twice in the installation kickstart".into(),
-        });
+        return Err(bug(
+            "the host lines appear twice in the installation kickstart",
+        ));
     }
+    let body = [head.as_bytes(), tail.as_bytes()].concat();
+    let mut body_sha = Sha256::new();
+    body_sha.update(&body);
     let image_mode = if is_base {
         None
     } else {
@@ -856,8 +867,8 @@ fn variant_out(base: &Plan, profile: &Profile, is_base: bool) -> Result<VariantO
         (format!("image-mode/{}.sh", &sha[..16]), script)
     });
     Ok(VariantOut {
-        ks_head: head.to_string(),
-        ks_tail: tail.to_string(),
+        body: Arc::from(body),
+        body_sha,
         image_mode,
     })
 }
@@ -948,14 +959,16 @@ pub fn render(fleet: &Fleet) -> Result<Rendered, RenderBug> {
         .map(|(i, p)| variant_out(&base_plan, p, i == 0))
         .collect::<Result<_, _>>()?;
 
-    // Hosts on every core: string joins and hashes.
-    let rendered: Vec<(Artifact, String)> =
-        crate::jobs::par(&fleet.hosts, |h| host_kickstart(h, &outs[h.variant]));
+    // Hosts on every core: their own lines and hashes.
+    let empty: Arc<[u8]> = Arc::from(Vec::new());
+    let rendered: Vec<(Artifact, String)> = crate::jobs::par(&fleet.hosts, |h| {
+        host_kickstart(h, &outs[h.variant], &empty)
+    });
     for (path, script) in outs.iter().filter_map(|o| o.image_mode.as_ref()) {
         shared.push(Artifact {
             path: path.clone(),
             mode: 0o755,
-            content: script.clone().into_bytes(),
+            content: Content::Bytes(script.clone().into_bytes()),
         });
     }
 
@@ -997,7 +1010,7 @@ pub fn render(fleet: &Fleet) -> Result<Rendered, RenderBug> {
             pxe_files.push(Artifact {
                 path: path.into(),
                 mode: 0o644,
-                content: render::fleet_template(name, &ctx)?.into_bytes(),
+                content: Content::Bytes(render::fleet_template(name, &ctx)?.into_bytes()),
             });
         }
     }
@@ -1011,7 +1024,7 @@ pub fn render(fleet: &Fleet) -> Result<Rendered, RenderBug> {
             .iter()
             .map(|a| IndexFile {
                 path: a.path.clone(),
-                sha256: crate::output::sha256_hex(&a.content),
+                sha256: a.content.sha256_hex(),
             })
             .collect(),
         hosts: Vec::with_capacity(fleet.hosts.len()),
@@ -1048,7 +1061,7 @@ pub fn render(fleet: &Fleet) -> Result<Rendered, RenderBug> {
         Artifact {
             path: "index.json".into(),
             mode: 0o644,
-            content: json,
+            content: Content::Bytes(json),
         },
         sha,
     ));
@@ -1061,19 +1074,25 @@ pub fn render(fleet: &Fleet) -> Result<Rendered, RenderBug> {
     })
 }
 
-fn host_kickstart(h: &Host, v: &VariantOut) -> (Artifact, String) {
-    let lines = host_lines(h);
-    let mut ks = String::with_capacity(v.ks_head.len() + lines.len() + v.ks_tail.len());
-    ks.push_str(&v.ks_head);
-    ks.push_str(&lines);
-    ks.push_str(&v.ks_tail);
-    let ks = ks.into_bytes();
-    let sha = crate::output::sha256_hex(&ks);
+fn host_kickstart(h: &Host, v: &VariantOut, empty: &Arc<[u8]>) -> (Artifact, String) {
+    let own = format!(
+        "\n# This machine: host \"{}\" of the fleet (its network and install disk).\n{}\n",
+        h.name,
+        host_lines(h)
+    )
+    .into_bytes();
+    let mut sha = v.body_sha.clone();
+    sha.update(&own);
+    let sha = crate::output::hex(&sha.finalize());
     (
         Artifact {
             path: kickstart_path(h),
             mode: 0o644,
-            content: ks,
+            content: Content::Around {
+                head: v.body.clone(),
+                own,
+                tail: empty.clone(),
+            },
         },
         sha,
     )

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 
-use crate::render::Artifact;
+use crate::render::{Artifact, Content};
 
 pub const MANIFEST: &str = "MANIFEST.sha256";
 
@@ -37,8 +37,12 @@ pub enum Refusal {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lowercase hex of a digest.
+pub fn hex(digest: &[u8]) -> String {
+    let mut s = String::with_capacity(digest.len() * 2);
     for b in digest {
         let _ = write!(s, "{b:02x}");
     }
@@ -49,7 +53,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn manifest(artifacts: &[Artifact]) -> String {
     let mut lines: Vec<(String, String)> = artifacts
         .iter()
-        .map(|a| (a.path.clone(), sha256_hex(&a.content)))
+        .map(|a| (a.path.clone(), a.content.sha256_hex()))
         .collect();
     lines.sort();
     lines.iter().map(|(p, h)| format!("{h}  {p}\n")).collect()
@@ -187,7 +191,7 @@ pub fn write_tree_hashed(
         let intact = crate::jobs::par(artifacts, |a| {
             fs::symlink_metadata(dir.join(&a.path))
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o7777 == a.mode)
-                && fs::read(dir.join(&a.path)).is_ok_and(|b| b == a.content)
+                && fs::read(dir.join(&a.path)).is_ok_and(|b| a.content.eq_bytes(&b))
         });
         let files = walkdir::WalkDir::new(dir)
             .min_depth(1)
@@ -292,7 +296,7 @@ pub fn write_tree_hashed(
     write_file(
         &tmp.path().join(MANIFEST),
         0o644,
-        manifest.as_bytes(),
+        &Content::Bytes(manifest.into_bytes()),
         umask,
     )?;
     // One flush of the file system for the whole tree, before it is swapped
@@ -319,7 +323,7 @@ pub fn write_tree_hashed(
 
 /// sha256 of every artifact, on every core when there are many.
 fn hash_all(artifacts: &[Artifact]) -> Vec<String> {
-    crate::jobs::par(artifacts, |a| sha256_hex(&a.content))
+    crate::jobs::par(artifacts, |a| a.content.sha256_hex())
 }
 
 /// The process's umask, from /proc/self/status (setting it to read it would
@@ -337,7 +341,8 @@ fn current_umask() -> u32 {
 
 /// Create a file with its mode (an extra chmod only where the umask takes
 /// bits away).
-fn write_file(path: &Path, mode: u32, content: &[u8], umask: u32) -> anyhow::Result<()> {
+fn write_file(path: &Path, mode: u32, content: &Content, umask: u32) -> anyhow::Result<()> {
+    use std::io::IoSlice;
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut f = fs::OpenOptions::new()
         .write(true)
@@ -345,7 +350,30 @@ fn write_file(path: &Path, mode: u32, content: &[u8], umask: u32) -> anyhow::Res
         .mode(mode)
         .open(path)
         .with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(content)
+    // One writev for a file in pieces.
+    let pieces = content.pieces();
+    let mut slices: Vec<IoSlice> = pieces
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| IoSlice::new(p))
+        .collect();
+    let mut bufs = &mut slices[..];
+    let mut result = Ok(());
+    while !bufs.is_empty() {
+        match f.write_vectored(bufs) {
+            Ok(0) => {
+                result = Err(std::io::Error::from(std::io::ErrorKind::WriteZero));
+                break;
+            }
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    result
         .and_then(|()| {
             if mode & umask != 0 {
                 f.set_permissions(fs::Permissions::from_mode(mode))

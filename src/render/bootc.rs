@@ -13,7 +13,7 @@ pub fn render(plan: &Plan, tera: &tera::Tera) -> Result<Vec<Artifact>, RenderBug
         out.push(Artifact {
             path: format!("bootc/rootfs{}", f.path),
             mode: f.mode,
-            content: f.content.clone().into_bytes(),
+            content: f.content.clone().into_bytes().into(),
         });
     }
     if !plan.profile.users.is_empty() {

@@ -24,7 +24,71 @@ use crate::profile::Profile;
 pub struct Artifact {
     pub path: String,
     pub mode: u32,
-    pub content: Vec<u8>,
+    pub content: Content,
+}
+
+/// A file's bytes: whole, or its own bytes between a head and a tail that many
+/// files share (a fleet host's kickstart is its variant's kickstart around the
+/// host's lines), so that 10,000 of them are not 10,000 copies in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    Bytes(Vec<u8>),
+    Around {
+        head: std::sync::Arc<[u8]>,
+        own: Vec<u8>,
+        tail: std::sync::Arc<[u8]>,
+    },
+}
+
+impl Content {
+    /// The bytes in order, in up to three pieces.
+    pub fn pieces(&self) -> [&[u8]; 3] {
+        match self {
+            Content::Bytes(b) => [b, &[], &[]],
+            Content::Around { head, own, tail } => [head, own, tail],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.pieces().iter().map(|p| p.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `bytes` are exactly these bytes.
+    pub fn eq_bytes(&self, bytes: &[u8]) -> bool {
+        if bytes.len() != self.len() {
+            return false;
+        }
+        let mut rest = bytes;
+        self.pieces().iter().all(|p| {
+            let (a, b) = rest.split_at(p.len());
+            rest = b;
+            a == *p
+        })
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.pieces().concat()
+    }
+
+    /// sha256, hex, `sha256sum`'s form.
+    pub fn sha256_hex(&self) -> String {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        for p in self.pieces() {
+            h.update(p);
+        }
+        crate::output::hex(&h.finalize())
+    }
+}
+
+impl From<Vec<u8>> for Content {
+    fn from(b: Vec<u8>) -> Self {
+        Content::Bytes(b)
+    }
 }
 
 impl Artifact {
@@ -32,8 +96,13 @@ impl Artifact {
         Artifact {
             path: path.into(),
             mode: 0o644,
-            content: content.into_bytes(),
+            content: content.into_bytes().into(),
         }
+    }
+
+    /// The file's text (tests and messages; lossy for bytes that are not UTF-8).
+    pub fn text_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.content.to_vec()).into_owned()
     }
 }
 
@@ -63,7 +132,7 @@ pub fn render_all(profile: &Profile) -> Result<Vec<Artifact>, RenderBug> {
         out.push(Artifact {
             path: format!("rootfs{}", f.path),
             mode: f.mode,
-            content: f.content.clone().into_bytes(),
+            content: f.content.clone().into_bytes().into(),
         });
     }
     out.extend(kickstart::render(&plan, tera)?);
@@ -169,13 +238,13 @@ mod tests {
                         .iter()
                         .find(|a| a.path == "kickstart/studio.ks")
                         .unwrap();
-                    let ks = String::from_utf8_lossy(&ks.content);
+                    let ks = ks.text_lossy();
                     assert_eq!(ks.contains("\nkernel-rt\n"), flavor == "rt", "{text}");
                     let bootc = out
                         .iter()
                         .find(|a| a.path == "bootc/Containerfile")
                         .unwrap();
-                    let bootc = String::from_utf8_lossy(&bootc.content);
+                    let bootc = bootc.text_lossy();
                     assert!(
                         bootc.trim_end().ends_with("RUN bootc container lint"),
                         "{text}"
@@ -184,7 +253,7 @@ mod tests {
                         .iter()
                         .find(|a| a.path == "rootfs/etc/rtaudio-tuning/cpupower.env")
                         .unwrap();
-                    let cpupower = String::from_utf8_lossy(&cpupower.content);
+                    let cpupower = cpupower.text_lossy();
                     assert!(cpupower.contains("GOVERNOR=performance"));
                     assert!(
                         cpupower.contains("CPUPOWER_START_OPTS=\"frequency-set -g performance\"")
@@ -210,7 +279,7 @@ mod tests {
             .iter()
             .find(|a| a.path == "rootfs/etc/rtaudio-tuning/irqbalance.env")
             .unwrap();
-        let env = String::from_utf8_lossy(&env.content);
+        let env = env.text_lossy();
         assert!(
             env.contains("\nIRQBALANCE_BANNED_CPULIST=1-2,4-7\n"),
             "{env}"
@@ -223,7 +292,7 @@ mod tests {
             .iter()
             .find(|a| a.path.ends_with("kargs.d/50-rtaudio-tuning.toml"))
             .unwrap();
-        let kargs = String::from_utf8_lossy(&kargs.content);
+        let kargs = kargs.text_lossy();
         assert!(
             kargs.contains(
                 "\"isolcpus=managed_irq,domain,2,4-7\", \"nohz_full=2,4-7\", \"rcu_nocbs=2,4-7\""
@@ -240,7 +309,7 @@ mod tests {
             .iter()
             .find(|a| a.path == "kickstart/studio.ks")
             .unwrap();
-        let ks = String::from_utf8_lossy(&ks.content);
+        let ks = ks.text_lossy();
         assert!(ks.contains("services --enabled=cpupower.service\n"), "{ks}");
         assert!(
             ks.contains("systemctl mask irqbalance.service tuned.service"),

@@ -11,7 +11,7 @@ pub fn render(plan: &Plan, tera: &tera::Tera) -> Result<Vec<Artifact>, RenderBug
         out.push(Artifact {
             path: format!("rpm/{}", f.source),
             mode: f.mode,
-            content: f.content.clone().into_bytes(),
+            content: f.content.clone().into_bytes().into(),
         });
     }
     Ok(out)
