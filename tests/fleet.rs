@@ -397,3 +397,130 @@ fn too_many_hosts_are_refused() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("at most 20000"), "{}", stderr(&o));
 }
+
+/// Hostile or valid values in every host field: an inventory the validator
+/// accepts renders a host block of known commands that carries no hostile
+/// payload; one it refuses names the host's key, and renders nothing.
+#[test]
+fn host_fields_never_smuggle_lines_into_a_kickstart() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    const MARK: &str = "PWNED";
+    let hostile = prop_oneof![
+        Just("x\nnetwork --device=PWNED".to_string()),
+        Just("x\n%end\n%post\nPWNED\n%end".to_string()),
+        Just("x;PWNED".to_string()),
+        Just("$(PWNED)".to_string()),
+        Just("x PWNED".to_string()),
+        Just("x\"PWNED".to_string()),
+        Just("x\u{1}PWNED".to_string()),
+        Just("../PWNED".to_string()),
+        Just("${net0/mac}PWNED".to_string()),
+        "[ -~]{0,12}PWNED".prop_map(|s| s),
+    ];
+    let name = prop_oneof![
+        "[a-z][a-z0-9-]{0,20}[a-z0-9]",
+        "[a-z0-9]{1,8}\\.[a-z0-9]{1,8}",
+        hostile.clone()
+    ];
+    let mac = prop_oneof![
+        "([0-9a-f]{2}:){5}[0-9a-f]{2}",
+        "([0-9A-F]{2}-){5}[0-9A-F]{2}",
+        hostile.clone()
+    ];
+    let disk = prop_oneof![
+        "[a-z]{2,4}[0-9]{0,2}",
+        "disk/by-id/[A-Za-z0-9_-]{1,20}",
+        hostile.clone()
+    ];
+    let address = prop_oneof![
+        (0u8..=255, 0u8..=255, 1u8..=32).prop_map(|(a, b, p)| format!("10.{a}.{b}.7/{p}")),
+        hostile
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases: 300,
+        ..Config::default()
+    });
+    let accepted = std::cell::Cell::new(0);
+    let refused = std::cell::Cell::new(0);
+    runner
+        .run(
+            &(
+                name,
+                prop::option::of(mac),
+                prop::option::of(disk),
+                prop::option::of(address),
+            ),
+            |(name, mac, disk, address)| {
+                let mut inv = String::from("version = 1\n[profile]\nversion = 1\n[[host]]\n");
+                let q = |v: &str| toml::Value::String(v.to_string()).to_string();
+                inv.push_str(&format!("name = {}\n", q(&name)));
+                if let Some(m) = &mac {
+                    inv.push_str(&format!("mac = {}\n", q(m)));
+                }
+                if let Some(d) = &disk {
+                    inv.push_str(&format!("disk = {}\n", q(d)));
+                }
+                if let Some(a) = &address {
+                    inv.push_str(&format!("[host.network]\naddress = {}\n", q(a)));
+                }
+                let loaded =
+                    rtaudio_tuning::fleet::parse_text("room.toml".into(), inv.clone(), None);
+                match &loaded.fleet {
+                    Some(f) => {
+                        accepted.set(accepted.get() + 1);
+                        let r =
+                            rtaudio_tuning::fleet::render(f).expect("an accepted fleet renders");
+                        for a in &r.artifacts {
+                            let text = a.text_lossy();
+                            prop_assert!(
+                                !text.contains(MARK),
+                                "{} carries a payload:\n{inv}",
+                                a.path
+                            );
+                        }
+                        let ks = r
+                            .artifacts
+                            .iter()
+                            .find(|a| a.path.starts_with("hosts/"))
+                            .unwrap();
+                        let text = ks.text_lossy();
+                        let block = &text[text.rfind("\n# This machine: ").unwrap()..];
+                        for line in block.lines().skip(2) {
+                            prop_assert!(
+                                line.starts_with("network --bootproto=")
+                                    || line.starts_with("ignoredisk --only-use="),
+                                "unexpected line {line:?} from\n{inv}"
+                            );
+                            prop_assert!(
+                                !line
+                                    .chars()
+                                    .any(|c| c.is_control() || c == '"' || c == '\'')
+                            );
+                        }
+                    }
+                    None => {
+                        refused.set(refused.get() + 1);
+                        prop_assert!(
+                            loaded
+                                .report
+                                .entries
+                                .iter()
+                                .any(|e| e.key.starts_with("host") && e.span.is_some()),
+                            "refused without naming a host key: {:?}\n{inv}",
+                            loaded.report.entries
+                        );
+                    }
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert!(
+        accepted.get() >= 30 && refused.get() >= 30,
+        "accepted {} refused {}",
+        accepted.get(),
+        refused.get()
+    );
+}
