@@ -123,7 +123,7 @@ impl Limits {
                 // pam_limits lowercases the item and the value, and skips a line
                 // whose value it cannot read.
                 let item = f[2].to_ascii_lowercase();
-                let Some(value) = limit_value(&f[3].to_ascii_lowercase()) else {
+                let Some(value) = limit_value(&item, &f[3].to_ascii_lowercase()) else {
                     continue;
                 };
                 let new = Limit {
@@ -161,16 +161,26 @@ impl Limits {
 /// A limits.conf value as pam_limits reads it: `unlimited`/`infinity`/`-1`,
 /// or the number its leading digits make (strtol: `4G` is 4); None when it
 /// cannot read it at all.
-fn limit_value(v: &str) -> Option<String> {
-    if matches!(v, "unlimited" | "infinity" | "-1") {
+fn limit_value(item: &str, v: &str) -> Option<String> {
+    // pam_limits' parse_config_file: nice and priority (and the login
+    // counts) are plain integers (strtol); for the rlimits, `-1`, `-`,
+    // `unlimited` and `infinity` mean unlimited and anything else is read by
+    // strtoull, which wraps a negative number (`-5` is 2^64 - 5).
+    let plain_int = matches!(item, "nice" | "priority" | "maxlogins" | "maxsyslogins");
+    if !plain_int && matches!(v, "unlimited" | "infinity" | "-1" | "-") {
         return Some("unlimited".into());
     }
-    let (sign, digits) = match v.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", v.strip_prefix('+').unwrap_or(v)),
+    let (negative, digits) = match v.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, v.strip_prefix('+').unwrap_or(v)),
     };
     let number: String = digits.chars().take_while(char::is_ascii_digit).collect();
-    number.parse::<u64>().ok().map(|n| format!("{sign}{n}"))
+    let n = number.parse::<u64>().ok()?;
+    Some(match (negative, plain_int) {
+        (false, _) => n.to_string(),
+        (true, true) => format!("-{n}"),
+        (true, false) => 0u64.wrapping_sub(n).to_string(),
+    })
 }
 
 /// A normalised limit value as a number; None is unlimited.
@@ -302,6 +312,20 @@ mod tests {
         let l = Limits::new(&user_soft, "musician", &groups);
         assert_eq!(l.soft["memlock"].value, "unlimited");
         assert!(!l.hard.contains_key("memlock"));
+        // pam_limits: `-` is unlimited for rlimits; nice is a plain integer,
+        // so its -1 is -1; strtoull wraps a negative rlimit.
+        let signs = vec![(
+            "/etc/security/limits.conf".to_string(),
+            "@realtime - memlock -
+@realtime - nice -1
+@realtime - rtprio -5
+"
+            .to_string(),
+        )];
+        let l = Limits::new(&signs, "musician", &groups);
+        assert_eq!(l.hard["memlock"].value, "unlimited");
+        assert_eq!(l.hard["nice"].value, "-1");
+        assert_eq!(l.hard["rtprio"].value, (u64::MAX - 4).to_string());
     }
 
     #[test]
