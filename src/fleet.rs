@@ -282,8 +282,7 @@ fn walk(
         return None;
     }
 
-    let plan = render::plan(&base).ok()?;
-    let pxe = pxe(&mut cx, &root, plan.install_url.as_deref());
+    let pxe = pxe(&mut cx, &root);
 
     let hosts_s = cx.tables(&root, "host");
     if hosts_s.len() > MAX_HOSTS {
@@ -402,7 +401,7 @@ fn walk(
     })
 }
 
-fn pxe(cx: &mut Cx, root: &Section, install_url: Option<&str>) -> Option<Pxe> {
+fn pxe(cx: &mut Cx, root: &Section) -> Option<Pxe> {
     let s = cx.table(root, "pxe")?;
     cx.check_keys(&s, &["url", "kernel", "initrd", "repo"]);
     // URLs reach iPXE scripts, where `$` expands variables, and PXE menus.
@@ -443,22 +442,9 @@ fn pxe(cx: &mut Cx, root: &Section, install_url: Option<&str>) -> Option<Pxe> {
         "initrd",
         "http://10.0.0.1/fedora/images/pxeboot/initrd.img",
     );
-    let repo = match cx.string_with(&s, "repo", url_check) {
-        Some((r, _)) => Some(r),
-        None if s.get("repo").is_some() => None,
-        None => match install_url {
-            Some(u) if url_check(u).is_ok() => Some(u.to_string()),
-            _ => {
-                cx.rep.error(
-                    s.key("repo"),
-                    Some(s.span.clone()),
-                    "[pxe] has no `repo`, and the profile's install source cannot be used for it",
-                    "add repo = \"http://10.0.0.1/fedora/os/\": the tree the installer loads its stage 2 and packages from (inst.repo=)",
-                );
-                None
-            }
-        },
-    };
+    // The installer's tree (stage 2 and packages): a kickstart's `url` may be
+    // a mirror list, which inst.repo= cannot take, so it is always given.
+    let repo = need(cx, "repo", "http://10.0.0.1/fedora/44/os/");
     Some(Pxe {
         url: url?.trim_end_matches('/').to_string(),
         kernel: kernel?,

@@ -380,6 +380,49 @@ fn an_inline_profile_works_like_a_file() {
 }
 
 #[test]
+fn a_profile_with_a_selinux_module_and_json_output() {
+    let t = tempfile::tempdir().unwrap();
+    fs::copy(
+        repo().join("examples/isolated.toml"),
+        t.path().join("isolated.toml"),
+    )
+    .unwrap();
+    fs::create_dir(t.path().join("selinux")).unwrap();
+    for f in ["studio_local.te", "studio_local.fc"] {
+        fs::copy(
+            repo().join("examples/selinux").join(f),
+            t.path().join("selinux").join(f),
+        )
+        .unwrap();
+    }
+    let p = t.path().join("room.toml");
+    fs::write(
+        &p,
+        "version = 1\nprofile = \"isolated.toml\"\n[[host]]\nname = \"a\"\n[host.kernel]\nisolate_cpus = \"3\"\n[[host]]\nname = \"b\"\n",
+    )
+    .unwrap();
+    let out = t.path().join("fleet");
+    let o = fleet(&p, &out, &["--json"]);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["hosts"], 2);
+    assert_eq!(v["variants"], 2);
+    assert_eq!(v["changed_hosts"], serde_json::json!(["a", "b"]));
+    // The module, compiled once, is in the shared tree and in both kickstarts.
+    assert!(out.join("selinux/studio_local.cil").is_file());
+    for h in ["a", "b"] {
+        let ks = read(&out.join(format!("hosts/{h}.ks")));
+        assert!(ks.contains("semodule -n -X 200 -i"), "{h}");
+    }
+    assert!(read(&out.join("hosts/a.ks")).contains("nohz_full=3 "));
+    let o = fleet(&p, &out, &["--json"]);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["changed_hosts"], serde_json::json!([]));
+}
+
+#[test]
 fn too_many_hosts_are_refused() {
     let t = tempfile::tempdir().unwrap();
     fs::copy(

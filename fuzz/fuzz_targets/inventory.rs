@@ -19,6 +19,11 @@ fuzz_target!(|data: &[u8]| {
         "a profile file was read without a folder"
     );
     let Some(f) = &loaded.fleet else {
+        // Refused: always with a reason the user can read.
+        assert!(
+            loaded.report.has_errors(),
+            "the inventory was refused without an error"
+        );
         return;
     };
     assert!(

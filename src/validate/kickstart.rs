@@ -107,11 +107,19 @@ pub fn validate(tree: &Tree) -> Outcome {
             problems,
         );
     }
-    Outcome::pass(format!(
-        "ksvalidator and ksflatten accept {}",
-        listed(&names)
-    ))
-    .with_warnings(warnings)
+    // A fleet's host kickstarts get ksvalidator only (they have no %include).
+    let (hosts, rendered): (Vec<&str>, Vec<&str>) =
+        names.iter().partition(|n| n.starts_with("hosts/"));
+    let summary = match (rendered.is_empty(), hosts.is_empty()) {
+        (_, true) => format!("ksvalidator and ksflatten accept {}", listed(&rendered)),
+        (true, false) => format!("ksvalidator accepts {}", listed(&hosts)),
+        (false, false) => format!(
+            "ksvalidator and ksflatten accept {}; ksvalidator accepts {}",
+            listed(&rendered),
+            listed(&hosts)
+        ),
+    };
+    Outcome::pass(summary).with_warnings(warnings)
 }
 
 /// File names for a message: all of a few, the count and the ends of many.
