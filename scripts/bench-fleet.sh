@@ -36,7 +36,7 @@ inventory() {
         printf '\n[[host]]\nname = "studio-%05d"\n' "$i"
         printf 'mac = "52:54:%02x:%02x:%02x:%02x"\n' $((i >> 24 & 255)) $((i >> 16 & 255)) $((i >> 8 & 255)) $((i & 255))
         printf '[host.network]\naddress = "10.%d.%d.%d/16"\ngateway = "10.%d.0.1"\ndns = ["10.%d.0.1"]\n' \
-            $((1 + (i >> 16))) $((i >> 8 & 255)) $((i & 255)) $((1 + (i >> 16))) $((1 + (i >> 16)))
+            $((1 + (i >> 16))) $(((i + 10) >> 8 & 255)) $(((i + 10) & 255)) $((1 + (i >> 16))) $((1 + (i >> 16)))
         case $kind in
         1) printf '[host.kernel]\ncpu = "amd"\n' ;;
         2) printf '[host.kernel]\ncpu = "intel"\nisolate_cpus = "2-3"\n[host.irq]\nban = [16, 17]\n' ;;

@@ -176,7 +176,7 @@ pub enum Command {
     /// Render a room of machines from one inventory: a kickstart per host, the
     /// shared artifacts once, image-mode snippets, PXE files and index.json.
     Fleet {
-        /// The inventory (TOML; see examples/fleet.toml).
+        /// The inventory (TOML; see examples/fleet/room.toml).
         inventory: PathBuf,
         /// The output folder; replaced whole, atomically. Unchanged files are
         /// kept as they are.

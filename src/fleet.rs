@@ -271,13 +271,18 @@ fn walk(
                 return None;
             }
         };
-    let base = parse_table(
-        base_table,
-        base_path.clone(),
-        base_span,
-        base_dir.as_deref(),
-        cx.rep,
-    )?;
+    // A profile file was walked by its own loader (its report has its
+    // positions); an inline one is walked here, with the inventory's.
+    let base = match base_loaded.as_ref().and_then(|l| l.profile.clone()) {
+        Some(p) => p,
+        None => parse_table(
+            base_table,
+            base_path.clone(),
+            base_span,
+            base_dir.as_deref(),
+            cx.rep,
+        )?,
+    };
     if cx.rep.has_errors() {
         return None;
     }
@@ -310,6 +315,7 @@ fn walk(
     let mut by_overrides: HashMap<String, usize> = HashMap::new();
     let mut names: HashMap<String, Span> = HashMap::new();
     let mut macs: HashMap<String, (String, Span)> = HashMap::new();
+    let mut addresses: HashMap<Ipv4Addr, String> = HashMap::new();
     let mut hosts = Vec::with_capacity(hosts_s.len());
     for (i, s) in hosts_s.iter().enumerate() {
         let Some((name, name_span)) = cx.string_with(s, "name", grammar::host_name) else {
@@ -375,6 +381,25 @@ fn walk(
             .string_with(&s, "disk", grammar::install_disk)
             .map(|(d, _)| d);
         let network = network(&mut cx, &s);
+        if let Network::Static { address, .. } = &network {
+            if let Some(other) = addresses.get(address) {
+                cx.rep.error(
+                    format!("{}.address", s.key("network")),
+                    s.table
+                        .get("network")
+                        .and_then(|v| v.get_ref().as_table())
+                        .and_then(|t| t.get("address"))
+                        .map(Val::span),
+                    format!(
+                        "host {} has the same address {address}",
+                        grammar::shown(other)
+                    ),
+                    "give each machine its own address",
+                );
+            } else {
+                addresses.insert(*address, name.clone());
+            }
+        }
         let variant = host_variant(
             &mut cx,
             &s,
@@ -405,19 +430,29 @@ fn pxe(cx: &mut Cx, root: &Section) -> Option<Pxe> {
     let s = cx.table(root, "pxe")?;
     cx.check_keys(&s, &["url", "kernel", "initrd", "repo"]);
     // URLs reach iPXE scripts, where `$` expands variables, and PXE menus.
+    // They reach an iPXE script (`${...}` expands), a GRUB config (`$`, `&`,
+    // `;`, quotes and spaces are syntax) and pxelinux APPEND lines: only plain
+    // http(s)://host[:port]/path characters.
     let url_check = |v: &str| {
-        if v.contains('$') || v.starts_with("ftp://") || v.starts_with("file:") {
-            return Err(grammar::Problem {
-                message: format!(
-                    "{} is not an http(s) URL without variables",
-                    grammar::shown(v)
-                ),
-                fix:
-                    "write an http:// or https:// URL without $ variables; PXE fetches it as it is"
-                        .into(),
+        let rest = v
+            .strip_prefix("http://")
+            .or_else(|| v.strip_prefix("https://"));
+        let ok = v.len() <= 512
+            && rest.is_some_and(|r| {
+                !r.is_empty()
+                    && !r.starts_with('/')
+                    && r.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | ':' | '/' | '-')
+                    })
             });
+        if ok {
+            Ok(())
+        } else {
+            Err(grammar::Problem {
+                message: format!("{} is not a plain http(s) URL", grammar::shown(v)),
+                fix: "write http://HOST[:PORT]/PATH with letters, digits and ._~-/ only (no $ variables, query, user or spaces): PXE firmware and GRUB read it as it is".into(),
+            })
         }
-        grammar::repo_url(v)
     };
     let need = |cx: &mut Cx, key: &str, example: &str| {
         let v = cx.string_with(&s, key, url_check);
@@ -432,6 +467,20 @@ fn pxe(cx: &mut Cx, root: &Section) -> Option<Pxe> {
         v.map(|(v, _)| v)
     };
     let url = need(cx, "url", "http://10.0.0.1/fleet");
+    for key in ["kernel", "initrd"] {
+        if let Some(v) = s.get(key)
+            && v.get_ref()
+                .as_str()
+                .is_some_and(|u| u.starts_with("https://"))
+        {
+            cx.rep.warning(
+                s.key(key),
+                Some(v.span()),
+                "GRUB fetches no https:// URL, so pxe/grub.cfg is not written",
+                "serve the installer's kernel and initrd over http:// too, for UEFI machines that boot GRUB",
+            );
+        }
+    }
     let kernel = need(
         cx,
         "kernel",
@@ -525,12 +574,39 @@ fn network(cx: &mut Cx, s: &Section) -> Network {
             }
         },
     };
-    let dns = cx
+    let dns_list = cx
         .strings(&n, "dns", |d| grammar::ipv4(d).map(|_| ()))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    cx.no_duplicates(&n.key("dns"), &dns_list);
+    let dns = dns_list
         .into_iter()
         .filter_map(|(d, _)| d.parse().ok())
         .collect();
+    if let Some((addr, prefix)) = address {
+        let mask = u32::MAX << (32 - u32::from(prefix));
+        let a = u32::from(addr);
+        let span = n.get("address").map(Val::span);
+        if prefix <= 30 && (a & !mask == 0 || a & !mask == !mask) {
+            cx.rep.error(
+                n.key("address"),
+                span.clone(),
+                format!(
+                    "{addr} is the network's own or broadcast address in /{prefix}, not a host's"
+                ),
+                "give the machine an address between them, e.g. the network address plus 1",
+            );
+        }
+        if let Some(g) = gateway
+            && u32::from(g) & mask != a & mask
+        {
+            cx.rep.warning(
+                n.key("gateway"),
+                n.get("gateway").map(Val::span),
+                format!("the gateway {g} is outside {addr}/{prefix}"),
+                "check the address's prefix length and the gateway: the installer cannot reach a gateway outside its network",
+            );
+        }
+    }
     match address {
         Some((address, prefix)) => Network::Static {
             address,
@@ -628,10 +704,27 @@ fn host_variant(
     let profile = parse_table(&merged, s.path.clone(), s.span.clone(), base_dir, &mut rep);
     // The base profile's own warnings were reported with it; what is new here
     // concerns the host's overrides, which carry the inventory's positions.
+    // A report entry is the host's own when its key is one the host set
+    // (`host.a.kernel.cpu`, `host.a.irq.ban[1]`, anything under `host.a.users`).
+    let mut own_keys: Vec<String> = Vec::new();
+    for (section, allowed) in SECTIONS {
+        match (allowed, s.get(section).map(|v| v.get_ref())) {
+            (None, Some(_)) => own_keys.push(s.key(section)),
+            (Some(_), Some(DeValue::Table(t))) => {
+                for (k, _) in t.iter() {
+                    own_keys.push(format!("{}.{}", s.key(section), k.get_ref()));
+                }
+            }
+            _ => {}
+        }
+    }
     let overridden = |key: &str| {
-        ["kernel", "irq", "users"]
-            .iter()
-            .any(|sec| s.get(sec).is_some() && key.starts_with(&format!("{}.{sec}", s.path)))
+        own_keys.iter().any(|k| {
+            key == k
+                || key
+                    .strip_prefix(k.as_str())
+                    .is_some_and(|r| r.starts_with(['.', '[']))
+        })
     };
     for e in rep.entries {
         let own = overridden(&e.key);
@@ -745,6 +838,14 @@ struct ImageCtx<'a> {
     files: Vec<&'a render::RootfsFile>,
     skipped: Vec<&'a str>,
     users: Option<&'a [profile::User]>,
+    /// The users' groups, each once.
+    groups: Vec<&'a str>,
+    /// Drop-ins under /etc the image has and this host must not.
+    removed: Vec<String>,
+    enable: Vec<&'a str>,
+    disable: Vec<&'a str>,
+    mask: Vec<&'a str>,
+    unmask: Vec<&'a str>,
     heredoc: &'static str,
     kargs_add: Vec<&'a str>,
     kargs_remove: Vec<&'a str>,
@@ -795,9 +896,35 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
     }
     let kargs_add = missing(&plan.kargs, &base.kargs);
     let kargs_remove = missing(&base.kargs, &plan.kargs);
+    let enable = missing(&plan.enable_all, &base.enable_all);
+    let disable = missing(&base.enable_all, &plan.enable_all);
+    let mask = missing(&plan.mask, &base.mask);
+    let unmask = missing(&base.mask, &plan.mask);
+    // What the image carries and this host does not: its /etc copies go; a
+    // unit the host does not run is disabled above, whatever its place.
+    let mut removed: Vec<String> = base
+        .rootfs
+        .iter()
+        .filter(|b| !plan.rootfs.iter().any(|f| f.path == b.path))
+        .filter(|b| !b.path.contains("/bootc/kargs.d/"))
+        .filter_map(etc_target)
+        .collect();
+    removed.sort();
+    let mut groups: Vec<&str> = users
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|u| u.groups.iter().map(String::as_str))
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
     if files.is_empty()
         && skipped.is_empty()
         && users.is_none()
+        && removed.is_empty()
+        && enable.is_empty()
+        && disable.is_empty()
+        && mask.is_empty()
+        && unmask.is_empty()
         && kargs_add.is_empty()
         && kargs_remove.is_empty()
     {
@@ -810,6 +937,12 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
         files,
         skipped,
         users,
+        groups,
+        removed,
+        enable,
+        disable,
+        mask,
+        unmask,
         heredoc: plan.heredoc,
         kargs_add,
         kargs_remove,
@@ -950,7 +1083,13 @@ pub fn render(fleet: &Fleet) -> Result<Rendered, RenderBug> {
     let rendered: Vec<(Artifact, String)> = crate::jobs::par(&fleet.hosts, |h| {
         host_kickstart(h, &outs[h.variant], &empty)
     });
-    for (path, script) in outs.iter().filter_map(|o| o.image_mode.as_ref()) {
+    // Variants whose snippets are equal share the file (it is named by its
+    // content).
+    let mut snippets: Vec<&(String, String)> =
+        outs.iter().filter_map(|o| o.image_mode.as_ref()).collect();
+    snippets.sort();
+    snippets.dedup();
+    for (path, script) in snippets {
         shared.push(Artifact {
             path: path.clone(),
             mode: 0o755,

@@ -357,13 +357,21 @@ fn fleet_cmd(
         .chain(&changes.removed)
         .map(String::as_str)
         .collect();
-    let changed: Vec<&str> = f
+    // Hosts whose kickstart was written anew, then hosts no longer in the
+    // inventory (their kickstart was removed).
+    let mut changed: Vec<&str> = f
         .hosts
         .iter()
         .zip(&rendered.kickstarts)
         .filter(|(_, ks)| written.contains(ks.as_str()))
         .map(|(h, _)| h.name.as_str())
         .collect();
+    changed.extend(
+        changes
+            .removed
+            .iter()
+            .filter_map(|p| p.strip_prefix("hosts/").and_then(|n| n.strip_suffix(".ks"))),
+    );
     if json {
         print_json(
             true,

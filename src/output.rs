@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
+use std::os::unix::fs::MetadataExt as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
@@ -169,6 +170,17 @@ pub fn write_tree_hashed(
         }
         .into());
     }
+    // One writer at a time beside this folder: two renders into the same
+    // output would each trust the previous tree while the other replaces it.
+    // The lock is on the parent folder itself, so nothing is left behind.
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    let lock = fs::File::open(&parent).with_context(|| format!("opening {}", parent.display()))?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+        .with_context(|| format!("waiting for another render beside {}", dir.display()))?;
     let shown = dir.display().to_string();
     let existing = match fs::symlink_metadata(dir) {
         Ok(m) if m.is_dir() => true,
@@ -241,11 +253,6 @@ pub fn write_tree_hashed(
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o7777 == a.mode)
     };
 
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
     let name = dir
         .file_name()
         .map_or_else(|| "tree".into(), |n| n.to_string_lossy().into_owned());
@@ -261,17 +268,38 @@ pub fn write_tree_hashed(
             dirs.insert(d);
         }
     }
+    let umask = current_umask();
+    let mut made = std::collections::BTreeSet::new();
     for d in dirs {
         let d = tmp.path().join(d);
         fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+        made.extend(
+            d.ancestors()
+                .take_while(|a| *a != tmp.path())
+                .map(Path::to_path_buf),
+        );
     }
-    let umask = current_umask();
+    // Folders are 0755 whatever the umask: a web server serves them.
+    if umask & 0o755 != 0 {
+        for d in &made {
+            fs::set_permissions(d, fs::Permissions::from_mode(0o755))
+                .with_context(|| format!("setting permissions of {}", d.display()))?;
+        }
+    }
+    // Only files of our own are lent: a file another user owns would stay
+    // theirs to change in a tree we serve.
+    let own_uid = fs::metadata(tmp.path())
+        .with_context(|| format!("inspecting {}", tmp.path().display()))?
+        .uid();
     let jobs: Vec<(&Artifact, &String)> = artifacts.iter().zip(hashes).collect();
     // One thread creates the files: creating files in one folder from several
     // threads only makes them wait on the folder's lock (measured: slower).
     let results = jobs.iter().map(|(a, hash)| -> anyhow::Result<bool> {
         let path = tmp.path().join(&a.path);
-        if unchanged(a, hash) && fs::hard_link(dir.join(&a.path), &path).is_ok() {
+        if unchanged(a, hash)
+            && fs::symlink_metadata(dir.join(&a.path)).is_ok_and(|m| m.uid() == own_uid)
+            && fs::hard_link(dir.join(&a.path), &path).is_ok()
+        {
             return Ok(false);
         }
         write_file(&path, a.mode, &a.content, umask)?;
@@ -393,8 +421,10 @@ fn swap(new: &Path, dir: &Path, parent: &Path, name: &str) -> std::io::Result<()
         Ok(()) => Ok(()),
         Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
             // An empty folder of our own to rename the old tree onto.
+            // Named so that a run killed before the new tree is in place
+            // has the previous one put back, not cleaned up.
             let aside = tempfile::Builder::new()
-                .prefix(&format!(".{name}.render-{}-", std::process::id()))
+                .prefix(&format!(".{name}.previous-{}-", std::process::id()))
                 .tempdir_in(parent)?
                 .keep();
             fs::rename(dir, &aside)?;
@@ -405,22 +435,36 @@ fn swap(new: &Path, dir: &Path, parent: &Path, name: &str) -> std::io::Result<()
     }
 }
 
-/// Remove temporary folders that killed renders left beside `name`: their
-/// names carry the render's process id, and that process is gone.
+/// Clean up after killed renders beside `name` (their folder names carry the
+/// render's process id, and that process is gone): a half-written tree is
+/// removed; a previous tree moved aside is put back if the folder is missing.
 fn remove_leftovers(parent: &Path, name: &str) {
-    let prefix = format!(".{name}.render-");
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
+    let dir = parent.join(name);
     for e in entries.flatten() {
         let file_name = e.file_name();
-        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+        let Some(file_name) = file_name.to_str() else {
             continue;
+        };
+        let (rest, previous) = match (
+            file_name.strip_prefix(&format!(".{name}.render-")),
+            file_name.strip_prefix(&format!(".{name}.previous-")),
+        ) {
+            (Some(r), _) => (r, false),
+            (_, Some(r)) => (r, true),
+            _ => continue,
         };
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        if previous && fs::symlink_metadata(&dir).is_err() {
+            let _ = fs::rename(e.path(), &dir);
+        } else {
             let _ = fs::remove_dir_all(e.path());
         }
     }

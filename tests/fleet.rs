@@ -182,7 +182,7 @@ fn image_mode_snippets_hold_what_differs_from_the_image() {
         read(&out.join(h["image_mode"].as_str().unwrap()))
     };
     let s2 = snippet("studio-02");
-    assert!(s2.contains("rpm-ostree kargs --append-if-missing=intel_pstate=disable --append-if-missing=isolcpus=managed_irq,domain,2-3"), "{s2}");
+    assert!(s2.contains("rpm-ostree kargs --unchanged-exit-77 --append-if-missing=intel_pstate=disable --append-if-missing=isolcpus=managed_irq,domain,2-3"), "{s2}");
     assert!(s2.contains("IRQBALANCE_BANNED_CPULIST=2-3"), "{s2}");
     let booth = snippet("booth");
     assert!(booth.contains("useradd -m engineer"), "{booth}");
@@ -327,13 +327,47 @@ fn bad_inventories_are_refused_naming_the_host_and_key() {
         &format!(
             "{HEAD}[pxe]\nurl = \"http://x/${{net0/mac}}\"\nkernel = \"http://x/k\"\ninitrd = \"http://x/i\"\n[[host]]\nname = \"a\"\n"
         ),
-        &["pxe.url", "without $ variables"],
+        &["pxe.url", "not a plain http(s) URL"],
     );
     refused(
         "version = 1\n[[host]]\nname = \"a\"\n",
         &["profile: the inventory names no base profile"],
     );
     refused(HEAD, &["the inventory lists no host"]);
+    refused(
+        &format!(
+            "{HEAD}[[host]]\nname = \"a\"\n[host.network]\naddress = \"10.0.0.5/24\"\n[[host]]\nname = \"b\"\n[host.network]\naddress = \"10.0.0.5/16\"\n"
+        ),
+        &[
+            "host.b.network.address",
+            "host \"a\" has the same address 10.0.0.5",
+        ],
+    );
+    refused(
+        &format!("{HEAD}[[host]]\nname = \"a\"\n[host.network]\naddress = \"10.0.0.255/24\"\n"),
+        &["host.a.network.address", "broadcast address"],
+    );
+    refused(
+        &format!("{HEAD}[[host]]\nname = \"a\"\nmac = \"01:00:5e:00:00:01\"\n"),
+        &["host.a.mac", "multicast"],
+    );
+    refused(
+        &format!("{HEAD}[[host]]\nname = \"{}\"\n", "a".repeat(65)),
+        &["host[0].name", "at most 64"],
+    );
+    for url in [
+        "http://x/a?b=1&c=2",
+        "http://user:pw@x/a",
+        "http://x/a b",
+        "ftp://x/a",
+    ] {
+        refused(
+            &format!(
+                "{HEAD}[pxe]\nurl = \"{url}\"\nkernel = \"http://x/k\"\ninitrd = \"http://x/i\"\nrepo = \"http://x/os\"\n[[host]]\nname = \"a\"\n"
+            ),
+            &["pxe.url", "not a plain http(s) URL"],
+        );
+    }
     refused(
         "version = 1\nprofile = \"/etc/passwd.toml\"\n[[host]]\nname = \"a\"\n",
         &["profile", "not a path inside"],
@@ -420,6 +454,120 @@ fn a_profile_with_a_selinux_module_and_json_output() {
     ok(&o);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["changed_hosts"], serde_json::json!([]));
+}
+
+/// Found in review: two kinds of host with the same image-mode snippet; a
+/// umask that would make folders private; a host whose IRQ priorities are
+/// dropped; removed hosts; GRUB's fallback.
+#[test]
+fn review_findings_stay_fixed() {
+    let t = tempfile::tempdir().unwrap();
+    fs::copy(
+        repo().join("examples/studio.toml"),
+        t.path().join("studio.toml"),
+    )
+    .unwrap();
+    let p = t.path().join("room.toml");
+    let pxe = "[pxe]\nurl = \"http://10.0.0.1/fleet\"\nkernel = \"http://10.0.0.1/k\"\ninitrd = \"http://10.0.0.1/i\"\nrepo = \"http://10.0.0.1/os\"\n";
+    let hosts = "[[host]]\nname = \"a\"\nmac = \"52:54:00:00:00:0a\"\n[host.kernel]\ncpu = \"amd\"\n\
+                 [[host]]\nname = \"b\"\n[host.kernel]\ncpu = \"amd\"\nargs = [\"threadirqs\"]\n\
+                 [[host]]\nname = \"c\"\n[host.irq]\npriority = []\n";
+    fs::write(&p, format!("{HEAD}{pxe}{hosts}")).unwrap();
+    let out = t.path().join("fleet");
+    // umask 077: folders are still 0755 (a web server serves them).
+    let o = run(std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 077; exec \"$0\" fleet \"$1\" -o \"$2\"")
+        .arg(env!("CARGO_BIN_EXE_rtaudio-tuning"))
+        .arg(&p)
+        .arg(&out));
+    ok(&o);
+    use std::os::unix::fs::PermissionsExt as _;
+    for d in ["", "hosts", "pxe", "image-mode", "rootfs/usr/lib/sysctl.d"] {
+        let mode = fs::metadata(out.join(d)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o755, "{d}");
+    }
+    // a and b share one snippet; c disables the IRQ-priority unit.
+    let index: serde_json::Value = serde_json::from_str(&read(&out.join("index.json"))).unwrap();
+    let snippet = |i: usize| {
+        index["hosts"][i]["image_mode"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(snippet(0), snippet(1));
+    let c = read(&out.join(snippet(2)));
+    assert!(
+        c.contains("systemctl disable rtaudio-irq-priority.service"),
+        "{c}"
+    );
+    // GRUB: an unknown machine boots its disk; grub-script-check agrees.
+    let grub = read(&out.join("pxe/grub.cfg"));
+    assert!(grub.contains("set default=\"local\"\n"), "{grub}");
+    let check = tool("grub-script-check", "grub-common");
+    let o = run(std::process::Command::new(check).arg(out.join("pxe/grub.cfg")));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(read(&out.join("pxe/pxelinux.menu")).contains("DEFAULT local\n"));
+    // A host leaves the inventory: it is reported.
+    fs::write(
+        &p,
+        format!(
+            "{HEAD}{pxe}{}",
+            &hosts[..hosts.find("[[host]]\nname = \"c\"").unwrap()]
+        ),
+    )
+    .unwrap();
+    let o = fleet(&p, &out, &["--changed-only"]);
+    ok(&o);
+    assert_eq!(stdout(&o), "c\n");
+}
+
+/// Two renders into one folder at once: each waits for the other, and the
+/// tree left is one of them, whole.
+#[test]
+fn concurrent_renders_do_not_mix() {
+    let t = tempfile::tempdir().unwrap();
+    fs::copy(
+        repo().join("examples/studio.toml"),
+        t.path().join("studio.toml"),
+    )
+    .unwrap();
+    let mut one = String::from(HEAD);
+    let mut two = String::from(HEAD);
+    for i in 0..2000 {
+        one.push_str(&format!("[[host]]\nname = \"h{i}\"\ndisk = \"sda\"\n"));
+        two.push_str(&format!("[[host]]\nname = \"h{i}\"\ndisk = \"sdb\"\n"));
+    }
+    let (p1, p2) = (t.path().join("one.toml"), t.path().join("two.toml"));
+    fs::write(&p1, one).unwrap();
+    fs::write(&p2, two).unwrap();
+    let out = t.path().join("fleet");
+    ok(&fleet(&p1, &out, &[]));
+    for round in 0..3 {
+        let spawn = |p: &Path| {
+            bin()
+                .arg("fleet")
+                .arg(p)
+                .arg("-o")
+                .arg(&out)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let a = spawn(&p2);
+        std::thread::sleep(std::time::Duration::from_millis(20 * round));
+        let b = spawn(&p1);
+        for c in [a, b] {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        let manifest = read(&out.join("MANIFEST.sha256"));
+        for line in manifest.lines() {
+            let (hash, path) = line.split_once("  ").unwrap();
+            assert_eq!(sha256(&fs::read(out.join(path)).unwrap()), hash, "{path}");
+        }
+    }
 }
 
 #[test]

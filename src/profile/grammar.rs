@@ -528,7 +528,7 @@ pub fn relative_path(v: &str, ext: &str) -> Check {
 
 /// A fleet host's name: its hostname (`network --hostname`) and the name of its
 /// files. RFC 1123 labels, lowercase so that two hosts cannot differ only in
-/// case, dot-separated, at most 253 characters.
+/// case, dot-separated, at most 64 characters (Linux's HOST_NAME_MAX).
 pub fn host_name(v: &str) -> Check {
     let label_ok = |l: &str| {
         !l.is_empty()
@@ -538,12 +538,12 @@ pub fn host_name(v: &str) -> Check {
             && l.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     };
-    if v.len() <= 253 && v.split('.').all(label_ok) {
+    if v.len() <= 64 && v.split('.').all(label_ok) {
         Ok(())
     } else {
         problem(
             format!("{} is not a valid host name", shown(v)),
-            "use lowercase letters, digits and '-' (not first or last), in labels of at most 63 characters separated by '.', e.g. \"studio-07\"",
+            "use at most 64 characters: lowercase letters, digits and '-' (not first or last), in labels separated by '.', e.g. \"studio-07\"",
         )
     }
 }
@@ -559,7 +559,16 @@ pub fn mac_address(v: &str) -> Result<String, Problem> {
             .iter()
             .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
     {
-        Ok(parts.join(":").to_ascii_lowercase())
+        let mac = parts.join(":").to_ascii_lowercase();
+        // The group bit: a multicast address is never a machine's own.
+        if u8::from_str_radix(&mac[..2], 16).is_ok_and(|b| b & 1 == 1) {
+            return Err(Problem {
+                message: format!("{} is a multicast address, not a machine's", shown(v)),
+                fix: "copy the address of the machine's network card from `ip link` (link/ether)"
+                    .into(),
+            });
+        }
+        Ok(mac)
     } else {
         Err(Problem {
             message: format!("{} is not a MAC address", shown(v)),

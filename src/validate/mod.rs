@@ -7,6 +7,7 @@ mod blueprint;
 mod bootc;
 pub mod consistency;
 mod dropins;
+mod fleet;
 mod kickstart;
 mod rpm_spec;
 mod scriptlets;
@@ -133,6 +134,11 @@ pub const VALIDATORS: &[Validator] = &[
         name: "dropins",
         description: "limits.d, sysusers.d, sysctl.d, udev rules and environment files parse with their own grammar",
         run: dropins::validate,
+    },
+    Validator {
+        name: "fleet",
+        description: "a fleet tree: index.json's hashes match, every PXE menu entry names a kickstart of the tree, iPXE gotos have labels, grub-script-check accepts the GRUB fragment",
+        run: fleet::validate,
     },
     Validator {
         name: "consistency",

@@ -1,8 +1,9 @@
 #!/bin/bash
 # What this host changes on top of the bootc image built from profile "{{ base }}":
-# its drop-ins under /etc, its accounts and its kernel arguments. Run it once, as
-# root, on the installed host (from the installer's %post, cloud-init or your
-# configuration management); running it again changes nothing more.
+# its drop-ins under /etc, its units, its accounts and its kernel arguments. Run
+# it once, as root, on the running host at its first boot (cloud-init runcmd,
+# your configuration management, or by hand); running it again changes nothing
+# more. Kernel arguments apply from the next boot.
 # Rendered by {{ tool }} {{ version }}: edit the inventory and re-render, not this file.
 set -eu
 {% for f in files -%}
@@ -15,7 +16,32 @@ chmod {{ f.mode_octal }} {{ f.path }}
 # Not applied: {{ path }} differs for this host but lives in the read-only image;
 # build a separate image for hosts like this one.
 {% endfor -%}
+{% if removed -%}
+rm -f {{ removed | join(sep=" ") }}
+{% endif -%}
+{% if files or removed -%}
+systemctl daemon-reload
+{% endif -%}
+{% if enable -%}
+systemctl enable {{ enable | join(sep=" ") }}
+{% endif -%}
+{% if disable -%}
+systemctl disable {{ disable | join(sep=" ") }}
+{% endif -%}
+{% if mask -%}
+systemctl mask {{ mask | join(sep=" ") }}
+{% endif -%}
+{% if unmask -%}
+systemctl unmask {{ unmask | join(sep=" ") }}
+{% endif -%}
 {% if users -%}
+# Groups an image keeps in /usr/lib/group (nss-altfiles) are copied to
+# /etc/group first: usermod and useradd only change /etc/group.
+for group in {{ groups | join(sep=" ") }}; do
+    if ! grep -q "^$group:" /etc/group && grep -q "^$group:" /usr/lib/group 2>/dev/null; then
+        grep "^$group:" /usr/lib/group >>/etc/group
+    fi
+done
 {% for u in users -%}
 if ! id -u {{ u.name }} >/dev/null 2>&1; then
     useradd -m {{ u.name }}
@@ -41,6 +67,10 @@ chmod 0600 "$home/.ssh/authorized_keys"
 {% if kargs_add or kargs_remove -%}
 # Kernel arguments of this host beyond the image's kargs.d: kept across image
 # updates, applied at the next boot.
-rpm-ostree kargs{% for a in kargs_add %} --append-if-missing={{ a }}{% endfor %}{% for a in kargs_remove %} --delete-if-present={{ a }}{% endfor %}
-echo "kernel arguments changed: reboot to apply them" >&2
+if rpm-ostree kargs --unchanged-exit-77{% for a in kargs_add %} --append-if-missing={{ a }}{% endfor %}{% for a in kargs_remove %} --delete-if-present={{ a }}{% endfor %}; then
+    echo "kernel arguments changed: reboot to apply them" >&2
+else
+    status=$?
+    [ "$status" -eq 77 ] || exit "$status"
+fi
 {% endif -%}
