@@ -508,6 +508,38 @@ fn review_findings_stay_fixed() {
     let o = run(std::process::Command::new(check).arg(out.join("pxe/grub.cfg")));
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(read(&out.join("pxe/pxelinux.menu")).contains("DEFAULT local\n"));
+    // The fleet validator catches a kickstart that no longer matches the
+    // index, and a GRUB fragment GRUB cannot parse.
+    let broken = t.path().join("broken");
+    ok(&fleet(&p, &broken, &[]));
+    let validate_fleet = |dir: &Path| {
+        run(bin()
+            .arg("validate")
+            .arg(dir)
+            .args(["--only", "fleet", "--require-all"]))
+    };
+    let o = validate_fleet(&broken);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    fs::write(broken.join("hosts/a.ks"), "text\n").unwrap();
+    let o = validate_fleet(&broken);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("hosts/a.ks does not match its sha256"),
+        "{}",
+        stdout(&o)
+    );
+    ok(&fleet(&p, &broken, &["--force"]));
+    let mut grub = read(&broken.join("pxe/grub.cfg"));
+    grub.push_str("if [ x = y ]; then\n");
+    fs::write(broken.join("pxe/grub.cfg"), grub).unwrap();
+    let o = validate_fleet(&broken);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("grub-script-check pxe/grub.cfg"),
+        "{}",
+        stdout(&o)
+    );
+
     // A host leaves the inventory: it is reported.
     fs::write(
         &p,

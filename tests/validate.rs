@@ -19,6 +19,7 @@ const NAMES: &[&str] = &[
     "blueprint",
     "bootc",
     "dropins",
+    "fleet",
     "consistency",
 ];
 
@@ -68,7 +69,7 @@ fn text_output_lists_every_validator() {
             "{name}:\n{out}"
         );
     }
-    assert!(out.contains("9 passed, 0 failed, 0 unavailable"), "{out}");
+    assert!(out.contains("10 passed, 0 failed, 0 unavailable"), "{out}");
 }
 
 /// Render the default profile, break one thing, and expect exactly that
