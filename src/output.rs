@@ -180,12 +180,9 @@ pub fn write_tree_hashed(
     fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
     // A file system without locks (some network ones) goes without.
     let lock = fs::File::open(&parent).with_context(|| format!("opening {}", parent.display()))?;
-    loop {
-        match rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive) {
-            Err(rustix::io::Errno::INTR) => continue,
-            _ => break,
-        }
-    }
+    while let Err(rustix::io::Errno::INTR) =
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+    {}
     let shown = dir.display().to_string();
     let existing = match fs::symlink_metadata(dir) {
         Ok(m) if m.is_dir() => true,
