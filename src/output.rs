@@ -124,11 +124,12 @@ fn inside(path: &str) -> bool {
 /// What a write changed, path by path, against the tree it replaced.
 #[derive(Debug, Default)]
 pub struct Changes {
-    /// Paths written with new bytes (new or changed files).
+    /// Paths whose bytes are new or differ from the previous tree's.
     pub written: Vec<String>,
     /// Paths of the previous tree that the new one no longer has.
     pub removed: Vec<String>,
-    /// Files carried over from the previous tree untouched (same inode).
+    /// Files whose bytes did not change (kept as the same inode unless
+    /// --force, a changed mode or another owner had them written anew).
     pub kept: usize,
 }
 
@@ -170,19 +171,26 @@ pub fn write_tree_hashed(
         }
         .into());
     }
-    // One writer at a time beside this folder: two renders into the same
-    // output would each trust the previous tree while the other replaces it.
-    // The lock is on the parent folder itself, so nothing is left behind.
+    if fs::symlink_metadata(dir).is_ok_and(|m| !m.is_dir()) {
+        return Err(Refusal::NotADir {
+            dir: dir.display().to_string(),
+        }
+        .into());
+    }
+    // One writer at a time for this folder: two renders into the same output
+    // would each trust the previous tree while the other replaces it. The
+    // lock is a file of our own beside it (`.NAME.lock`), which only those who
+    // may write there can hold.
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    // A file system without locks (some network ones) goes without.
-    let lock = fs::File::open(&parent).with_context(|| format!("opening {}", parent.display()))?;
-    while let Err(rustix::io::Errno::INTR) =
-        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
-    {}
+    let name = dir
+        .file_name()
+        .map_or_else(|| "tree".into(), |n| n.to_string_lossy().into_owned());
+    let (_lock, own_uid) = lock(&parent, &name)?;
+    remove_leftovers(&parent, &name, own_uid);
     let shown = dir.display().to_string();
     let existing = match fs::symlink_metadata(dir) {
         Ok(m) if m.is_dir() => true,
@@ -207,12 +215,41 @@ pub fn write_tree_hashed(
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o7777 == a.mode)
                 && fs::read(dir.join(&a.path)).is_ok_and(|b| a.content.eq_bytes(&b))
         });
-        let files = walkdir::WalkDir::new(dir)
-            .min_depth(1)
-            .into_iter()
-            .filter(|e| e.as_ref().is_ok_and(|e| !e.file_type().is_dir()))
-            .count();
-        if intact.iter().all(|x| *x) && files == artifacts.len() + 1 {
+        // Every file and folder ours, every folder 0755, no other folder:
+        // else the tree is written anew.
+        let mut folders: std::collections::HashSet<PathBuf> = artifacts
+            .iter()
+            .flat_map(|a| {
+                Path::new(&a.path)
+                    .ancestors()
+                    .skip(1)
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(Path::to_path_buf)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        folders.insert(PathBuf::new());
+        let mut files = 0;
+        let mut sound = true;
+        for e in walkdir::WalkDir::new(dir) {
+            let Ok(e) = e else {
+                sound = false;
+                break;
+            };
+            let Ok(m) = e.metadata() else {
+                sound = false;
+                break;
+            };
+            let rel = e.path().strip_prefix(dir).unwrap_or(e.path());
+            if m.uid() != own_uid {
+                sound = false;
+            } else if m.is_dir() {
+                sound &= folders.contains(rel) && m.permissions().mode() & 0o7777 == 0o755;
+            } else {
+                files += 1;
+            }
+        }
+        if sound && intact.iter().all(|x| *x) && files == artifacts.len() + 1 {
             return Ok(Changes {
                 kept: artifacts.len(),
                 ..Changes::default()
@@ -244,10 +281,17 @@ pub fn write_tree_hashed(
 
     // The previous tree lends its unchanged files only when it is intact:
     // after --force over hand edits, every file is written anew.
-    let old = if existing && !force {
+    // Under --force the previous tree lends nothing, but what it had still
+    // tells which of its files are gone.
+    let before = if existing {
         previous(dir)
     } else {
         Default::default()
+    };
+    let old = if force {
+        Default::default()
+    } else {
+        before.clone()
     };
     let unchanged = |a: &Artifact, hash: &String| {
         old.get(&a.path) == Some(hash)
@@ -255,10 +299,6 @@ pub fn write_tree_hashed(
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o7777 == a.mode)
     };
 
-    let name = dir
-        .file_name()
-        .map_or_else(|| "tree".into(), |n| n.to_string_lossy().into_owned());
-    remove_leftovers(&parent, &name);
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}.render-{}-", std::process::id()))
         .tempdir_in(&parent)
@@ -282,7 +322,7 @@ pub fn write_tree_hashed(
         );
     }
     // Folders are 0755 whatever the umask: a web server serves them.
-    if umask & 0o755 != 0 {
+    if 0o777 & !umask != 0o755 {
         for d in &made {
             fs::set_permissions(d, fs::Permissions::from_mode(0o755))
                 .with_context(|| format!("setting permissions of {}", d.display()))?;
@@ -290,9 +330,7 @@ pub fn write_tree_hashed(
     }
     // Only files of our own are lent: a file another user owns would stay
     // theirs to change in a tree we serve.
-    let own_uid = fs::metadata(tmp.path())
-        .with_context(|| format!("inspecting {}", tmp.path().display()))?
-        .uid();
+
     let jobs: Vec<(&Artifact, &String)> = artifacts.iter().zip(hashes).collect();
     // One thread creates the files: creating files in one folder from several
     // threads only makes them wait on the folder's lock (measured: slower).
@@ -308,16 +346,19 @@ pub fn write_tree_hashed(
         Ok(true)
     });
     let mut changes = Changes::default();
-    for (a, written) in artifacts.iter().zip(results) {
-        if written? {
-            changes.written.push(a.path.clone());
-        } else {
+    // What changed is told by the bytes, not by whether a file was written
+    // (under --force every file is).
+    for ((a, hash), written) in artifacts.iter().zip(hashes).zip(results) {
+        written?;
+        if before.get(&a.path) == Some(hash) {
             changes.kept += 1;
+        } else {
+            changes.written.push(a.path.clone());
         }
     }
     let listed: std::collections::HashSet<&str> =
         artifacts.iter().map(|a| a.path.as_str()).collect();
-    changes.removed = old
+    changes.removed = before
         .keys()
         .filter(|p| !listed.contains(p.as_str()))
         .cloned()
@@ -437,10 +478,76 @@ fn swap(new: &Path, dir: &Path, parent: &Path, name: &str) -> std::io::Result<()
     }
 }
 
+/// `.NAME.lock` beside the output, held while a render writes; removed when
+/// the render ends (a killed render leaves it, and the next one takes it).
+struct Lock {
+    file: fs::File,
+    path: PathBuf,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Removed while still held: whoever opened it meanwhile sees, once it
+        // has the lock, that the path is no longer its file, and starts over.
+        let _ = fs::remove_file(&self.path);
+        let _ = &self.file;
+    }
+}
+
+/// Take the lock, waiting (and saying so) while another render holds it.
+/// Returns it with our uid. A lock file another user owns, or a link in its
+/// place, is refused; a file system without locks goes without.
+fn lock(parent: &Path, name: &str) -> anyhow::Result<(Lock, u32)> {
+    use rustix::fs::{FlockOperation, flock};
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = parent.join(format!(".{name}.lock"));
+    let uid = rustix::process::geteuid().as_raw();
+    let mut said = false;
+    loop {
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .with_context(|| format!("opening the lock {}", path.display()))?;
+        let meta = file
+            .metadata()
+            .with_context(|| format!("inspecting {}", path.display()))?;
+        if meta.uid() != uid || !meta.is_file() {
+            anyhow::bail!(crate::UserError(format!(
+                "{} belongs to another user: remove it, or choose an output folder in a folder of your own",
+                path.display()
+            )));
+        }
+        // Locked at once, or a file system without locks: go on.
+        if let Err(rustix::io::Errno::WOULDBLOCK) =
+            flock(&file, FlockOperation::NonBlockingLockExclusive)
+        {
+            if !said {
+                eprintln!(
+                    "waiting for another render into {} to finish ...",
+                    parent.join(name).display()
+                );
+                said = true;
+            }
+            while let Err(rustix::io::Errno::INTR) = flock(&file, FlockOperation::LockExclusive) {}
+        }
+        // Still the file at the path (the holder before us may have removed
+        // it): then it is ours.
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.ino() == meta.ino() && m.dev() == meta.dev())
+        {
+            return Ok((Lock { file, path }, uid));
+        }
+    }
+}
+
 /// Clean up after killed renders beside `name` (their folder names carry the
 /// render's process id, and that process is gone): a half-written tree is
 /// removed; a previous tree moved aside is put back if the folder is missing.
-fn remove_leftovers(parent: &Path, name: &str) {
+fn remove_leftovers(parent: &Path, name: &str, own_uid: u32) {
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
@@ -462,6 +569,10 @@ fn remove_leftovers(parent: &Path, name: &str) {
             continue;
         };
         if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        // Only folders of our own are touched.
+        if !fs::symlink_metadata(e.path()).is_ok_and(|m| m.is_dir() && m.uid() == own_uid) {
             continue;
         }
         if previous && fs::symlink_metadata(&dir).is_err() {

@@ -507,7 +507,7 @@ fn review_findings_stay_fixed() {
     let check = tool("grub-script-check", "grub-common");
     let o = run(std::process::Command::new(check).arg(out.join("pxe/grub.cfg")));
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    assert!(read(&out.join("pxe/pxelinux.menu")).contains("DEFAULT local\n"));
+    assert!(read(&out.join("pxe/pxelinux.menu")).contains("  MENU DEFAULT\n"));
     // The fleet validator catches a kickstart that no longer matches the
     // index, and a GRUB fragment GRUB cannot parse.
     let broken = t.path().join("broken");
@@ -599,6 +599,97 @@ fn concurrent_renders_do_not_mix() {
             let (hash, path) = line.split_once("  ").unwrap();
             assert_eq!(sha256(&fs::read(out.join(path)).unwrap()), hash, "{path}");
         }
+    }
+}
+
+/// Found in the second review.
+#[test]
+fn second_review_findings_stay_fixed() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("room.toml");
+    let pxe = "[pxe]\nurl = \"http://10.0.0.1/fleet\"\nkernel = \"http://10.0.0.1/k\"\ninitrd = \"http://10.0.0.1/i\"\nrepo = \"http://10.0.0.1/os\"\n";
+    let text = format!(
+        "version = 1\n{pxe}[[host]]\nname = \"a\"\nmac = \"52:54:00:00:00:0a\"\n[host.kernel]\nisolate_cpus = \"3\"\n\
+         [[host]]\nname = \"b\"\nmac = \"52:54:00:00:00:0b\"\n\
+         [profile]\nversion = 1\n[profile.kernel]\nisolate_cpus = \"2-3\"\n"
+    );
+    fs::write(&p, &text).unwrap();
+    // A loose umask: folders are still 0755.
+    let out = t.path().join("fleet");
+    let o = run(std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 000; exec \"$0\" fleet \"$1\" -o \"$2\"")
+        .arg(env!("CARGO_BIN_EXE_rtaudio-tuning"))
+        .arg(&p)
+        .arg(&out));
+    ok(&o);
+    for d in ["", "hosts", "pxe", "image-mode"] {
+        let mode = fs::metadata(out.join(d)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o755, "{d}");
+    }
+    // A changed kernel argument value: the old one goes first, then the new.
+    let index: serde_json::Value = serde_json::from_str(&read(&out.join("index.json"))).unwrap();
+    let a = read(&out.join(index["hosts"][0]["image_mode"].as_str().unwrap()));
+    let del = a
+        .find("--delete-if-present=isolcpus=managed_irq,domain,2-3")
+        .expect(&a);
+    let add = a
+        .find("--append-if-missing=isolcpus=managed_irq,domain,3")
+        .expect(&a);
+    assert!(del < add, "{a}");
+    // The fleet validator: index and menus must agree with the hosts.
+    let validate_fleet = |dir: &Path| {
+        run(bin()
+            .arg("validate")
+            .arg(dir)
+            .args(["--only", "fleet", "--require-all"]))
+    };
+    ok(&validate_fleet(&out));
+    let ipxe = read(&out.join("pxe/boot.ipxe"));
+    fs::write(
+        out.join("pxe/boot.ipxe"),
+        ipxe.replace("set host b", "set host a"),
+    )
+    .unwrap();
+    let o = validate_fleet(&out);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("MAC 52:54:00:00:00:0b picks a, index.json gives b"),
+        "{}",
+        stdout(&o)
+    );
+    fs::remove_dir_all(out.join("hosts")).unwrap();
+    let o = validate_fleet(&out);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("hosts/a.ks\" is missing"),
+        "{}",
+        stdout(&o)
+    );
+    // --force still reports a host that left the inventory.
+    ok(&fleet(&p, &out, &["--force"]));
+    let without_b = text.replace("[[host]]\nname = \"b\"\nmac = \"52:54:00:00:00:0b\"\n", "");
+    fs::write(&p, without_b).unwrap();
+    let o = fleet(&p, &out, &["--force", "--changed-only"]);
+    ok(&o);
+    assert_eq!(stdout(&o), "b\n");
+    // A lock file another user owns is refused (root only: chown).
+    if std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n")
+    {
+        let lock = t.path().join(".other.lock");
+        fs::write(&lock, "").unwrap();
+        std::os::unix::fs::chown(&lock, Some(65534), Some(65534)).unwrap();
+        let o = fleet(&p, &t.path().join("other"), &[]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("belongs to another user"),
+            "{}",
+            stderr(&o)
+        );
     }
 }
 

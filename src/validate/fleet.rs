@@ -10,7 +10,7 @@ use crate::cmd;
 
 pub fn validate(tree: &Tree) -> Outcome {
     if !tree.is_fleet() {
-        return Outcome::pass("not a fleet tree (no index.json and hosts/)");
+        return Outcome::pass("not a fleet tree (no index.json)");
     }
     let mut problems = Vec::new();
     let mut checked = Vec::new();
@@ -42,6 +42,15 @@ pub fn validate(tree: &Tree) -> Outcome {
                 .iter()
                 .filter_map(|h| h["kickstart"]["path"].as_str())
                 .collect();
+            if hosts.is_empty() {
+                problems.push("index.json lists no host".into());
+            }
+            // Each MAC in the PXE menus picks the host index.json gives it.
+            let by_mac: std::collections::BTreeMap<String, &str> = hosts
+                .iter()
+                .filter_map(|h| Some((h["mac"].as_str()?.to_string(), h["name"].as_str()?)))
+                .collect();
+            problems.extend(menus_match(tree, &by_mac));
             for (p, _) in tree.under("hosts/") {
                 if !listed.contains(p) {
                     problems.push(format!("{p} is not listed in index.json"));
@@ -81,8 +90,17 @@ pub fn validate(tree: &Tree) -> Outcome {
     }
 
     if tree.files.contains_key("pxe/grub.cfg") {
-        let Some(check) = cmd::find("grub-script-check") else {
-            return Outcome::unavailable("grub-common (grub-script-check) to check pxe/grub.cfg");
+        // Debian's name, and Fedora's (grub2-tools).
+        let Some(check) =
+            cmd::find("grub-script-check").or_else(|| cmd::find("grub2-script-check"))
+        else {
+            if !problems.is_empty() {
+                problems.push("pxe/grub.cfg was not checked: install grub-common (Debian) or grub2-tools (Fedora) for grub-script-check".into());
+                return Outcome::fail("the fleet's index or PXE files are wrong", problems);
+            }
+            return Outcome::unavailable(
+                "grub-common (Debian) or grub2-tools (Fedora) for grub-script-check, to check pxe/grub.cfg",
+            );
         };
         match write_temp(tree, "pxe/") {
             Ok(tmp) => match cmd::run(
@@ -104,6 +122,57 @@ pub fn validate(tree: &Tree) -> Outcome {
         "the fleet's index or PXE files are wrong",
         problems,
     )
+}
+
+/// The iPXE script's `:mac-M` / `set host N` pairs and GRUB's
+/// `$net_default_mac = "M"` / `set default="N"` lines against the index; every
+/// host named has its kickstart.
+fn menus_match(tree: &Tree, by_mac: &std::collections::BTreeMap<String, &str>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let check = |file: &str, n: usize, mac: &str, host: &str| {
+        let mut found = Vec::new();
+        if by_mac.get(mac) != Some(&host) {
+            found.push(format!(
+                "{file}:{n}: MAC {mac} picks {host}, index.json gives {}",
+                by_mac.get(mac).copied().unwrap_or("no host")
+            ));
+        }
+        if !tree.files.contains_key(&format!("hosts/{host}.ks")) {
+            found.push(format!("{file}:{n}: host {host} has no hosts/{host}.ks"));
+        }
+        found
+    };
+    if let Some(ipxe) = tree.text("pxe/boot.ipxe") {
+        let mut label: Option<String> = None;
+        for (n, line) in ipxe.lines().enumerate() {
+            if let Some(l) = line.strip_prefix(":mac-") {
+                label = Some(l.trim().replace('-', ":"));
+            } else if let Some(host) = line.trim().strip_prefix("set host ") {
+                match label.take() {
+                    Some(mac) => problems.extend(check("pxe/boot.ipxe", n + 1, &mac, host.trim())),
+                    None => problems.push(format!(
+                        "pxe/boot.ipxe:{}: set host outside a MAC label",
+                        n + 1
+                    )),
+                }
+            }
+        }
+    }
+    if let Some(grub) = tree.text("pxe/grub.cfg") {
+        for (n, line) in grub.lines().enumerate() {
+            let Some(rest) = line.strip_prefix("if [ \"$net_default_mac\" = \"") else {
+                continue;
+            };
+            let mac = rest.split('"').next().unwrap_or("");
+            let host = rest
+                .split("set default=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap_or("");
+            problems.extend(check("pxe/grub.cfg", n + 1, mac, host));
+        }
+    }
+    problems
 }
 
 /// An iPXE script's labels: unique, and every `goto` target exists (a

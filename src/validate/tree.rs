@@ -50,9 +50,9 @@ impl Tree {
             .and_then(|b| std::str::from_utf8(b).ok())
     }
 
-    /// A tree written by `fleet`: an index and per-host kickstarts.
+    /// A tree written by `fleet`: it has the fleet's index.
     pub fn is_fleet(&self) -> bool {
-        self.files.contains_key("index.json") && self.under("hosts/").next().is_some()
+        self.files.contains_key("index.json")
     }
 
     /// Files whose relative path starts with `prefix`.

@@ -50,11 +50,11 @@ usermod -a -G {{ u.groups | join(sep=",") }} {{ u.name }}
 {% if u.password_hash -%}
 usermod -p '{{ u.password_hash }}' {{ u.name }}
 {% else -%}
-passwd -l {{ u.name }} >/dev/null
+usermod -L {{ u.name }}
 {% endif -%}
 {% if u.ssh_keys -%}
 home=$(getent passwd {{ u.name }} | cut -d: -f6)
-install -d -m 0700 -o {{ u.name }} -g {{ u.name }} "$home/.ssh"
+install -d -m 0700 -o {{ u.name }} -g "$(id -g {{ u.name }})" "$home/.ssh"
 touch "$home/.ssh/authorized_keys"
 {% for k in u.ssh_keys -%}
 grep -qxF '{{ k }}' "$home/.ssh/authorized_keys" || printf '%s\n' '{{ k }}' >>"$home/.ssh/authorized_keys"
@@ -66,11 +66,26 @@ chmod 0600 "$home/.ssh/authorized_keys"
 {% endif -%}
 {% if kargs_add or kargs_remove -%}
 # Kernel arguments of this host beyond the image's kargs.d: kept across image
-# updates, applied at the next boot.
-if rpm-ostree kargs --unchanged-exit-77{% for a in kargs_add %} --append-if-missing={{ a }}{% endfor %}{% for a in kargs_remove %} --delete-if-present={{ a }}{% endfor %}; then
-    echo "kernel arguments changed: reboot to apply them" >&2
+# updates, applied at the next boot. Old values go first, then the new ones
+# (a changed value is a removal and an addition).
+changed=0
+{% if kargs_remove -%}
+if rpm-ostree kargs --unchanged-exit-77{% for a in kargs_remove %} --delete-if-present={{ a }}{% endfor %}; then
+    changed=1
 else
     status=$?
     [ "$status" -eq 77 ] || exit "$status"
+fi
+{% endif -%}
+{% if kargs_add -%}
+if rpm-ostree kargs --unchanged-exit-77{% for a in kargs_add %} --append-if-missing={{ a }}{% endfor %}; then
+    changed=1
+else
+    status=$?
+    [ "$status" -eq 77 ] || exit "$status"
+fi
+{% endif -%}
+if [ "$changed" -eq 1 ]; then
+    echo "kernel arguments changed: reboot to apply them" >&2
 fi
 {% endif -%}
