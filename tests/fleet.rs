@@ -108,6 +108,14 @@ fn the_example_renders_and_every_kickstart_passes_ksvalidator() {
     assert!(stdout(&o).contains("hosts/booth.ks"), "{}", stdout(&o));
 }
 
+/// `validate DIR --only fleet --require-all`.
+fn validate_fleet(dir: &Path) -> std::process::Output {
+    run(bin()
+        .arg("validate")
+        .arg(dir)
+        .args(["--only", "fleet", "--require-all"]))
+}
+
 fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     sha2::Sha256::digest(bytes)
@@ -512,12 +520,6 @@ fn review_findings_stay_fixed() {
     // index, and a GRUB fragment GRUB cannot parse.
     let broken = t.path().join("broken");
     ok(&fleet(&p, &broken, &[]));
-    let validate_fleet = |dir: &Path| {
-        run(bin()
-            .arg("validate")
-            .arg(dir)
-            .args(["--only", "fleet", "--require-all"]))
-    };
     let o = validate_fleet(&broken);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     fs::write(broken.join("hosts/a.ks"), "text\n").unwrap();
@@ -639,12 +641,6 @@ fn second_review_findings_stay_fixed() {
         .expect(&a);
     assert!(del < add, "{a}");
     // The fleet validator: index and menus must agree with the hosts.
-    let validate_fleet = |dir: &Path| {
-        run(bin()
-            .arg("validate")
-            .arg(dir)
-            .args(["--only", "fleet", "--require-all"]))
-    };
     ok(&validate_fleet(&out));
     let ipxe = read(&out.join("pxe/boot.ipxe"));
     fs::write(
