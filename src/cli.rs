@@ -38,16 +38,8 @@ pub enum Command {
         /// The output folder; replaced whole, atomically.
         #[arg(short, long, value_name = "DIR")]
         output: PathBuf,
-        /// Replace the folder even if its files were edited by hand or it was
-        /// not written by rtaudio-tuning.
-        #[arg(long)]
-        force: bool,
-        /// Treat warnings as errors.
-        #[arg(long)]
-        strict: bool,
-        /// Print the result as JSON on standard output.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        write: WriteOptions,
     },
     /// Run the real validators on a rendered folder, or on a profile (rendered
     /// to a temporary folder first).
@@ -182,20 +174,27 @@ pub enum Command {
         /// kept as they are.
         #[arg(short, long, value_name = "DIR")]
         output: PathBuf,
-        /// Replace the folder even if its files were edited by hand or it was
-        /// not written by rtaudio-tuning.
-        #[arg(long)]
-        force: bool,
-        /// Treat warnings as errors.
-        #[arg(long)]
-        strict: bool,
         /// Print only the names of the hosts whose files changed, one per line.
         #[arg(long)]
         changed_only: bool,
-        /// Print the result as JSON on standard output.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        write: WriteOptions,
     },
+}
+
+/// How `render` and `fleet` write their tree and report.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct WriteOptions {
+    /// Replace the folder even if its files were edited by hand or it was
+    /// not written by rtaudio-tuning.
+    #[arg(long)]
+    pub force: bool,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub strict: bool,
+    /// Print the result as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,9 +4,10 @@
 //! walker as a profile, so a host is held to exactly the profile's rules.
 //!
 //! Hosts whose overrides are equal share one validated profile (a variant) and
-//! one rendered kickstart body: a host's kickstart is its variant's body with
-//! the host's own lines (name, network, disk) put in, so 10,000 hosts of a few
-//! kinds of hardware cost a few renders plus string joins.
+//! one rendered kickstart body: a host's kickstart is its variant's body
+//! followed by the host's own lines (name, network, disk), so 10,000 hosts of
+//! a few kinds of hardware cost a few renders, and the body is neither copied
+//! nor hashed again per host.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -114,36 +115,25 @@ impl Loaded {
     }
 }
 
-/// Read and validate an inventory file.
+/// Read and validate an inventory file. What keeps it from being read (a
+/// missing file, over the size limit, not UTF-8) is the user's to fix.
 pub fn load(path: &Path) -> anyhow::Result<Loaded> {
-    use anyhow::Context as _;
-    use std::io::Read as _;
+    let name = path.display().to_string();
     let f = std::fs::File::open(path)
-        .with_context(|| format!("reading inventory {}", path.display()))?;
-    let mut bytes = Vec::new();
-    f.take(MAX_INVENTORY_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("reading inventory {}", path.display()))?;
-    if bytes.len() as u64 > MAX_INVENTORY_BYTES {
-        return Err(crate::UserError(format!(
-            "inventory {} is larger than {} MiB: split the room into several inventories",
-            path.display(),
-            MAX_INVENTORY_BYTES >> 20
-        ))
-        .into());
-    }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        crate::UserError(format!(
-            "inventory {} is not UTF-8 (first bad byte at offset {}): TOML files must be UTF-8",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        ))
-    })?;
+        .map_err(|e| crate::UserError(format!("reading inventory {name}: {e}")))?;
+    let text = profile::read_text(
+        f,
+        "inventory",
+        &name,
+        MAX_INVENTORY_BYTES,
+        "split the room into several inventories",
+    )
+    .map_err(|e| crate::UserError(format!("{e:#}")))?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    Ok(parse_text(path.display().to_string(), text, Some(&dir)))
+    Ok(parse_text(name, text, Some(&dir)))
 }
 
 /// Parse and validate inventory text. `dir` is the inventory's folder, where a
@@ -314,82 +304,66 @@ fn walk(
     let mut variants = vec![base];
     let mut by_overrides: HashMap<String, usize> = HashMap::new();
     let mut names: HashMap<String, Span> = HashMap::new();
-    let mut macs: HashMap<String, (String, Span)> = HashMap::new();
+    let mut macs: HashMap<String, String> = HashMap::new();
     let mut addresses: HashMap<Ipv4Addr, String> = HashMap::new();
     let mut hosts = Vec::with_capacity(hosts_s.len());
     for (i, s) in hosts_s.iter().enumerate() {
-        let Some((name, name_span)) = cx.string_with(s, "name", grammar::host_name) else {
-            if s.get("name").is_none() {
+        let named = cx.string_with(s, "name", grammar::host_name);
+        if s.get("name").is_none() {
+            cx.rep.error(
+                s.key("name"),
+                Some(s.span.clone()),
+                "this host has no name",
+                "add name = \"studio-01\" (its hostname) to the [[host]] entry",
+            );
+        }
+        if let Some((name, name_span)) = &named {
+            if let Some(first) = names.get(name) {
+                let (line, _) = crate::report::Source { name: "", text }.line_col(first.start);
                 cx.rep.error(
-                    s.key("name"),
-                    Some(s.span.clone()),
-                    "this host has no name",
-                    "add name = \"studio-01\" (its hostname) to the [[host]] entry",
+                    format!("host[{i}].name"),
+                    Some(name_span.clone()),
+                    format!("two hosts are named {}", grammar::shown(name)),
+                    format!("host names are hostnames and file names: rename this one or the one on line {line}"),
                 );
+                continue;
             }
-            continue;
+            names.insert(name.clone(), name_span.clone());
+        }
+        // The host's keys are named by its name, or by its place while it has
+        // no valid one (the rest of its entry is still checked; with an error
+        // reported, no fleet comes of it).
+        let (name, path) = match named {
+            Some((n, _)) => (n.clone(), format!("host.{n}")),
+            None => (format!("host[{i}]"), format!("host[{i}]")),
         };
-        // From here on, the host is named by its name rather than its index.
         let s = Section {
-            path: format!("host.{name}"),
+            path,
             table: s.table,
             span: s.span.clone(),
         };
-        if let Some(first) = names.get(&name) {
-            let (line, _) = crate::report::Source { name: "", text }.line_col(first.start);
-            cx.rep.error(
-                format!("host[{i}].name"),
-                Some(name_span.clone()),
-                format!("two hosts are named {}", grammar::shown(&name)),
-                format!("host names are hostnames and file names: rename this one or the one on line {line}"),
-            );
-            continue;
-        }
-        names.insert(name.clone(), name_span);
         cx.check_keys(&s, HOST_KEYS);
-        let mac = match s.get("mac") {
-            None => None,
-            Some(v) => match v.get_ref().as_str().map(grammar::mac_address) {
-                Some(Ok(m)) => {
-                    if let Some((other, _)) = macs.get(&m) {
-                        cx.rep.error(
-                            s.key("mac"),
-                            Some(v.span()),
-                            format!("host {} has the same MAC address", grammar::shown(other)),
-                            "each machine has its own MAC address: check the inventory against `ip link` on both",
-                        );
-                    }
-                    macs.insert(m.clone(), (name.clone(), v.span()));
-                    Some(m)
-                }
-                Some(Err(p)) => {
-                    cx.rep.error(s.key("mac"), Some(v.span()), p.message, p.fix);
-                    None
-                }
-                None => {
-                    cx.wrong_type(
-                        s.key("mac"),
-                        v,
-                        "a string",
-                        "write mac = \"52:54:00:12:34:56\"",
-                    );
-                    None
-                }
-            },
-        };
+        let mac = cx.parsed(&s, "mac", grammar::mac_address).map(|(m, span)| {
+            if let Some(other) = macs.get(&m) {
+                cx.rep.error(
+                    s.key("mac"),
+                    Some(span),
+                    format!("host {} has the same MAC address", grammar::shown(other)),
+                    "each machine has its own MAC address: check the inventory against `ip link` on both",
+                );
+            }
+            macs.insert(m.clone(), name.clone());
+            m
+        });
         let disk = cx
             .string_with(&s, "disk", grammar::install_disk)
             .map(|(d, _)| d);
-        let network = network(&mut cx, &s);
+        let (network, address_span) = network(&mut cx, &s);
         if let Network::Static { address, .. } = &network {
             if let Some(other) = addresses.get(address) {
                 cx.rep.error(
                     format!("{}.address", s.key("network")),
-                    s.table
-                        .get("network")
-                        .and_then(|v| v.get_ref().as_table())
-                        .and_then(|t| t.get("address"))
-                        .map(Val::span),
+                    address_span,
                     format!(
                         "host {} has the same address {address}",
                         grammar::shown(other)
@@ -429,33 +403,8 @@ fn walk(
 fn pxe(cx: &mut Cx, root: &Section) -> Option<Pxe> {
     let s = cx.table(root, "pxe")?;
     cx.check_keys(&s, &["url", "kernel", "initrd", "repo"]);
-    // URLs reach iPXE scripts, where `$` expands variables, and PXE menus.
-    // They reach an iPXE script (`${...}` expands), a GRUB config (`$`, `&`,
-    // `;`, quotes and spaces are syntax) and pxelinux APPEND lines: only plain
-    // http(s)://host[:port]/path characters.
-    let url_check = |v: &str| {
-        let rest = v
-            .strip_prefix("http://")
-            .or_else(|| v.strip_prefix("https://"));
-        let ok = v.len() <= 512
-            && rest.is_some_and(|r| {
-                !r.is_empty()
-                    && !r.starts_with('/')
-                    && r.chars().all(|c| {
-                        c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | ':' | '/' | '-')
-                    })
-            });
-        if ok {
-            Ok(())
-        } else {
-            Err(grammar::Problem {
-                message: format!("{} is not a plain http(s) URL", grammar::shown(v)),
-                fix: "write http://HOST[:PORT]/PATH with letters, digits and ._~-/ only (no $ variables, query, user or spaces): PXE firmware and GRUB read it as it is".into(),
-            })
-        }
-    };
     let need = |cx: &mut Cx, key: &str, example: &str| {
-        let v = cx.string_with(&s, key, url_check);
+        let v = cx.string_with(&s, key, grammar::plain_http_url);
         if v.is_none() && s.get(key).is_none() {
             cx.rep.error(
                 s.key(key),
@@ -502,22 +451,22 @@ fn pxe(cx: &mut Cx, root: &Section) -> Option<Pxe> {
     })
 }
 
-fn network(cx: &mut Cx, s: &Section) -> Network {
+/// A host's network, and where its static address is written.
+fn network(cx: &mut Cx, s: &Section) -> (Network, Option<Span>) {
     let Some(v) = s.get("network") else {
-        return Network::Dhcp;
+        return (Network::Dhcp, None);
     };
-    let fix = "write network = \"dhcp\", or a [host.network] table with address = \"10.0.0.21/24\", gateway and dns";
     let t = match v.get_ref() {
-        DeValue::String(m) if m == "dhcp" => return Network::Dhcp,
+        DeValue::String(m) if m == "dhcp" => return (Network::Dhcp, None),
         DeValue::Table(t) => t,
         _ => {
             cx.rep.error(
                 s.key("network"),
                 Some(v.span()),
                 "network is neither \"dhcp\" nor a table",
-                fix,
+                "write network = \"dhcp\", or a [host.network] table with address = \"10.0.0.21/24\", gateway and dns",
             );
-            return Network::Dhcp;
+            return (Network::Dhcp, None);
         }
     };
     let n = Section {
@@ -526,54 +475,16 @@ fn network(cx: &mut Cx, s: &Section) -> Network {
         span: v.span(),
     };
     cx.check_keys(&n, &["address", "gateway", "dns"]);
-    let ip = |cx: &mut Cx, key: &str| -> Option<Ipv4Addr> {
-        let v = n.get(key)?;
-        match v.get_ref().as_str().map(grammar::ipv4) {
-            Some(Ok(a)) => Some(a),
-            Some(Err(p)) => {
-                cx.rep.error(n.key(key), Some(v.span()), p.message, p.fix);
-                None
-            }
-            None => {
-                cx.wrong_type(
-                    n.key(key),
-                    v,
-                    "a string",
-                    "write an address in double quotes",
-                );
-                None
-            }
-        }
-    };
-    let gateway = ip(cx, "gateway");
-    let address = match n.get("address") {
-        None => {
-            cx.rep.error(
-                n.key("address"),
-                Some(v.span()),
-                "a static network needs an address",
-                "add address = \"10.0.0.21/24\", or write network = \"dhcp\"",
-            );
-            None
-        }
-        Some(a) => match a.get_ref().as_str().map(grammar::ipv4_cidr) {
-            Some(Ok(x)) => Some(x),
-            Some(Err(p)) => {
-                cx.rep
-                    .error(n.key("address"), Some(a.span()), p.message, p.fix);
-                None
-            }
-            None => {
-                cx.wrong_type(
-                    n.key("address"),
-                    a,
-                    "a string",
-                    "write address = \"10.0.0.21/24\"",
-                );
-                None
-            }
-        },
-    };
+    let gateway = cx.parsed(&n, "gateway", grammar::ipv4);
+    let address = cx.parsed(&n, "address", grammar::ipv4_cidr);
+    if n.get("address").is_none() {
+        cx.rep.error(
+            n.key("address"),
+            Some(v.span()),
+            "a static network needs an address",
+            "add address = \"10.0.0.21/24\", or write network = \"dhcp\"",
+        );
+    }
     let dns_list = cx
         .strings(&n, "dns", |d| grammar::ipv4(d).map(|_| ()))
         .unwrap_or_default();
@@ -582,40 +493,43 @@ fn network(cx: &mut Cx, s: &Section) -> Network {
         .into_iter()
         .filter_map(|(d, _)| d.parse().ok())
         .collect();
-    if let Some((addr, prefix)) = address {
-        let mask = u32::MAX << (32 - u32::from(prefix));
-        let a = u32::from(addr);
-        let span = n.get("address").map(Val::span);
-        if prefix <= 30 && (a & !mask == 0 || a & !mask == !mask) {
-            cx.rep.error(
-                n.key("address"),
-                span.clone(),
-                format!(
-                    "{addr} is the network's own or broadcast address in /{prefix}, not a host's"
-                ),
-                "give the machine an address between them, e.g. the network address plus 1",
-            );
-        }
-        if let Some(g) = gateway
-            && u32::from(g) & mask != a & mask
-        {
-            cx.rep.warning(
-                n.key("gateway"),
-                n.get("gateway").map(Val::span),
-                format!("the gateway {g} is outside {addr}/{prefix}"),
-                "check the address's prefix length and the gateway: the installer cannot reach a gateway outside its network",
-            );
-        }
+    let Some(((address, prefix), span)) = address else {
+        return (Network::Dhcp, None);
+    };
+    let mask = netmask(prefix);
+    let a = u32::from(address);
+    if prefix <= 30 && (a & !mask == 0 || a & !mask == !mask) {
+        cx.rep.error(
+            n.key("address"),
+            Some(span.clone()),
+            format!(
+                "{address} is the network's own or broadcast address in /{prefix}, not a host's"
+            ),
+            "give the machine an address between them, e.g. the network address plus 1",
+        );
     }
-    match address {
-        Some((address, prefix)) => Network::Static {
-            address,
-            prefix,
-            gateway,
-            dns,
-        },
-        None => Network::Dhcp,
+    if let Some((g, g_span)) = &gateway
+        && u32::from(*g) & mask != a & mask
+    {
+        cx.rep.warning(
+            n.key("gateway"),
+            Some(g_span.clone()),
+            format!("the gateway {g} is outside {address}/{prefix}"),
+            "check the address's prefix length and the gateway: the installer cannot reach a gateway outside its network",
+        );
     }
+    let network = Network::Static {
+        address,
+        prefix,
+        gateway: gateway.map(|(g, _)| g),
+        dns,
+    };
+    (network, Some(span))
+}
+
+/// The netmask of a prefix length (1 to 32).
+fn netmask(prefix: u8) -> u32 {
+    u32::MAX << (32 - u32::from(prefix))
 }
 
 /// The variant a host's overrides make of the base profile: merged into the
@@ -633,48 +547,54 @@ fn host_variant(
         ("irq", Some(IRQ_OVERRIDES)),
         ("users", None),
     ];
+    // Each overridden section: its memo key, its keys checked, and the keys
+    // the host set, which its report entries may point at
+    // (`host.a.kernel.cpu`, `host.a.irq.ban[1]`, anything under `host.a.users`).
     let mut key = String::new();
-    for (section, _) in SECTIONS {
-        if let Some(v) = s.get(section) {
-            let _ = write!(key, "{section}=");
-            canonical(v.get_ref(), &mut key);
-            key.push('\n');
+    let mut own_keys: Vec<String> = Vec::new();
+    for (section, allowed) in SECTIONS {
+        let Some(v) = s.get(section) else { continue };
+        let _ = write!(key, "{section}=");
+        canonical(v.get_ref(), &mut key);
+        key.push('\n');
+        match (allowed, v.get_ref()) {
+            (None, _) => own_keys.push(s.key(section)),
+            (Some(allowed), DeValue::Table(t)) => {
+                cx.check_keys(
+                    &Section {
+                        path: s.key(section),
+                        table: t,
+                        span: v.span(),
+                    },
+                    allowed,
+                );
+                own_keys.extend(
+                    t.iter()
+                        .map(|(k, _)| format!("{}.{}", s.key(section), k.get_ref())),
+                );
+            }
+            (Some(_), _) => cx.wrong_type(
+                s.key(section),
+                v,
+                "a table",
+                &format!("write it as a [host.{section}] section after the host's [[host]] line"),
+            ),
         }
     }
     if key.is_empty() {
         return 0;
     }
     if let Some(&i) = seen.get(&key) {
-        // Checked once already; only its keys are checked for this host.
-        for (section, allowed) in SECTIONS {
-            if let (Some(allowed), Some(v)) = (allowed, s.get(section))
-                && let DeValue::Table(t) = v.get_ref()
-            {
-                let o = Section {
-                    path: s.key(section),
-                    table: t,
-                    span: v.span(),
-                };
-                cx.check_keys(&o, allowed);
-            }
-        }
         return i;
     }
-    let mut merged = None;
+    let mut merged = base.clone();
     for (section, allowed) in SECTIONS {
         let Some(v) = s.get(section) else { continue };
-        let merged = merged.get_or_insert_with(|| base.clone());
         match (allowed, v.get_ref()) {
             (None, _) => {
                 merged.insert(Spanned::new(0..0, section.into()), v.clone());
             }
-            (Some(allowed), DeValue::Table(t)) => {
-                let o = Section {
-                    path: s.key(section),
-                    table: t,
-                    span: v.span(),
-                };
-                cx.check_keys(&o, allowed);
+            (Some(_), DeValue::Table(t)) => {
                 let entry = merged
                     .entry(Spanned::new(0..0, section.into()))
                     .or_insert_with(|| Spanned::new(v.span(), DeValue::Table(DeTable::new())));
@@ -684,40 +604,13 @@ fn host_variant(
                     }
                 }
             }
-            (Some(_), _) => {
-                cx.wrong_type(
-                    s.key(section),
-                    v,
-                    "a table",
-                    &format!(
-                        "write it as a [{}] section after the host's [[host]] line",
-                        format_args!("host.{section}")
-                    ),
-                );
-            }
+            (Some(_), _) => {}
         }
     }
-    let Some(merged) = merged else {
-        return 0;
-    };
     let mut rep = Report::default();
     let profile = parse_table(&merged, s.path.clone(), s.span.clone(), base_dir, &mut rep);
     // The base profile's own warnings were reported with it; what is new here
     // concerns the host's overrides, which carry the inventory's positions.
-    // A report entry is the host's own when its key is one the host set
-    // (`host.a.kernel.cpu`, `host.a.irq.ban[1]`, anything under `host.a.users`).
-    let mut own_keys: Vec<String> = Vec::new();
-    for (section, allowed) in SECTIONS {
-        match (allowed, s.get(section).map(|v| v.get_ref())) {
-            (None, Some(_)) => own_keys.push(s.key(section)),
-            (Some(_), Some(DeValue::Table(t))) => {
-                for (k, _) in t.iter() {
-                    own_keys.push(format!("{}.{}", s.key(section), k.get_ref()));
-                }
-            }
-            _ => {}
-        }
-    }
     let overridden = |key: &str| {
         own_keys.iter().any(|k| {
             key == k
@@ -808,7 +701,7 @@ pub fn host_lines(h: &Host) -> String {
             gateway,
             dns,
         } => {
-            let mask = Ipv4Addr::from(u32::MAX << (32 - u32::from(*prefix)));
+            let mask = Ipv4Addr::from(netmask(*prefix));
             let mut s = format!(
                 "network --bootproto=static --device={device} --ip={address} --netmask={mask}"
             );
@@ -835,7 +728,7 @@ struct ImageCtx<'a> {
     tool: &'static str,
     version: &'static str,
     base: &'a str,
-    files: Vec<&'a render::RootfsFile>,
+    files: Vec<render::RootfsFile>,
     skipped: Vec<&'a str>,
     users: Option<&'a [profile::User]>,
     /// The users' groups, each once.
@@ -864,7 +757,6 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
             f.etc_path.clone()
         }
     };
-    let mut moved = Vec::new();
     for f in &plan.rootfs {
         let same = base
             .rootfs
@@ -881,12 +773,11 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
                     .rsplit_once('/')
                     .map_or("/etc".into(), |(d, _)| d.to_string());
                 g.path = path;
-                moved.push(g);
+                files.push(g);
             }
             None => skipped.push(f.path.as_str()),
         }
     }
-    files.extend(moved.iter());
     let users = (plan.profile.users != base.profile.users).then_some(plan.profile.users.as_slice());
     fn missing<'b>(from: &'b [String], in_: &[String]) -> Vec<&'b str> {
         from.iter()
@@ -954,8 +845,9 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
     render::fleet_template("fleet/image-mode.sh", &ctx).map(Some)
 }
 
-fn variant_out(base: &Plan, profile: &Profile, is_base: bool) -> Result<VariantOut, RenderBug> {
-    let mut plan = render::plan(profile)?;
+/// A variant's kickstart body and image-mode snippet; `base` is `None` for
+/// the base profile itself, which the shared image already is.
+fn variant_out(mut plan: Plan, base: Option<&Plan>) -> Result<VariantOut, RenderBug> {
     plan.host_lines = HOST_MARK.to_string();
     let ks = render::install_kickstart(&plan)?;
     // The variant's kickstart without the network line; each host's own
@@ -976,10 +868,9 @@ fn variant_out(base: &Plan, profile: &Profile, is_base: bool) -> Result<VariantO
     let body = [head.as_bytes(), tail.as_bytes()].concat();
     let mut body_sha = Sha256::new();
     body_sha.update(&body);
-    let image_mode = if is_base {
-        None
-    } else {
-        image_mode(base, &plan)?
+    let image_mode = match base {
+        None => None,
+        Some(base) => image_mode(base, &plan)?,
     }
     .map(|script| {
         let sha = crate::output::sha256_hex(script.as_bytes());
@@ -1042,8 +933,7 @@ fn grub_http(url: &str) -> Option<String> {
 struct PxeHost<'a> {
     name: &'a str,
     mac: &'a str,
-    /// The MAC as iPXE's `${net0/mac:hexhyp}` and pxelinux's file names write
-    /// it: `52-54-00-12-34-56`.
+    /// The MAC as iPXE's `${netX/mac:hexhyp}` writes it: `52-54-00-12-34-56`.
     hyphens: String,
 }
 
@@ -1058,31 +948,26 @@ pub fn kickstart_path(h: &Host) -> String {
 pub struct Rendered {
     pub artifacts: Vec<Artifact>,
     pub hashes: Vec<String>,
-    /// Each host's kickstart path, in inventory order.
-    pub kickstarts: Vec<String>,
 }
 
 pub fn render(fleet: &Fleet) -> Result<Rendered, RenderBug> {
     let base = fleet.base();
     let base_plan = render::plan(base)?;
-    let mut shared: Vec<Artifact> = render::render_all(base)?
+    let mut shared: Vec<Artifact> = render::artifacts(&base_plan)?
         .into_iter()
         .filter(|a| !a.path.starts_with("kickstart/"))
         .collect();
 
-    // One render per variant, on every core when there are several.
-    let outs: Vec<VariantOut> = fleet
-        .variants
-        .iter()
-        .enumerate()
-        .map(|(i, p)| variant_out(&base_plan, p, i == 0))
-        .collect::<Result<_, _>>()?;
+    // One render per variant (the base's plan is the one above).
+    let mut outs = Vec::with_capacity(fleet.variants.len());
+    for p in &fleet.variants[1..] {
+        outs.push(variant_out(render::plan(p)?, Some(&base_plan))?);
+    }
+    outs.insert(0, variant_out(base_plan, None)?);
 
     // Hosts on every core: their own lines and hashes.
-    let empty: Arc<[u8]> = Arc::from(Vec::new());
-    let rendered: Vec<(Artifact, String)> = crate::jobs::par(&fleet.hosts, |h| {
-        host_kickstart(h, &outs[h.variant], &empty)
-    });
+    let rendered: Vec<(Artifact, String)> =
+        crate::jobs::par(&fleet.hosts, |h| host_kickstart(h, &outs[h.variant]));
     // Variants whose snippets are equal share the file (it is named by its
     // content).
     let mut snippets: Vec<&(String, String)> =
@@ -1097,70 +982,67 @@ pub fn render(fleet: &Fleet) -> Result<Rendered, RenderBug> {
         });
     }
 
-    let mut pxe_files = Vec::new();
     if let Some(pxe) = &fleet.pxe {
-        let hosts: Vec<PxeHost> = fleet
-            .hosts
-            .iter()
-            .filter_map(|h| {
-                h.mac.as_deref().map(|mac| PxeHost {
-                    name: &h.name,
-                    mac,
-                    hyphens: mac.replace(':', "-"),
-                })
-            })
-            .collect();
-        let mut ctx = tera::Context::from_serialize(PxeCtx {
+        let ctx = PxeCtx {
             tool: render::TOOL,
             version: env!("CARGO_PKG_VERSION"),
             profile: &base.name,
             pxe,
             grub_kernel: grub_http(&pxe.kernel),
             grub_initrd: grub_http(&pxe.initrd),
-            hosts: Vec::new(),
-        })
-        .map_err(|e| RenderBug {
-            artifact: "fleet".into(),
-            detail: e.to_string(),
-        })?;
-        ctx.insert("hosts", &hosts);
+            hosts: fleet
+                .hosts
+                .iter()
+                .filter_map(|h| {
+                    h.mac.as_deref().map(|mac| PxeHost {
+                        name: &h.name,
+                        mac,
+                        hyphens: mac.replace(':', "-"),
+                    })
+                })
+                .collect(),
+        };
         let mut menus = vec![
             ("fleet/boot.ipxe", "pxe/boot.ipxe"),
             ("fleet/pxelinux.cfg", "pxe/pxelinux.menu"),
         ];
-        if grub_http(&pxe.kernel).is_some() && grub_http(&pxe.initrd).is_some() {
+        if ctx.grub_kernel.is_some() && ctx.grub_initrd.is_some() {
             menus.push(("fleet/grub.cfg", "pxe/grub.cfg"));
         }
+        let ctx = tera::Context::from_serialize(ctx).map_err(|e| RenderBug {
+            artifact: "fleet".into(),
+            detail: e.to_string(),
+        })?;
         for (name, path) in menus {
-            pxe_files.push(Artifact {
+            shared.push(Artifact {
                 path: path.into(),
                 mode: 0o644,
                 content: Content::Bytes(render::fleet_template(name, &ctx)?.into_bytes()),
             });
         }
     }
-    shared.extend(pxe_files);
 
+    let mut files: Vec<(Artifact, String)> = shared
+        .into_iter()
+        .map(|a| {
+            let sha = a.content.sha256_hex();
+            (a, sha)
+        })
+        .collect();
     let mut index = Index {
         schema: 1,
         profile: &base.name,
         tool_version: env!("CARGO_PKG_VERSION"),
-        shared: shared
+        shared: files
             .iter()
-            .map(|a| IndexFile {
+            .map(|(a, sha256)| IndexFile {
                 path: a.path.clone(),
-                sha256: a.content.sha256_hex(),
+                sha256: sha256.clone(),
             })
             .collect(),
         hosts: Vec::with_capacity(fleet.hosts.len()),
     };
-    let mut per_host = Vec::with_capacity(fleet.hosts.len());
-    let mut files: Vec<(Artifact, String)> = shared
-        .into_iter()
-        .zip(index.shared.iter().map(|f| f.sha256.clone()))
-        .collect();
     for (h, (ks, sha256)) in fleet.hosts.iter().zip(rendered) {
-        let image_mode = outs[h.variant].image_mode.as_ref().map(|(p, _)| p.as_str());
         index.hosts.push(IndexHost {
             name: &h.name,
             mac: h.mac.as_deref(),
@@ -1170,9 +1052,8 @@ pub fn render(fleet: &Fleet) -> Result<Rendered, RenderBug> {
                 path: ks.path.clone(),
                 sha256: sha256.clone(),
             },
-            image_mode,
+            image_mode: outs[h.variant].image_mode.as_ref().map(|(p, _)| p.as_str()),
         });
-        per_host.push(ks.path.clone());
         files.push((ks, sha256));
     }
     let mut json = serde_json::to_string_pretty(&index).map_err(|e| RenderBug {
@@ -1192,14 +1073,10 @@ pub fn render(fleet: &Fleet) -> Result<Rendered, RenderBug> {
     ));
     files.sort_unstable_by(|a, b| a.0.path.cmp(&b.0.path));
     let (artifacts, hashes) = files.into_iter().unzip();
-    Ok(Rendered {
-        artifacts,
-        hashes,
-        kickstarts: per_host,
-    })
+    Ok(Rendered { artifacts, hashes })
 }
 
-fn host_kickstart(h: &Host, v: &VariantOut, empty: &Arc<[u8]>) -> (Artifact, String) {
+fn host_kickstart(h: &Host, v: &VariantOut) -> (Artifact, String) {
     let own = format!(
         "\n# This machine: host \"{}\" of the fleet (its network and install disk).\n{}\n",
         h.name,
@@ -1213,10 +1090,9 @@ fn host_kickstart(h: &Host, v: &VariantOut, empty: &Arc<[u8]>) -> (Artifact, Str
         Artifact {
             path: kickstart_path(h),
             mode: 0o644,
-            content: Content::Around {
+            content: Content::Shared {
                 head: v.body.clone(),
                 own,
-                tail: empty.clone(),
             },
         },
         sha,

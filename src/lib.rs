@@ -49,10 +49,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Render {
             profile,
             output,
-            force,
-            strict,
-            json,
-        } => render(profile.as_deref(), &output, force, strict, json),
+            write,
+        } => render(profile.as_deref(), &output, write),
         Command::Validate {
             target,
             list,
@@ -147,11 +145,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Fleet {
             inventory,
             output,
-            force,
-            strict,
             changed_only,
-            json,
-        } => fleet_cmd(&inventory, &output, force, strict, changed_only, json),
+            write,
+        } => fleet_cmd(&inventory, &output, changed_only, write),
         Command::Selinux(SelinuxCommand::FromAudit {
             input,
             name,
@@ -252,24 +248,27 @@ fn load_profile(
     if !json && !loaded.report.entries.is_empty() {
         eprint!("{}", report::format(&loaded.report, &loaded.source()));
         if fatal {
-            let errors = loaded
-                .report
-                .entries
-                .iter()
-                .filter(|e| e.severity == report::Severity::Error || strict)
-                .count();
-            eprintln!(
-                "{}: {errors} problem(s){}; nothing was written",
-                loaded.source_name,
-                if strict {
-                    " (--strict: warnings count)"
-                } else {
-                    ""
-                }
-            );
+            refused(&loaded.source_name, &[&loaded.report], strict);
         }
     }
     Ok((loaded, fatal))
+}
+
+/// The last line when input was refused: how many problems, nothing written.
+fn refused(source: &str, reports: &[&report::Report], strict: bool) {
+    let problems = reports
+        .iter()
+        .flat_map(|r| &r.entries)
+        .filter(|e| e.severity == report::Severity::Error || strict)
+        .count();
+    eprintln!(
+        "{source}: {problems} problem(s){}; nothing was written",
+        if strict {
+            " (--strict: warnings count)"
+        } else {
+            ""
+        }
+    );
 }
 
 #[derive(Serialize)]
@@ -287,10 +286,12 @@ struct FleetJson<'a> {
 fn fleet_cmd(
     path: &Path,
     out: &Path,
-    force: bool,
-    strict: bool,
     changed_only: bool,
-    json: bool,
+    cli::WriteOptions {
+        force,
+        strict,
+        json,
+    }: cli::WriteOptions,
 ) -> anyhow::Result<i32> {
     let mut loaded = fleet::load(path)?;
     // The base profile's SELinux modules are compiled once; hosts cannot
@@ -345,7 +346,9 @@ fn fleet_cmd(
         if json {
             print_json(false, 0, 0, 0, Vec::new())?;
         } else {
-            eprintln!("{}: nothing was written", loaded.source_name);
+            let mut reports = vec![&loaded.report];
+            reports.extend(loaded.profile.as_ref().map(|p| &p.report));
+            refused(&loaded.source_name, &reports, strict);
         }
         return Ok(exit::BAD_INPUT);
     };
@@ -362,9 +365,8 @@ fn fleet_cmd(
     let mut changed: Vec<&str> = f
         .hosts
         .iter()
-        .zip(&rendered.kickstarts)
-        .filter(|(_, ks)| written.contains(ks.as_str()))
-        .map(|(h, _)| h.name.as_str())
+        .filter(|h| written.contains(fleet::kickstart_path(h).as_str()))
+        .map(|h| h.name.as_str())
         .collect();
     changed.extend(
         changes
@@ -433,9 +435,11 @@ fn json_failure(profile: &str, err: anyhow::Error) -> anyhow::Result<i32> {
 fn render(
     path: Option<&Path>,
     out: &Path,
-    force: bool,
-    strict: bool,
-    json: bool,
+    cli::WriteOptions {
+        force,
+        strict,
+        json,
+    }: cli::WriteOptions,
 ) -> anyhow::Result<i32> {
     let profile_name = path.map_or_else(
         || profile::DEFAULT_PROFILE_NAME.to_string(),

@@ -50,14 +50,32 @@ pub fn hex(digest: &[u8]) -> String {
     s
 }
 
-/// `sha256sum`-compatible lines for every artifact, sorted by path.
-pub fn manifest(artifacts: &[Artifact]) -> String {
-    let mut lines: Vec<(String, String)> = artifacts
+/// `sha256sum`-compatible lines for every artifact, sorted by path, from
+/// their sha256 (in the artifacts' order).
+pub fn manifest(artifacts: &[Artifact], hashes: &[String]) -> String {
+    let mut lines: Vec<(&str, &str)> = artifacts
         .iter()
-        .map(|a| (a.path.clone(), a.content.sha256_hex()))
+        .zip(hashes)
+        .map(|(a, h)| (a.path.as_str(), h.as_str()))
         .collect();
-    lines.sort();
+    lines.sort_unstable();
     lines.iter().map(|(p, h)| format!("{h}  {p}\n")).collect()
+}
+
+/// Every folder the artifacts need, relative to the tree's root, parents
+/// before children.
+fn folders(artifacts: &[Artifact]) -> std::collections::BTreeSet<PathBuf> {
+    artifacts
+        .iter()
+        .flat_map(|a| {
+            Path::new(&a.path)
+                .ancestors()
+                .skip(1)
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(Path::to_path_buf)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Files of an existing tree that differ from its manifest: changed, missing,
@@ -164,18 +182,12 @@ pub fn write_tree_hashed(
     debug_assert_eq!(artifacts.len(), hashes.len());
     // A symbolic link as the output folder is refused: swapping the tree in
     // would replace the link, and following it would write where the link
-    // points, which someone else may have chosen.
-    if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(Refusal::Symlink {
-            dir: dir.display().to_string(),
-        }
-        .into());
-    }
-    if fs::symlink_metadata(dir).is_ok_and(|m| !m.is_dir()) {
-        return Err(Refusal::NotADir {
-            dir: dir.display().to_string(),
-        }
-        .into());
+    // points, which someone else may have chosen. Checked again under the lock.
+    let shown = dir.display().to_string();
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => return Err(Refusal::Symlink { dir: shown }.into()),
+        Ok(m) if !m.is_dir() => return Err(Refusal::NotADir { dir: shown }.into()),
+        _ => {}
     }
     // One writer at a time for this folder: two renders into the same output
     // would each trust the previous tree while the other replaces it. The
@@ -191,20 +203,15 @@ pub fn write_tree_hashed(
         .map_or_else(|| "tree".into(), |n| n.to_string_lossy().into_owned());
     let (_lock, own_uid) = lock(&parent, &name)?;
     remove_leftovers(&parent, &name, own_uid);
-    let shown = dir.display().to_string();
     let existing = match fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => return Err(Refusal::Symlink { dir: shown }.into()),
         Ok(m) if m.is_dir() => true,
         Ok(_) => return Err(Refusal::NotADir { dir: shown }.into()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
         Err(e) => return Err(e).with_context(|| format!("inspecting {shown}")),
     };
-    let mut lines: Vec<(&str, &str)> = artifacts
-        .iter()
-        .zip(hashes)
-        .map(|(a, h)| (a.path.as_str(), h.as_str()))
-        .collect();
-    lines.sort_unstable();
-    let manifest: String = lines.iter().map(|(p, h)| format!("{h}  {p}\n")).collect();
+    let manifest = manifest(artifacts, hashes);
+    let folders = folders(artifacts);
 
     // Nothing changed: the tree stays as it is, not a file rewritten. The
     // manifests are equal, so a file is intact exactly when it holds the new
@@ -217,18 +224,6 @@ pub fn write_tree_hashed(
         });
         // Every file and folder ours, every folder 0755, no other folder:
         // else the tree is written anew.
-        let mut folders: std::collections::HashSet<PathBuf> = artifacts
-            .iter()
-            .flat_map(|a| {
-                Path::new(&a.path)
-                    .ancestors()
-                    .skip(1)
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .map(Path::to_path_buf)
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        folders.insert(PathBuf::new());
         let mut files = 0;
         let mut sound = true;
         for e in walkdir::WalkDir::new(dir) {
@@ -244,7 +239,8 @@ pub fn write_tree_hashed(
             if m.uid() != own_uid {
                 sound = false;
             } else if m.is_dir() {
-                sound &= folders.contains(rel) && m.permissions().mode() & 0o7777 == 0o755;
+                sound &= (rel.as_os_str().is_empty() || folders.contains(rel))
+                    && m.permissions().mode() & 0o7777 == 0o755;
             } else {
                 files += 1;
             }
@@ -279,24 +275,20 @@ pub fn write_tree_hashed(
         }
     }
 
-    // The previous tree lends its unchanged files only when it is intact:
-    // after --force over hand edits, every file is written anew.
-    // Under --force the previous tree lends nothing, but what it had still
-    // tells which of its files are gone.
+    // The previous tree lends its unchanged files (same bytes and mode, ours)
+    // only when it is intact: after --force, every file is written anew. What
+    // it had still tells which of its files are gone.
     let before = if existing {
         previous(dir)
     } else {
         Default::default()
     };
-    let old = if force {
-        Default::default()
-    } else {
-        before.clone()
-    };
-    let unchanged = |a: &Artifact, hash: &String| {
-        old.get(&a.path) == Some(hash)
-            && fs::symlink_metadata(dir.join(&a.path))
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o7777 == a.mode)
+    let lend = |a: &Artifact, hash: &String| {
+        !force
+            && before.get(&a.path) == Some(hash)
+            && fs::symlink_metadata(dir.join(&a.path)).is_ok_and(|m| {
+                m.is_file() && m.permissions().mode() & 0o7777 == a.mode && m.uid() == own_uid
+            })
     };
 
     let tmp = tempfile::Builder::new()
@@ -304,46 +296,24 @@ pub fn write_tree_hashed(
         .tempdir_in(&parent)
         .with_context(|| format!("creating a temporary folder in {}", parent.display()))?;
 
-    let mut dirs = std::collections::BTreeSet::new();
-    for a in artifacts {
-        if let Some((d, _)) = a.path.rsplit_once('/') {
-            dirs.insert(d);
-        }
-    }
-    let umask = current_umask();
-    let mut made = std::collections::BTreeSet::new();
-    for d in dirs {
-        let d = tmp.path().join(d);
-        fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
-        made.extend(
-            d.ancestors()
-                .take_while(|a| *a != tmp.path())
-                .map(Path::to_path_buf),
-        );
-    }
     // Folders are 0755 whatever the umask: a web server serves them.
-    if 0o777 & !umask != 0o755 {
-        for d in &made {
-            fs::set_permissions(d, fs::Permissions::from_mode(0o755))
+    let umask = current_umask();
+    for d in &folders {
+        let d = tmp.path().join(d);
+        fs::create_dir(&d).with_context(|| format!("creating {}", d.display()))?;
+        if 0o777 & !umask != 0o755 {
+            fs::set_permissions(&d, fs::Permissions::from_mode(0o755))
                 .with_context(|| format!("setting permissions of {}", d.display()))?;
         }
     }
-    // Only files of our own are lent: a file another user owns would stay
-    // theirs to change in a tree we serve.
-
-    let jobs: Vec<(&Artifact, &String)> = artifacts.iter().zip(hashes).collect();
     // One thread creates the files: creating files in one folder from several
     // threads only makes them wait on the folder's lock (measured: slower).
-    let results = jobs.iter().map(|(a, hash)| -> anyhow::Result<bool> {
+    let results = artifacts.iter().zip(hashes).map(|(a, hash)| {
         let path = tmp.path().join(&a.path);
-        if unchanged(a, hash)
-            && fs::symlink_metadata(dir.join(&a.path)).is_ok_and(|m| m.uid() == own_uid)
-            && fs::hard_link(dir.join(&a.path), &path).is_ok()
-        {
-            return Ok(false);
+        if !(lend(a, hash) && fs::hard_link(dir.join(&a.path), &path).is_ok()) {
+            write_file(&path, a.mode, &a.content, umask)?;
         }
-        write_file(&path, a.mode, &a.content, umask)?;
-        Ok(true)
+        anyhow::Ok(())
     });
     let mut changes = Changes::default();
     // What changed is told by the bytes, not by whether a file was written
@@ -481,7 +451,8 @@ fn swap(new: &Path, dir: &Path, parent: &Path, name: &str) -> std::io::Result<()
 /// `.NAME.lock` beside the output, held while a render writes; removed when
 /// the render ends (a killed render leaves it, and the next one takes it).
 struct Lock {
-    file: fs::File,
+    /// Held open: the lock lasts as long as the descriptor.
+    _file: fs::File,
     path: PathBuf,
 }
 
@@ -490,7 +461,6 @@ impl Drop for Lock {
         // Removed while still held: whoever opened it meanwhile sees, once it
         // has the lock, that the path is no longer its file, and starts over.
         let _ = fs::remove_file(&self.path);
-        let _ = &self.file;
     }
 }
 
@@ -539,7 +509,7 @@ fn lock(parent: &Path, name: &str) -> anyhow::Result<(Lock, u32)> {
         // it): then it is ours.
         if fs::symlink_metadata(&path).is_ok_and(|m| m.ino() == meta.ino() && m.dev() == meta.dev())
         {
-            return Ok((Lock { file, path }, uid));
+            return Ok((Lock { _file: file, path }, uid));
         }
     }
 }

@@ -605,6 +605,31 @@ pub fn install_disk(v: &str) -> Check {
     }
 }
 
+/// A URL that PXE firmware, iPXE, GRUB and pxelinux read as it is:
+/// `http(s)://HOST[:PORT]/PATH` with letters, digits and `._~-/` only (iPXE
+/// expands `${...}`; `$`, `&`, `;`, quotes and spaces are GRUB syntax).
+pub fn plain_http_url(v: &str) -> Check {
+    let rest = v
+        .strip_prefix("http://")
+        .or_else(|| v.strip_prefix("https://"));
+    let ok = v.len() <= 512
+        && rest.is_some_and(|r| {
+            !r.is_empty()
+                && !r.starts_with('/')
+                && r.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | ':' | '/' | '-')
+                })
+        });
+    if ok {
+        Ok(())
+    } else {
+        problem(
+            format!("{} is not a plain http(s) URL", shown(v)),
+            "write http://HOST[:PORT]/PATH with letters, digits and ._~-/ only (no $ variables, query, user or spaces): PXE firmware and GRUB read it as it is",
+        )
+    }
+}
+
 /// An IPv4 address, dotted quad.
 pub fn ipv4(v: &str) -> Result<std::net::Ipv4Addr, Problem> {
     v.parse().map_err(|_| Problem {

@@ -244,20 +244,38 @@ pub enum ProfileSource<'a> {
 /// pipe or a device is never read past it.
 pub const MAX_PROFILE_BYTES: u64 = 1 << 20;
 
-/// Read at most [`MAX_PROFILE_BYTES`] from `r`; more is an error naming `name`.
-fn read_limited(r: impl std::io::Read, name: &str) -> anyhow::Result<Vec<u8>> {
+/// A TOML file's text: at most `limit` bytes read from `r` (more is an error
+/// naming `what` and `name`, with `fix`), and UTF-8 (else an error with the
+/// first bad byte's line:column).
+pub(crate) fn read_text(
+    r: impl std::io::Read,
+    what: &str,
+    name: &str,
+    limit: u64,
+    fix: &str,
+) -> anyhow::Result<String> {
     use anyhow::Context as _;
     use std::io::Read as _;
     let mut bytes = Vec::new();
-    r.take(MAX_PROFILE_BYTES + 1)
+    r.take(limit + 1)
         .read_to_end(&mut bytes)
-        .with_context(|| format!("reading profile {name}"))?;
-    if bytes.len() as u64 > MAX_PROFILE_BYTES {
+        .with_context(|| format!("reading {what} {name}"))?;
+    if bytes.len() as u64 > limit {
         anyhow::bail!(
-            "profile {name} is larger than 1 MiB ({MAX_PROFILE_BYTES} bytes), the limit for a profile: it was not read further nor parsed; a profile is a short TOML file (is this the right file?)"
+            "{what} {name} is larger than {} MiB ({limit} bytes), the limit for a {what}: it was not read further nor parsed; {fix}",
+            limit >> 20
         );
     }
-    Ok(bytes)
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line_start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        anyhow::anyhow!(
+            "{what} {name} is not UTF-8: invalid byte at {name}:{}:{} (offset {}): TOML files must be UTF-8; convert it, e.g. iconv -f latin1 -t utf-8",
+            good.iter().filter(|b| **b == b'\n').count() + 1,
+            String::from_utf8_lossy(&good[line_start..]).chars().count() + 1,
+            good.len()
+        )
+    })
 }
 
 /// Load and validate a profile. I/O failures are errors; everything wrong with
@@ -273,23 +291,20 @@ pub fn load(src: ProfileSource) -> anyhow::Result<Loaded> {
             } else {
                 p.display().to_string()
             };
-            let bytes = if stdin {
-                read_limited(std::io::stdin().lock(), &name)?
+            let fix = "a profile is a short TOML file (is this the right file?)";
+            let text = if stdin {
+                read_text(
+                    std::io::stdin().lock(),
+                    "profile",
+                    &name,
+                    MAX_PROFILE_BYTES,
+                    fix,
+                )?
             } else {
                 let f =
                     std::fs::File::open(p).with_context(|| format!("reading profile {name}"))?;
-                read_limited(f, &name)?
+                read_text(f, "profile", &name, MAX_PROFILE_BYTES, fix)?
             };
-            let text = String::from_utf8(bytes).map_err(|e| {
-                let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-                let line_start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-                anyhow::anyhow!(
-                    "profile {name} is not UTF-8: invalid byte at {name}:{}:{} (offset {}): TOML files must be UTF-8; convert it, e.g. iconv -f latin1 -t utf-8",
-                    good.iter().filter(|b| **b == b'\n').count() + 1,
-                    String::from_utf8_lossy(&good[line_start..]).chars().count() + 1,
-                    good.len()
-                )
-            })?;
             // Files a profile names are relative to its folder; for standard
             // input, to the current folder.
             let dir = match p.parent() {

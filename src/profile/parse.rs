@@ -177,10 +177,21 @@ impl Cx<'_> {
         key: &str,
         check: impl Fn(&str) -> Check,
     ) -> Option<(String, Span)> {
+        self.parsed(s, key, |v| check(v).map(|()| v.to_string()))
+    }
+
+    /// A string value read by a grammar that also gives its meaning (a MAC
+    /// address normalised, an IP address parsed).
+    pub(crate) fn parsed<T>(
+        &mut self,
+        s: &Section,
+        key: &str,
+        parse: impl Fn(&str) -> Result<T, grammar::Problem>,
+    ) -> Option<(T, Span)> {
         let v = s.get(key)?;
         match v.get_ref() {
-            DeValue::String(text) => match check(text) {
-                Ok(()) => Some((text.to_string(), v.span())),
+            DeValue::String(text) => match parse(text) {
+                Ok(x) => Some((x, v.span())),
                 Err(p) => {
                     self.rep.error(s.key(key), Some(v.span()), p.message, p.fix);
                     None

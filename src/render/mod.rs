@@ -27,25 +27,24 @@ pub struct Artifact {
     pub content: Content,
 }
 
-/// A file's bytes: whole, or its own bytes between a head and a tail that many
-/// files share (a fleet host's kickstart is its variant's kickstart around the
-/// host's lines), so that 10,000 of them are not 10,000 copies in memory.
+/// A file's bytes: whole, or a head many files share followed by bytes of its
+/// own (a fleet host's kickstart is its variant's kickstart, then the host's
+/// lines), so that 10,000 of them are not 10,000 copies in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Content {
     Bytes(Vec<u8>),
-    Around {
+    Shared {
         head: std::sync::Arc<[u8]>,
         own: Vec<u8>,
-        tail: std::sync::Arc<[u8]>,
     },
 }
 
 impl Content {
-    /// The bytes in order, in up to three pieces.
-    pub fn pieces(&self) -> [&[u8]; 3] {
+    /// The bytes in order, in two pieces.
+    pub fn pieces(&self) -> [&[u8]; 2] {
         match self {
-            Content::Bytes(b) => [b, &[], &[]],
-            Content::Around { head, own, tail } => [head, own, tail],
+            Content::Bytes(b) => [b, &[]],
+            Content::Shared { head, own } => [head, own],
         }
     }
 
@@ -125,8 +124,13 @@ pub fn plan(profile: &Profile) -> Result<Plan<'_>, RenderBug> {
 /// Everything `render` writes, sorted by path (MANIFEST.sha256 comes from the
 /// output writer).
 pub fn render_all(profile: &Profile) -> Result<Vec<Artifact>, RenderBug> {
+    artifacts(&plan(profile)?)
+}
+
+/// [`render_all`] from a plan already made.
+pub fn artifacts(plan: &Plan) -> Result<Vec<Artifact>, RenderBug> {
     let tera = templates::engine();
-    let plan = Plan::new(profile, tera)?;
+    let profile = plan.profile;
     let mut out = Vec::new();
     for f in &plan.rootfs {
         out.push(Artifact {
@@ -135,10 +139,10 @@ pub fn render_all(profile: &Profile) -> Result<Vec<Artifact>, RenderBug> {
             content: f.content.clone().into_bytes().into(),
         });
     }
-    out.extend(kickstart::render(&plan, tera)?);
-    out.extend(rpm::render(&plan, tera)?);
-    out.extend(blueprint::render(&plan, tera)?);
-    out.extend(bootc::render(&plan, tera)?);
+    out.extend(kickstart::render(plan, tera)?);
+    out.extend(rpm::render(plan, tera)?);
+    out.extend(blueprint::render(plan, tera)?);
+    out.extend(bootc::render(plan, tera)?);
     for m in &profile.selinux.module {
         out.push(Artifact::text(
             format!("selinux/{}.te", m.name),
