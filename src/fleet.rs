@@ -1072,6 +1072,17 @@ pub fn render(fleet: &Fleet) -> Result<Rendered, RenderBug> {
         sha,
     ));
     files.sort_unstable_by(|a, b| a.0.path.cmp(&b.0.path));
+    // crate::text's rule over every file; a host's kickstart shares its head
+    // with its variant's, which is looked at once.
+    for o in &outs {
+        render::single_line_breaks("hosts/*.ks", &[&o.body])?;
+    }
+    for (a, _) in &files {
+        match &a.content {
+            Content::Shared { own, .. } => render::single_line_breaks(&a.path, &[own])?,
+            Content::Bytes(b) => render::single_line_breaks(&a.path, &[b])?,
+        }
+    }
     let (artifacts, hashes) = files.into_iter().unzip();
     Ok(Rendered { artifacts, hashes })
 }

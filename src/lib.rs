@@ -12,6 +12,7 @@ pub mod render;
 pub mod report;
 pub mod rpmbuild;
 pub mod selinux;
+pub mod text;
 pub mod validate;
 pub mod vm;
 

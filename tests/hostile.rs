@@ -64,14 +64,58 @@ fn names(err: &str, file: &str, key: &str, at: Option<(usize, usize)>) -> bool {
     })
 }
 
+/// The corpus: `NAME.toml` profiles, and `NAME/` folders whose `profile.toml`
+/// brings files of its own (SELinux module sources), copied whole.
 fn corpus() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(repo().join("tests/fixtures/hostile"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .filter_map(|p| {
+            if p.is_dir() {
+                Some(p.join("profile.toml"))
+            } else {
+                p.extension().is_some_and(|e| e == "toml").then_some(p)
+            }
+        })
         .collect();
     v.sort();
     v
+}
+
+/// Copy a corpus entry into `dir`: the profile, and its folder's other files.
+fn place(src: &Path, dir: &Path) -> PathBuf {
+    if src.file_name().is_some_and(|n| n == "profile.toml") {
+        let case = src.parent().unwrap();
+        let name = case.file_name().unwrap();
+        let to = dir.join(name);
+        for e in walkdir_files(case) {
+            let rel = e.strip_prefix(case).unwrap();
+            let dest = to.join(rel);
+            fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            fs::copy(&e, &dest).unwrap();
+        }
+        to.join("profile.toml")
+    } else {
+        let p = dir.join(src.file_name().unwrap());
+        fs::copy(src, &p).unwrap();
+        p
+    }
+}
+
+fn walkdir_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 #[test]
@@ -80,7 +124,11 @@ fn every_hostile_profile_is_refused_naming_its_keys_and_nothing_is_written() {
     assert!(files.len() >= 30, "the corpus lost files: {}", files.len());
     for src in files {
         let text = fs::read_to_string(&src).unwrap();
-        let name = src.file_name().unwrap().to_string_lossy().into_owned();
+        let name = src
+            .strip_prefix(repo().join("tests/fixtures/hostile"))
+            .unwrap()
+            .display()
+            .to_string();
         assert!(
             text.starts_with("# Attacks: "),
             "{name}: say what it attacks on its first line"
@@ -101,9 +149,8 @@ fn every_hostile_profile_is_refused_naming_its_keys_and_nothing_is_written() {
             .collect();
         assert!(!expects.is_empty(), "{name}: no `# expect:` line");
         let t = tempfile::tempdir().unwrap();
-        let p = t.path().join(&name);
-        fs::copy(&src, &p).unwrap();
-        let err = render_refused(t.path(), &p);
+        let p = place(&src, t.path());
+        let err = render_refused(p.parent().unwrap(), &p);
         let shown = p.display().to_string();
         for (key, at) in &expects {
             assert!(
@@ -113,7 +160,12 @@ fn every_hostile_profile_is_refused_naming_its_keys_and_nothing_is_written() {
         }
         assert!(err.contains("fix:"), "{name}: no fix hint:\n{err}");
         assert!(err.contains("nothing was written"), "{name}:\n{err}");
-        // A hostile value is shown escaped: it cannot forge lines of the report.
+        // A hostile value is shown escaped: it cannot forge lines of the report
+        // or reach the terminal as a control sequence.
+        assert!(
+            !err.chars().any(|c| c.is_control() && c != '\n'),
+            "{name}: a raw control character reached the terminal:\n{err:?}"
+        );
         for line in err.lines() {
             assert!(
                 !line.starts_with("reboot") && !line.starts_with("RUN ") && line != "%post",

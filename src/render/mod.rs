@@ -157,6 +157,9 @@ pub fn artifacts(plan: &Plan) -> Result<Vec<Artifact>, RenderBug> {
         ));
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
+    for a in &out {
+        single_line_breaks(&a.path, &a.content.pieces())?;
+    }
     if let Some(w) = out.windows(2).find(|w| w[0].path == w[1].path) {
         return Err(RenderBug {
             artifact: w[0].path.clone(),
@@ -164,6 +167,28 @@ pub fn artifacts(plan: &Plan) -> Result<Vec<Artifact>, RenderBug> {
         });
     }
     Ok(out)
+}
+
+/// The last line of defence of [`crate::text`]'s rule: no rendered file holds a
+/// character that one of its readers would take as a line break and another not.
+/// The profile's grammars and the SELinux module checks refuse such input with
+/// its key and line; reaching this is a bug.
+pub fn single_line_breaks(path: &str, pieces: &[&[u8]]) -> Result<(), RenderBug> {
+    let mut offset = 0;
+    for piece in pieces {
+        if let Some((at, c)) = crate::text::foreign_line_break_bytes(piece) {
+            return Err(RenderBug {
+                artifact: path.into(),
+                detail: format!(
+                    "a {} at byte {}, which some readers of the file take as a line break",
+                    crate::text::char_name(c),
+                    offset + at
+                ),
+            });
+        }
+        offset += piece.len();
+    }
+    Ok(())
 }
 
 /// The installation kickstart of a plan (`kickstart/NAME.ks`).
