@@ -158,7 +158,10 @@ mod tests {
     #[test]
     fn terminal_escapes_are_made_visible() {
         assert_eq!(for_terminal("plain text\n"), "plain text\n");
-        assert_eq!(for_terminal("a\x1b]0;title\x07b"), "a\\u{1b}]0;title\\u{7}b");
+        assert_eq!(
+            for_terminal("a\x1b]0;title\x07b"),
+            "a\\u{1b}]0;title\\u{7}b"
+        );
         assert_eq!(for_terminal("ok\rfake"), "ok\\rfake");
         assert_eq!(for_terminal("\u{202e}gnp.exe"), "\\u{202e}gnp.exe");
         assert_eq!(for_terminal("\u{9b}31m"), "\\u{9b}31m");
