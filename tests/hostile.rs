@@ -64,15 +64,18 @@ fn names(err: &str, file: &str, key: &str, at: Option<(usize, usize)>) -> bool {
     })
 }
 
-/// The corpus: `NAME.toml` profiles, and `NAME/` folders whose `profile.toml`
-/// brings files of its own (SELinux module sources), copied whole.
+/// The profile corpus: `NAME.toml` profiles, and `NAME/` folders whose
+/// `profile.toml` brings files of its own (SELinux module sources), copied
+/// whole. Folders without a profile.toml hold other kinds of hostile input
+/// (inventories, audit logs, captured machines, output folders), each tried by
+/// the tests of its command.
 fn corpus() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(repo().join("tests/fixtures/hostile"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter_map(|p| {
             if p.is_dir() {
-                Some(p.join("profile.toml"))
+                Some(p.join("profile.toml")).filter(|p| p.is_file())
             } else {
                 p.extension().is_some_and(|e| e == "toml").then_some(p)
             }
