@@ -28,8 +28,11 @@ pub struct Context<'a> {
     pub plan: Option<Plan<'a>>,
     pub cmdline: Vec<String>,
     pub version: String,
-    /// Kernel configuration lines, when /proc/config.gz or /boot/config-* exists.
-    pub config: Option<(String, Vec<String>)>,
+    /// Where the kernel configuration was read and its text, when
+    /// /proc/config.gz or /boot/config-RELEASE could be read.
+    pub config: Option<(String, String)>,
+    /// Why each place of the configuration that was not used could not be.
+    pub config_unread: Vec<String>,
     /// (pid, comm) of every process.
     pub processes: Vec<(String, String)>,
     pub limits: Limits,
@@ -80,7 +83,7 @@ impl<'a> Context<'a> {
             .ok()
             .or_else(|| version.split_whitespace().nth(2).map(String::from))
             .unwrap_or_default();
-        let config = kernel_config(m, &release);
+        let (config, config_unread) = kernel_config(m, &release);
         let processes = m
             .list("/proc")
             .into_iter()
@@ -106,6 +109,7 @@ impl<'a> Context<'a> {
                 .collect(),
             version,
             config,
+            config_unread,
             processes,
             limits,
             limit_files,
@@ -119,7 +123,7 @@ impl<'a> Context<'a> {
     fn config_has(&self, line: &str) -> bool {
         self.config
             .as_ref()
-            .is_some_and(|(_, c)| c.iter().any(|l| l == line))
+            .is_some_and(|(_, c)| c.lines().any(|l| l == line))
     }
 
     fn realtime_kernel(&self) -> bool {
@@ -154,24 +158,27 @@ fn first_person(passwd: &str) -> Option<String> {
     })
 }
 
-fn kernel_config(m: &Machine, release: &str) -> Option<(String, Vec<String>)> {
-    use std::io::Read as _;
-    if let Ok(gz) = m.read_bytes("/proc/config.gz") {
-        let mut text = String::new();
-        if flate2::read::GzDecoder::new(&gz[..])
-            .read_to_string(&mut text)
-            .is_ok()
-        {
-            return Some((
-                "/proc/config.gz".into(),
-                text.lines().map(String::from).collect(),
-            ));
-        }
+/// The kernel configuration: /proc/config.gz (CONFIG_IKCONFIG_PROC), else
+/// the kernel package's /boot/config-RELEASE; and why the places not used
+/// could not be read. The release comes from the machine, so it is held to a
+/// release's grammar before it becomes part of a path.
+fn kernel_config(m: &Machine, release: &str) -> (Option<(String, String)>, Vec<String>) {
+    let mut unread = Vec::new();
+    match m.read_gzip("/proc/config.gz") {
+        Ok(text) => return (Some(("/proc/config.gz".into(), text)), unread),
+        Err(e) => unread.push(e.to_string()),
     }
-    let boot = format!("/boot/config-{release}");
-    m.read(&boot)
-        .ok()
-        .map(|t| (boot, t.lines().map(String::from).collect()))
+    match parse::kernel_release(release) {
+        Ok(release) => {
+            let boot = format!("/boot/config-{release}");
+            match m.read(&boot) {
+                Ok(text) => return (Some((boot, text)), unread),
+                Err(e) => unread.push(e.to_string()),
+            }
+        }
+        Err(e) => unread.push(format!("/boot/config-RELEASE not read: {e}")),
+    }
+    (None, unread)
 }
 
 fn check(
@@ -607,7 +614,7 @@ fn cpu_smt(cx: &Context) -> Check {
 }
 
 fn kernel_config_found(cx: &Context) -> Check {
-    match &cx.config {
+    let c = match &cx.config {
         Some((from, _)) => check(
             "kernel.config",
             "kernel",
@@ -620,7 +627,10 @@ fn kernel_config_found(cx: &Context) -> Check {
             Status::Warn,
             "no kernel configuration (/proc/config.gz, /boot/config-*): its options cannot be checked",
         ),
-    }
+    };
+    cx.config_unread
+        .iter()
+        .fold(c, |c, e| c.evidence(e.as_str()))
 }
 
 fn kernel_option(cx: &Context, id: &'static str, any: &[&str], what: &str) -> Check {
@@ -657,7 +667,7 @@ fn kernel_preempt(cx: &Context) -> Check {
             Flavor::Rt if rt => check("kernel.preempt", "kernel", Status::Pass, "a PREEMPT_RT kernel runs, as the profile asks").evidence(evidence),
             Flavor::Rt => check("kernel.preempt", "kernel", Status::Fail, "the profile asks for kernel-rt, but this kernel is not PREEMPT_RT")
                 .evidence(evidence)
-                .evidence(format!("/sys/kernel/realtime: {}", cx.m.line("/sys/kernel/realtime").unwrap_or_else(|e| e)))
+                .evidence(format!("/sys/kernel/realtime: {}", cx.m.line("/sys/kernel/realtime").unwrap_or_else(String::from)))
                 .fix("install kernel-rt (the profile's repository) and boot it: sudo grubby --set-default=/boot/vmlinuz-<version>+rt"),
             Flavor::Stock if rt || (dynamic && full) => {
                 check("kernel.preempt", "kernel", Status::Pass, if rt { "a PREEMPT_RT kernel runs" } else { "full preemption: PREEMPT_DYNAMIC kernel booted with preempt=full" }).evidence(evidence)
@@ -874,7 +884,6 @@ fn irqs_shared(cx: &Context) -> Check {
 }
 
 fn cpu_dma_latency(cx: &Context) -> Check {
-    use std::os::unix::fs::MetadataExt as _;
     let path = "/dev/cpu_dma_latency";
     // A capture keeps the node's mode and owner beside it (`MODE UID GID`):
     // a plain file in git cannot.
@@ -891,7 +900,7 @@ fn cpu_dma_latency(cx: &Context) -> Check {
         });
     let node = recorded.or_else(|| {
         cx.m.metadata(path)
-            .map(|m| (m.mode() & 0o7777, m.uid(), m.gid()))
+            .map(|m| (m.st_mode & 0o7777, m.st_uid, m.st_gid))
     });
     let Some((mode, uid, gid)) = node else {
         return check(
@@ -902,7 +911,8 @@ fn cpu_dma_latency(cx: &Context) -> Check {
         );
     };
     let writable = if cx.is_self {
-        probe::writable(&cx.m.path(path))
+        // Only the live machine's own user is probed: the path is this one's.
+        probe::writable(std::path::Path::new(path))
     } else {
         let group_db = cx.m.read("/etc/group").unwrap_or_default();
         let group_name = group_db.lines().find_map(|l| {
@@ -1283,7 +1293,13 @@ fn irq_priorities(cx: &Context) -> Check {
     let mut good = Vec::new();
     let mut bad = Vec::new();
     for (pid, comm) in cx.processes.iter().filter(|(_, c)| c.starts_with("irq/")) {
-        let Some(irq) = comm.trim_start_matches("irq/").split('-').next() else {
+        // The IRQ number becomes part of a path: digits only.
+        let Some(irq) = comm
+            .trim_start_matches("irq/")
+            .split('-')
+            .next()
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        else {
             continue;
         };
         let Ok(actions) = cx.m.line(&format!("/sys/kernel/irq/{irq}/actions")) else {
@@ -1362,7 +1378,7 @@ fn sysctl_values(cx: &Context) -> Check {
                     bad.push(format!("{key} = {got}, the profile sets {want}"));
                 }
             }
-            Err(e) => bad.push(e),
+            Err(e) => bad.push(e.into()),
         }
     }
     if bad.is_empty() {
@@ -1443,7 +1459,7 @@ mod tests {
             "ID=fedora\nVERSION_ID=44\nSUPPORT_END=2020-01-01\n",
         )
         .unwrap();
-        let m = Machine::new(Some(t.path()));
+        let m = Machine::new(Some(t.path())).unwrap();
         let cx = Context::new(&m, Some("nobody"), None).unwrap();
         let c = os_release(&cx);
         assert_eq!(c.status, Status::Warn);

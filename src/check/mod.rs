@@ -7,6 +7,7 @@ mod checks;
 pub mod machine;
 pub mod parse;
 mod probe;
+mod resolve;
 
 use std::path::Path;
 
@@ -78,12 +79,52 @@ pub struct Outcome {
     pub warned: usize,
     pub failed: usize,
     pub not_applicable: usize,
+    /// Bounds reached while reading the machine (README.md, "check --root").
+    pub notes: Vec<String>,
+}
+
+/// Evidence kept per check, and the length of one summary, evidence or fix
+/// string: a capture decides how much it holds, the report does not grow
+/// with it.
+const EVIDENCE_MAX: usize = 50;
+const STRING_MAX: usize = 2048;
+
+/// `s` cut to [`STRING_MAX`] bytes at a character boundary, saying how much
+/// was left out.
+fn clipped(mut s: String) -> String {
+    if s.len() > STRING_MAX {
+        let mut end = STRING_MAX;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let more = s.len() - end;
+        s.truncate(end);
+        s.push_str(&format!("... ({more} more bytes)"));
+    }
+    s
+}
+
+fn bounded(mut c: Check) -> Check {
+    c.summary = clipped(c.summary);
+    c.fix = c.fix.map(clipped);
+    let more = c.evidence.len().saturating_sub(EVIDENCE_MAX);
+    c.evidence.truncate(EVIDENCE_MAX);
+    c.evidence = c.evidence.into_iter().map(clipped).collect();
+    if more > 0 {
+        c.evidence.push(format!("... and {more} more"));
+    }
+    c
 }
 
 pub fn run(o: &Options) -> anyhow::Result<Outcome> {
-    let machine = Machine::new(o.root);
+    let machine = Machine::new(o.root).map_err(|e| {
+        crate::UserError(format!(
+            "--root {}: cannot be opened as a folder: {e}",
+            o.root.unwrap_or(Path::new("/")).display()
+        ))
+    })?;
     let cx = checks::Context::new(&machine, o.user, o.profile)?;
-    let list = checks::all(&cx);
+    let list: Vec<Check> = checks::all(&cx).into_iter().map(bounded).collect();
     let count = |s: Status| list.iter().filter(|c| c.status == s).count();
     Ok(Outcome {
         schema: 1,
@@ -97,21 +138,25 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
         failed: count(Status::Fail),
         not_applicable: count(Status::NotApplicable),
         checks: list,
+        notes: machine.notes(),
     })
 }
 
-/// Text output, grouped.
+/// Text output, grouped. Everything that came from the machine (process and
+/// IRQ names, file contents, user names) is printed through
+/// [`crate::text::one_line`], so a capture's bytes cannot drive the terminal.
 pub fn format(out: &Outcome) -> String {
+    use crate::text::one_line;
     use std::fmt::Write as _;
     let mut s = String::new();
     let _ = writeln!(
         s,
         "check of {} for user {}{}",
-        out.root,
-        out.user,
+        one_line(&out.root),
+        one_line(&out.user),
         out.profile
             .as_ref()
-            .map_or(String::new(), |p| format!(", profile {p}"))
+            .map_or(String::new(), |p| format!(", profile {}", one_line(p)))
     );
     let mut group = "";
     for c in &out.checks {
@@ -119,14 +164,26 @@ pub fn format(out: &Outcome) -> String {
             group = c.group;
             let _ = writeln!(s, "\n{group}");
         }
-        let _ = writeln!(s, "  {:<5} {:<22} {}", c.status.label(), c.id, c.summary);
+        let _ = writeln!(
+            s,
+            "  {:<5} {:<22} {}",
+            c.status.label(),
+            c.id,
+            one_line(&c.summary)
+        );
         if c.status != Status::Pass {
             for e in &c.evidence {
-                let _ = writeln!(s, "{:<31}{e}", "");
+                let _ = writeln!(s, "{:<31}{}", "", one_line(e));
             }
         }
         if let Some(fix) = &c.fix {
-            let _ = writeln!(s, "{:<31}fix: {fix}", "");
+            let _ = writeln!(s, "{:<31}fix: {}", "", one_line(fix));
+        }
+    }
+    if !out.notes.is_empty() {
+        let _ = writeln!(s, "\nnotes");
+        for n in &out.notes {
+            let _ = writeln!(s, "  {}", one_line(n));
         }
     }
     let _ = writeln!(

@@ -225,6 +225,37 @@ pub fn key_values(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The longest kernel release: `struct new_utsname`'s release field holds 64
+/// characters (include/uapi/linux/utsname.h, __NEW_UTS_LEN).
+pub const RELEASE_MAX: usize = 64;
+
+/// A kernel release (`6.1.0-56-rt-amd64`, `6.14.2-300.fc42.x86_64+rt`) as it
+/// may become part of a path (/boot/config-RELEASE): letters, digits and
+/// `._+~-`, at most [`RELEASE_MAX`] of them, and not `.` or `..`. Err says
+/// what is wrong, for the evidence.
+pub fn kernel_release(s: &str) -> Result<&str, String> {
+    if s.is_empty() {
+        return Err("no kernel release was found".into());
+    }
+    if s.len() > RELEASE_MAX {
+        return Err(format!(
+            "the kernel release is longer than {RELEASE_MAX} characters"
+        ));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '~' | '-')))
+    {
+        return Err(format!(
+            "the kernel release {s:?} holds {c:?}, which no release has"
+        ));
+    }
+    if s == "." || s == ".." {
+        return Err(format!("the kernel release {s:?} is not a release"));
+    }
+    Ok(s)
+}
+
 /// A cpu list (`0-3,8`) as CPU numbers; None when it does not parse.
 pub fn cpu_list(text: &str) -> Option<Vec<u32>> {
     let t = text.trim();
