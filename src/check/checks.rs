@@ -78,12 +78,16 @@ impl<'a> Context<'a> {
         let limits = Limits::new(&texts, &name, &groups);
 
         let version = m.line("/proc/version").unwrap_or_default();
-        let release = m
-            .line("/proc/sys/kernel/osrelease")
-            .ok()
-            .or_else(|| version.split_whitespace().nth(2).map(String::from))
-            .unwrap_or_default();
-        let (config, config_unread) = kernel_config(m, &release);
+        // uname's release, else the third word of /proc/version ("Linux
+        // version RELEASE (...)").
+        let release = match m.line("/proc/sys/kernel/osrelease") {
+            Ok(r) => ("/proc/sys/kernel/osrelease", r),
+            Err(_) => (
+                "/proc/version",
+                version.split_whitespace().nth(2).unwrap_or("").to_string(),
+            ),
+        };
+        let (config, config_unread) = kernel_config(m, release);
         let processes = m
             .list("/proc")
             .into_iter()
@@ -162,13 +166,16 @@ fn first_person(passwd: &str) -> Option<String> {
 /// the kernel package's /boot/config-RELEASE; and why the places not used
 /// could not be read. The release comes from the machine, so it is held to a
 /// release's grammar before it becomes part of a path.
-fn kernel_config(m: &Machine, release: &str) -> (Option<(String, String)>, Vec<String>) {
+fn kernel_config(
+    m: &Machine,
+    (from, release): (&str, String),
+) -> (Option<(String, String)>, Vec<String>) {
     let mut unread = Vec::new();
     match m.read_gzip("/proc/config.gz") {
         Ok(text) => return (Some(("/proc/config.gz".into(), text)), unread),
         Err(e) => unread.push(e.to_string()),
     }
-    match parse::kernel_release(release) {
+    match parse::kernel_release(&release) {
         Ok(release) => {
             let boot = format!("/boot/config-{release}");
             match m.read(&boot) {
@@ -176,7 +183,7 @@ fn kernel_config(m: &Machine, release: &str) -> (Option<(String, String)>, Vec<S
                 Err(e) => unread.push(e.to_string()),
             }
         }
-        Err(e) => unread.push(format!("/boot/config-RELEASE not read: {e}")),
+        Err(e) => unread.push(format!("/boot/config-RELEASE not read: {from}: {e}")),
     }
     (None, unread)
 }

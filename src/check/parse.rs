@@ -235,7 +235,7 @@ pub const RELEASE_MAX: usize = 64;
 /// what is wrong, for the evidence.
 pub fn kernel_release(s: &str) -> Result<&str, String> {
     if s.is_empty() {
-        return Err("no kernel release was found".into());
+        return Err("no kernel release".into());
     }
     if s.len() > RELEASE_MAX {
         return Err(format!(
@@ -367,6 +367,36 @@ mod tests {
         assert_eq!(proc_stat(&text), Some(("irq/16-snd )x".into(), 1, 90)));
         assert_eq!(proc_stat("12 (trunc"), None);
         assert_eq!(proc_stat(""), None);
+    }
+
+    #[test]
+    fn kernel_releases_that_may_name_a_file() {
+        for ok in [
+            "6.1.0-56-rt-amd64",
+            "6.14.2-300.fc42.x86_64+rt",
+            "6.12.0-55.el10_0.x86_64",
+            "6.15.0~rc1",
+            "..x",
+        ] {
+            assert_eq!(kernel_release(ok), Ok(ok));
+        }
+        let longest = "a".repeat(RELEASE_MAX);
+        assert!(kernel_release(&longest).is_ok());
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../../proc/kmsg",
+            "6.1/x",
+            "6.1 x",
+            "6.1\n",
+            "6.1\u{1b}[2J",
+            "6.1.0-\u{e9}",
+            "6.1\0",
+        ] {
+            assert!(kernel_release(bad).is_err(), "{bad:?}");
+        }
+        assert!(kernel_release(&format!("{longest}a")).is_err());
     }
 
     #[test]
