@@ -280,6 +280,10 @@ impl Machine {
     /// Names in a folder, sorted; empty when it cannot be listed. At most
     /// [`LIST_MAX`] names are read (a note says when there were more).
     pub fn list(&self, p: &str) -> Vec<String> {
+        self.list_at_most(p, LIST_MAX)
+    }
+
+    fn list_at_most(&self, p: &str, max: usize) -> Vec<String> {
         let Ok(fd) = self.open(p, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NONBLOCK) else {
             return Vec::new();
         };
@@ -293,9 +297,9 @@ impl Machine {
             if name == b"." || name == b".." {
                 continue;
             }
-            if v.len() == LIST_MAX {
+            if v.len() == max {
                 self.note(format!(
-                    "{p} holds more than {LIST_MAX} names: only the first {LIST_MAX} were read"
+                    "{p} holds more than {max} names: only the first {max} were read"
                 ));
                 break;
             }
@@ -309,5 +313,256 @@ impl Machine {
     /// opened); None when it cannot be reached.
     pub fn metadata(&self, p: &str) -> Option<Stat> {
         rustix::fs::fstat(self.open(p, OFlags::PATH).ok()?).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+    use std::os::unix::fs::MetadataExt as _;
+
+    /// Names of the capture's folders, files and links; the folder around the
+    /// capture holds the same names (so an escape finds something to read),
+    /// each file saying OUTSIDE, and names of its own.
+    const NAMES: &[&str] = &["a", "b", "c", "l0", "l1", "l2", "l3"];
+    const LINK_HOMES: &[&str] = &["", "a", "a/b", "b"];
+
+    fn component() -> impl Strategy<Value = &'static str> {
+        prop_oneof![
+            4 => proptest::sample::select(NAMES),
+            1 => Just(".."),
+            1 => Just("."),
+        ]
+    }
+
+    /// A path of capture names and `..`, relative or absolute, with or
+    /// without a trailing slash.
+    fn path() -> impl Strategy<Value = String> {
+        (
+            any::<bool>(),
+            proptest::collection::vec(component(), 1..5),
+            any::<bool>(),
+        )
+            .prop_map(|(absolute, parts, slash)| {
+                format!(
+                    "{}{}{}",
+                    if absolute { "/" } else { "" },
+                    parts.join("/"),
+                    if slash { "/" } else { "" }
+                )
+            })
+    }
+
+    /// A link target: a capture path, the folder around the capture by its
+    /// absolute path (`@` stands for it), or a host file.
+    fn target() -> impl Strategy<Value = String> {
+        prop_oneof![
+            6 => path(),
+            1 => Just("@/c".to_string()),
+            1 => Just("@/a/b/c".to_string()),
+            1 => Just("@/only-outside".to_string()),
+            1 => Just("../../../../only-outside".to_string()),
+            1 => Just("/etc/hostname".to_string()),
+            1 => Just("/proc/self/status".to_string()),
+            1 => Just("/proc/self/fd/0".to_string()),
+            1 => Just(String::new()),
+        ]
+    }
+
+    fn links() -> impl Strategy<Value = Vec<(&'static str, &'static str, String)>> {
+        proptest::collection::vec(
+            (
+                proptest::sample::select(LINK_HOMES),
+                proptest::sample::select(&NAMES[3..]),
+                target(),
+            ),
+            1..8,
+        )
+    }
+
+    /// What a read gave, comparable across the two resolutions.
+    fn outcome<T: std::fmt::Debug>(r: &Result<T, Unreadable>) -> String {
+        match r {
+            Ok(v) => format!("ok {v:?}"),
+            Err(e) => format!("err {}", e.why),
+        }
+    }
+
+    fn capture() -> (tempfile::TempDir, Machine) {
+        let t = tempfile::tempdir().unwrap();
+        let m = Machine::new(Some(t.path())).unwrap();
+        (t, m)
+    }
+
+    #[test]
+    fn only_regular_files_are_read_and_a_fifo_does_not_block() {
+        let (t, m) = capture();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            t.path().join("fifo"),
+            rustix::fs::Mode::RUSR,
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("fifo", t.path().join("to-fifo")).unwrap();
+        std::fs::create_dir(t.path().join("dir")).unwrap();
+        for m in [&m, &Machine::new(Some(t.path())).unwrap().without_openat2()] {
+            for (p, kind) in [
+                ("fifo", "a FIFO"),
+                ("/to-fifo", "a FIFO"),
+                ("dir", "a folder"),
+            ] {
+                let e = m.read(p).unwrap_err();
+                assert!(matches!(e.why, Why::NotRegular(k) if k == kind), "{e}");
+                assert!(matches!(m.line(p).unwrap_err().why, Why::NotRegular(_)));
+            }
+            assert!(
+                m.metadata("fifo").is_some(),
+                "a node's status needs no open"
+            );
+        }
+    }
+
+    #[test]
+    fn files_lines_and_all_reads_are_bounded() {
+        let (t, m) = capture();
+        let big = t.path().join("big");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(FILE_MAX + 1)
+            .unwrap();
+        assert!(matches!(
+            m.read_bytes("big").unwrap_err().why,
+            Why::TooLarge
+        ));
+        // A one-line file whose line does not end in time; the first line of
+        // a long file is still read.
+        std::fs::write(t.path().join("long"), vec![b'x'; LINE_MAX + 1]).unwrap();
+        assert!(matches!(m.line("long").unwrap_err().why, Why::LongLine));
+        std::fs::write(
+            t.path().join("lines"),
+            format!("first\n{}", "y".repeat(LINE_MAX * 2)),
+        )
+        .unwrap();
+        assert_eq!(m.line("lines").unwrap(), "first");
+        // Hard links of one sparse file: each is within the file bound, all of
+        // them together are not read.
+        let full = t.path().join("full");
+        std::fs::File::create(&full)
+            .unwrap()
+            .set_len(FILE_MAX)
+            .unwrap();
+        let (t, m) = capture();
+        let n = READ_BUDGET / FILE_MAX + 1;
+        for i in 0..n {
+            std::fs::hard_link(&full, t.path().join(format!("l{i}"))).unwrap();
+        }
+        for i in 0..n - 1 {
+            assert_eq!(
+                m.read_bytes(&format!("l{i}")).unwrap().len() as u64,
+                FILE_MAX
+            );
+        }
+        assert!(matches!(
+            m.read_bytes(&format!("l{}", n - 1)).unwrap_err().why,
+            Why::Budget
+        ));
+        assert!(matches!(m.line("l0").unwrap_err().why, Why::Budget));
+        assert_eq!(m.notes().len(), 1, "{:?}", m.notes());
+    }
+
+    #[test]
+    fn gzip_is_read_within_its_bound() {
+        use std::io::Write as _;
+        let (t, m) = capture();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"CONFIG_PREEMPT_RT=y\n").unwrap();
+        std::fs::write(t.path().join("config.gz"), gz.finish().unwrap()).unwrap();
+        assert_eq!(m.read_gzip("config.gz").unwrap(), "CONFIG_PREEMPT_RT=y\n");
+        std::fs::write(t.path().join("plain"), "CONFIG_PREEMPT_RT=y\n").unwrap();
+        assert!(matches!(
+            m.read_gzip("plain").unwrap_err().why,
+            Why::NotGzip(_)
+        ));
+    }
+
+    #[test]
+    fn a_listing_stops_at_its_bound() {
+        let (t, m) = capture();
+        let dir = t.path().join("proc");
+        std::fs::create_dir(&dir).unwrap();
+        for i in 0..13 {
+            std::fs::File::create(dir.join(i.to_string())).unwrap();
+        }
+        assert_eq!(m.list("/proc").len(), 13);
+        assert!(m.notes().is_empty());
+        assert_eq!(m.list_at_most("/proc", 10).len(), 10);
+        assert_eq!(
+            m.notes(),
+            ["/proc holds more than 10 names: only the first 10 were read"]
+        );
+        assert_eq!(
+            m.list("/proc/0"),
+            Vec::<String>::new(),
+            "a file lists nothing"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Whatever links a capture holds, a read, listing or status beneath
+        /// it reaches only what lies inside it, and openat2 and the walk that
+        /// stands in for it agree on every answer.
+        #[test]
+        fn no_read_leaves_the_capture(links in links(), queries in proptest::collection::vec(path(), 1..16)) {
+            let t = tempfile::tempdir().unwrap();
+            let around = t.path();
+            let root = around.join("capture");
+            for (top, says) in [(around.to_path_buf(), "OUTSIDE"), (root.clone(), "inside")] {
+                std::fs::create_dir_all(top.join("a/b")).unwrap();
+                std::fs::create_dir_all(top.join("b")).unwrap();
+                for f in ["c", "a/c", "a/b/c"] {
+                    std::fs::write(top.join(f), format!("{says} {f}\n")).unwrap();
+                }
+            }
+            std::fs::write(around.join("only-outside"), "OUTSIDE\n").unwrap();
+            for (home, name, target) in &links {
+                let target = target.replace('@', &around.to_string_lossy());
+                // A name drawn twice keeps its first link.
+                let _ = std::os::unix::fs::symlink(&target, root.join(home).join(name));
+            }
+            let inside: BTreeSet<(u64, u64)> = walkdir::WalkDir::new(&root)
+                .into_iter()
+                .map(|e| {
+                    let m = e.unwrap().metadata().unwrap();
+                    (m.dev(), m.ino())
+                })
+                .collect();
+            let kernel = Machine::new(Some(&root)).unwrap();
+            let walked = Machine::new(Some(&root)).unwrap().without_openat2();
+            for q in &queries {
+                for m in [&kernel, &walked] {
+                    if let Ok(text) = m.read(q) {
+                        prop_assert!(text.starts_with("inside"), "{q} read {text:?}");
+                    }
+                    for name in m.list(q) {
+                        prop_assert!(NAMES.contains(&name.as_str()), "{q} listed {name}");
+                    }
+                    if let Some(st) = m.metadata(q) {
+                        prop_assert!(inside.contains(&(st.st_dev, st.st_ino)), "{q} reached a node outside");
+                    }
+                }
+                prop_assert_eq!(outcome(&kernel.read(q)), outcome(&walked.read(q)), "read {}", q);
+                prop_assert_eq!(kernel.list(q), walked.list(q), "list {}", q);
+                prop_assert_eq!(
+                    kernel.metadata(q).map(|s| s.st_ino),
+                    walked.metadata(q).map(|s| s.st_ino),
+                    "status {}", q
+                );
+            }
+            prop_assert!(kernel.kernel.get(), "openat2 is available to the tests");
+        }
     }
 }
