@@ -243,3 +243,497 @@ fn captured_machines_match_their_recorded_expectations() {
     }
     assert!(seen >= 3, "fewer than three captured machines");
 }
+
+/// What one bounded run of the binary gave.
+struct Ran {
+    code: i32,
+    stdout: String,
+    /// Peak resident memory of that process alone, in KiB (wait4's rusage).
+    max_rss_kib: i64,
+}
+
+/// Run `cmd`, killing it (and failing) when it takes longer than `limit`: a
+/// capture must not make `check` block.
+fn run_bounded(cmd: &mut std::process::Command, limit: std::time::Duration) -> Ran {
+    use std::io::{Read as _, Seek as _};
+    let mut out = tempfile::tempfile().unwrap();
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(std::process::Stdio::null());
+    let start = std::time::Instant::now();
+    // wait4 below reaps the child: std's wait has no rusage to give.
+    let pid = cmd.spawn().expect("running rtaudio-tuning").id() as i32;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: waits for our own child; status and usage are valid pointers.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid {
+            break;
+        }
+        assert_eq!(r, 0, "wait4: {}", std::io::Error::last_os_error());
+        if start.elapsed() > limit {
+            // SAFETY: kills and reaps our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::wait4(pid, &mut status, 0, &mut usage);
+            }
+            panic!("{cmd:?} still ran after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    out.rewind().unwrap();
+    let mut stdout = String::new();
+    out.read_to_string(&mut stdout).unwrap();
+    assert!(libc::WIFEXITED(status), "{cmd:?} died: {status}");
+    Ran {
+        code: libc::WEXITSTATUS(status),
+        stdout,
+        max_rss_kib: usage.ru_maxrss,
+    }
+}
+
+const LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `check --root ROOT` against the example profile, as text and as JSON.
+fn check_capture(root: &Path) -> (Ran, Ran) {
+    let run = |json: bool| {
+        let mut cmd = bin();
+        cmd.arg("check")
+            .args(["--user", "musician", "--profile"])
+            .arg(repo().join("examples/studio.toml"))
+            .arg("--root")
+            .arg(root);
+        if json {
+            cmd.arg("--json");
+        }
+        let ran = run_bounded(&mut cmd, LIMIT);
+        assert!(ran.code == 0 || ran.code == 1, "{cmd:?}: exit {}", ran.code);
+        ran
+    };
+    (run(false), run(true))
+}
+
+/// Strings only the host's own files hold: none may show in a capture's report.
+fn host_markers() -> Vec<String> {
+    let first_line = |p: &str| {
+        fs::read_to_string(p)
+            .ok()
+            .and_then(|t| t.lines().next().map(str::to_string))
+    };
+    let mut v: Vec<String> = ["/proc/version", "/proc/cmdline"]
+        .iter()
+        .filter_map(|p| first_line(p))
+        .collect();
+    if let Ok(os) = fs::read_to_string("/etc/os-release") {
+        v.extend(
+            os.lines()
+                .filter_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|n| n.trim_matches('"').to_string()),
+        );
+    }
+    let vulns = "/sys/devices/system/cpu/vulnerabilities";
+    for e in fs::read_dir(vulns).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(l) = first_line(&format!("{vulns}/{name}")) {
+            v.push(format!("{name}: {l}"));
+        }
+    }
+    v.retain(|m| m.trim().len() >= 8);
+    assert!(!v.is_empty(), "no host file to tell the host by");
+    v
+}
+
+/// A control character printed raw (a newline aside) could drive the terminal.
+fn raw_control(text: &str) -> Option<char> {
+    text.chars().find(|&c| c.is_control() && c != '\n')
+}
+
+#[test]
+fn hostile_captures_read_nothing_outside_and_end() {
+    let markers = host_markers();
+    let dir = repo().join("tests/fixtures/hostile/check-root");
+    let mut seen = 0;
+    for entry in fs::read_dir(&dir).unwrap() {
+        let capture = entry.unwrap().path();
+        let readme = fs::read_to_string(capture.join("README.md")).unwrap_or_default();
+        assert!(
+            readme.starts_with("Attacks: "),
+            "{}: a README.md saying what it attacks",
+            capture.display()
+        );
+        let (text, json) = check_capture(&capture);
+        if let Some(c) = raw_control(&text.stdout) {
+            panic!("{}: {c:?} printed raw", capture.display());
+        }
+        let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        for out in [&text.stdout, &json.stdout] {
+            for m in &markers {
+                assert!(
+                    !out.contains(m.as_str()),
+                    "{}: the host's {m:?} was read",
+                    capture.display()
+                );
+            }
+            assert!(
+                !out.contains("kernel configuration found"),
+                "{}: a configuration was found outside",
+                capture.display()
+            );
+        }
+        assert_eq!(
+            statuses(&v)["kernel.config"],
+            "warn",
+            "{}",
+            capture.display()
+        );
+        seen += 1;
+    }
+    assert!(seen >= 9, "check-root lost cases");
+}
+
+#[test]
+fn capture_bytes_are_escaped_in_text_and_kept_in_json() {
+    let capture = repo().join("tests/fixtures/hostile/check-root/terminal-escapes");
+    let (text, json) = check_capture(&capture);
+    for shown in [
+        r"Debian \u{1b}]8;;http://example.invalid/\u{7}click here",
+        r"\r[ pass ] all good",
+        r"irq/5-snd_hda_intel\u{1b}]0;owned\u{7} (snd_hda_intel\u{1b}[2J\u{1b}[H)",
+        r"irq/7-xhci_hcd\r[ pass ] fake line (xhci_hcd\0\u{7f}\u{85}next line)",
+        r"PREEMPT_DYNAMIC \u{1b}[31mred\u{1b}[0m\r\u{9b}2Joverwritten",
+        r"quiet \u{1b}]0;new title\u{7} threadirqs \u{202e}reversed",
+        r"snd_hda_intel\u{1b}[1A\u{1b}[2K, ehci_hcd\u{b}\u{c}fake",
+        r"SMT: on\u{1b}[2K\u{8}\u{8}\u{8}\u{8}off",
+    ] {
+        assert!(
+            text.stdout.contains(shown),
+            "{shown} not in:\n{}",
+            text.stdout
+        );
+    }
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let all: Vec<String> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| {
+            let mut s = vec![c["summary"].as_str().unwrap().to_string()];
+            s.extend(
+                c["evidence"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.as_str().unwrap().to_string()),
+            );
+            s
+        })
+        .collect();
+    for raw in [
+        "Debian \x1b]8;;http://example.invalid/\x07click here",
+        "irq/7-xhci_hcd\r[ pass ] fake line (xhci_hcd\0\x7f\u{85}next line)",
+        "threadirqs \u{202e}reversed",
+    ] {
+        assert!(
+            all.iter().any(|s| s.contains(raw)),
+            "{raw:?} not kept raw in the JSON"
+        );
+    }
+}
+
+/// The folder around a capture, with files that would show in the report if a
+/// read left the capture: every value says MARKER.
+fn outside(around: &Path) {
+    let files = [
+        (
+            "outside/etc/passwd",
+            "markeruser:x:1000:1000::/home/m:/bin/sh\n",
+        ),
+        ("outside/etc/group", "realtime:x:71:markeruser\n"),
+        (
+            "outside/etc/os-release",
+            "ID=debian\nPRETTY_NAME=\"MARKER OS\"\n",
+        ),
+        (
+            "outside/limits.d/99-x.conf",
+            "@realtime - rtprio 4242 # MARKER\n",
+        ),
+        ("outside/sys/devices/system/cpu/smt/control", "MARKER\n"),
+        (
+            "outside/boot/config-6.1.0-test",
+            "CONFIG_PREEMPT_RT=y\nCONFIG_HIGH_RES_TIMERS=y\n# MARKER\n",
+        ),
+        (
+            "outside/proc/version",
+            "Linux version 6.1.0-test MARKER PREEMPT_RT\n",
+        ),
+        ("outside/proc77/comm", "irq/5-snd_MARKER\n"),
+        ("outside/proc77/stat", "77 (irq/5-snd_MARKER) S 0\n"),
+        ("outside/actions", "snd_hda_intel MARKER\n"),
+        ("outside/irq5/actions", "snd_hda_intel MARKER\n"),
+    ];
+    for (p, text) in files {
+        let p = around.join(p);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+}
+
+/// A plain capture: a musician, a kernel release, an IRQ thread on IRQ 5.
+fn plain_capture(root: &Path) {
+    let mut stat = vec!["0"; 50];
+    stat[0] = "S";
+    let stat = format!("42 (irq/5-snd_hda_intel) {}\n", stat.join(" "));
+    for (p, text) in [
+        (
+            "etc/passwd",
+            "musician:x:1000:1000::/home/musician:/bin/bash\n",
+        ),
+        ("etc/group", "realtime:x:71:musician\n"),
+        ("proc/sys/kernel/osrelease", "6.1.0-test\n"),
+        (
+            "proc/version",
+            "Linux version 6.1.0-test (b@h) #1 SMP PREEMPT_DYNAMIC\n",
+        ),
+        ("proc/42/comm", "irq/5-snd_hda_intel\n"),
+        ("proc/42/stat", stat.as_str()),
+        ("sys/kernel/irq/5/actions", "snd_hda_intel\n"),
+        (
+            "boot/config-..//README",
+            "so that boot/config-.. is a folder\n",
+        ),
+    ] {
+        let p = root.join(p);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+}
+
+#[test]
+fn links_out_of_a_capture_read_nothing_outside() {
+    let t = tempfile::tempdir().unwrap();
+    let around = t.path();
+    outside(around);
+    let abs = |p: &str| around.join(p).to_string_lossy().into_owned();
+    let up = "../".repeat(24);
+    let release = format!(
+        "{up}{}",
+        abs("outside/boot/config-6.1.0-test").trim_start_matches('/')
+    );
+    // (what is replaced by a link, its target; the file a naive join reads)
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("etc", abs("outside/etc"), "etc/os-release"),
+        ("etc", "../outside/etc".into(), "etc/os-release"),
+        (
+            "etc/security/limits.d",
+            abs("outside/limits.d"),
+            "etc/security/limits.d/99-x.conf",
+        ),
+        (
+            "sys",
+            abs("outside/sys"),
+            "sys/devices/system/cpu/smt/control",
+        ),
+        (
+            "sys",
+            "../outside/sys".into(),
+            "sys/devices/system/cpu/smt/control",
+        ),
+        ("boot", abs("outside/boot"), "boot/config-6.1.0-test"),
+        ("boot", "../outside/boot".into(), "boot/config-6.1.0-test"),
+        ("proc/version", abs("outside/proc/version"), "proc/version"),
+        ("proc/77", abs("outside/proc77"), "proc/77/comm"),
+        (
+            "sys/kernel/irq/5/actions",
+            abs("outside/actions"),
+            "sys/kernel/irq/5/actions",
+        ),
+        (
+            "sys/kernel/irq/5",
+            "../../../../outside/irq5".into(),
+            "sys/kernel/irq/5/actions",
+        ),
+        // A chain: climbing out, then absolute, then relative.
+        ("etc/os-release", "../../x1".into(), "etc/os-release"),
+    ];
+    for (i, (at, target, naive)) in cases.iter().enumerate() {
+        let root = around.join(format!("capture{i}"));
+        plain_capture(&root);
+        let at = root.join(at);
+        let _ = fs::remove_dir_all(&at);
+        let _ = fs::remove_file(&at);
+        fs::create_dir_all(at.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, &at).unwrap();
+        if target == "../../x1" {
+            std::os::unix::fs::symlink(abs("x2"), around.join("x1")).unwrap();
+            std::os::unix::fs::symlink("outside/etc/os-release", around.join("x2")).unwrap();
+        }
+        // The case is a real escape: a plain join would read the marker.
+        let joined = fs::read_to_string(root.join(naive)).unwrap();
+        assert!(joined.contains("MARKER"), "case {i} does not reach outside");
+        let (text, json) = check_capture(&root);
+        for out in [&text.stdout, &json.stdout] {
+            for m in ["MARKER", "markeruser", "4242"] {
+                assert!(
+                    !out.contains(m),
+                    "case {i} ({naive} -> {target}) read outside:\n{out}"
+                );
+            }
+        }
+    }
+    // A kernel release of ../ names, from uname or from /proc/version.
+    let root = around.join("release");
+    plain_capture(&root);
+    assert!(
+        fs::read_to_string(root.join(format!("boot/config-{release}")))
+            .unwrap()
+            .contains("MARKER")
+    );
+    fs::write(
+        root.join("proc/sys/kernel/osrelease"),
+        format!("{release}\n"),
+    )
+    .unwrap();
+    let (text, json) = check_capture(&root);
+    assert!(!json.stdout.contains("MARKER"), "{}", json.stdout);
+    assert!(
+        text.stdout.contains(
+            "/boot/config-RELEASE not read: /proc/sys/kernel/osrelease: the kernel release"
+        ),
+        "{}",
+        text.stdout
+    );
+    fs::remove_file(root.join("proc/sys/kernel/osrelease")).unwrap();
+    fs::write(
+        root.join("proc/version"),
+        format!("Linux version {release} (b@h) #1\n"),
+    )
+    .unwrap();
+    let (text, json) = check_capture(&root);
+    assert!(!json.stdout.contains("MARKER"));
+    assert!(
+        text.stdout
+            .contains("not read: /proc/version: the kernel release"),
+        "{}",
+        text.stdout
+    );
+    // The host's /proc/kmsg, which blocks a reader: the run ends.
+    fs::write(
+        root.join("proc/sys/kernel/osrelease"),
+        format!("{up}proc/kmsg\n"),
+    )
+    .unwrap();
+    check_capture(&root);
+}
+
+#[test]
+fn fifos_in_a_capture_do_not_block() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    plain_capture(root);
+    for p in [
+        "proc/config.gz",
+        "boot/config-6.1.0-test",
+        "etc/os-release",
+        "etc/security/limits.conf",
+        "proc/42/comm",
+        "sys/kernel/irq/5/actions",
+        "proc/cmdline-fifo",
+    ] {
+        let p = root.join(p);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let _ = fs::remove_file(&p);
+        rustix_mkfifo(&p);
+    }
+    // Reached through a link too.
+    std::os::unix::fs::symlink("cmdline-fifo", root.join("proc/cmdline")).unwrap();
+    let (text, json) = check_capture(root);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(statuses(&v)["kernel.config"], "warn");
+    assert!(
+        text.stdout
+            .contains("/proc/config.gz is a FIFO, not a regular file"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("/boot/config-6.1.0-test is a FIFO"),
+        "{}",
+        text.stdout
+    );
+}
+
+fn rustix_mkfifo(p: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(p)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mkfifo {}", p.display());
+}
+
+/// A gzip file whose one deflate block (fixed Huffman codes, RFC 1951 3.2.6)
+/// is a zero byte and then `n` copies of "repeat the last 258 bytes": about
+/// 13 bits for 258 bytes, so a few hundred KB make gigabytes. The trailer's CRC
+/// is left zero: a decoder that stops at its bound never reaches it.
+fn gzip_bomb(n: usize) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+    let (mut acc, mut bits) = (0u64, 0u32);
+    let mut put = |out: &mut Vec<u8>, value: u64, count: u32| {
+        acc |= value << bits;
+        bits += count;
+        while bits >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            bits -= 8;
+        }
+    };
+    // Huffman codes go most significant bit first: reverse them.
+    let code = |c: u64, len: u32| (0..len).fold(0, |r, i| r | ((c >> i) & 1) << (len - 1 - i));
+    put(&mut out, 1, 1); // BFINAL
+    put(&mut out, 1, 2); // BTYPE 01: fixed codes
+    put(&mut out, code(0x30, 8), 8); // literal 0
+    for _ in 0..n {
+        put(&mut out, code(0b1100_0101, 8), 8); // length code 285: 258 bytes
+        put(&mut out, 0, 5); // distance code 0: distance 1
+    }
+    put(&mut out, 0, 7); // end of block (256)
+    put(&mut out, 0, 7);
+    out.extend([0; 8]);
+    out
+}
+
+#[test]
+fn a_gzip_bomb_config_is_not_loaded() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    plain_capture(root);
+    // About 4 GiB once decompressed, from 2 MiB.
+    let bomb = gzip_bomb(16_000_000);
+    fs::write(root.join("proc/config.gz"), &bomb).unwrap();
+    let (text, json) = check_capture(root);
+    assert!(
+        text.stdout
+            .contains("/proc/config.gz decompresses to more than 16777216 bytes"),
+        "{}",
+        text.stdout
+    );
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(statuses(&v)["kernel.config"], "warn");
+    for ran in [&text, &json] {
+        assert!(ran.max_rss_kib < 100 * 1024, "{} KiB", ran.max_rss_kib);
+    }
+    // A real configuration's size is read, from /proc/config.gz first.
+    use std::io::Write as _;
+    let config =
+        fs::read(repo().join("tests/fixtures/machines/rt-hda/boot/config-6.1.0-56-rt-amd64"))
+            .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&config).unwrap();
+    fs::write(root.join("proc/config.gz"), gz.finish().unwrap()).unwrap();
+    let (_, json) = check_capture(root);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let s = statuses(&v);
+    assert_eq!(s["kernel.config"], "pass", "{v:#}");
+    assert_eq!(s["kernel.preempt"], "pass", "the RT configuration was read");
+}
