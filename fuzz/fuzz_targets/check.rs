@@ -2,7 +2,8 @@
 //! parser, so that a seed of one kind (a /proc/interrupts, an /etc/passwd)
 //! also reaches the others; for pam_limits it is split into files at form
 //! feeds. The users asked about are `musician`, `root` and the first field of
-//! the first lines, so that passwd and group seeds name a user they hold.
+//! the first lines, so that passwd and group seeds name a user they hold;
+//! the first lines are also kernel releases.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -58,6 +59,14 @@ fuzz_target!(|data: &[u8]| {
     for (k, v) in parse::key_values(&text) {
         assert!(!k.contains(['=', '\n', '\0']), "key {k:?}");
         assert!(!v.contains(['\n', '\0']), "value {v:?}");
+    }
+
+    // A release that is accepted may name a file beneath /boot, and only that.
+    for release in text.lines().take(16) {
+        if let Ok(r) = parse::kernel_release(release) {
+            assert!(r.len() <= parse::RELEASE_MAX && r != "." && r != "..");
+            assert!(!r.contains(['/', '\0', '\n']), "release {r:?}");
+        }
     }
 
     for list in std::iter::once(text.as_ref()).chain(text.lines().take(16)) {
