@@ -193,3 +193,31 @@ pub fn format(out: &Outcome) -> String {
     );
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_holds_bounded_evidence() {
+        let c = bounded(Check {
+            id: "irq.shared",
+            group: "irq",
+            status: Status::Warn,
+            summary: "é".repeat(STRING_MAX),
+            evidence: (0..EVIDENCE_MAX + 7).map(|i| i.to_string()).collect(),
+            fix: Some("short".into()),
+        });
+        // Cut at a character boundary, saying how much is left out.
+        assert_eq!(
+            c.summary,
+            format!(
+                "{}... ({STRING_MAX} more bytes)",
+                "é".repeat(STRING_MAX / 2)
+            )
+        );
+        assert_eq!(c.evidence.len(), EVIDENCE_MAX + 1);
+        assert_eq!(c.evidence[EVIDENCE_MAX], "... and 7 more");
+        assert_eq!(c.fix.as_deref(), Some("short"));
+    }
+}
