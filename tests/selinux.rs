@@ -173,14 +173,26 @@ fn add_to_keeps_the_profile_and_renders_the_module_everywhere() {
     );
     assert!(t.path().join("selinux/pw_local.te").is_file());
 
-    // The same name again would list the module twice: refused, profile untouched.
+    // The same name again, with new denials: merged into the module (its
+    // rules kept, the new ones added, the version raised); the profile, which
+    // lists it already, is untouched.
+    let te_path = t.path().join("selinux/pw_local.te");
+    let first = fs::read_to_string(&te_path).unwrap();
+    let jack = repo().join("tests/fixtures/avc/jack.log");
     let o = run(bin()
         .args(["selinux", "from-audit"])
-        .arg(&log)
+        .arg(&jack)
         .args(["-n", "pw_local", "--add-to"])
         .arg(&profile));
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(fs::read_to_string(&profile).unwrap(), changed);
+    let merged = fs::read_to_string(&te_path).unwrap();
+    assert!(merged.starts_with("module pw_local 1.1;\n"), "{merged}");
+    assert!(allow_rules(&merged).is_superset(&allow_rules(&first)));
+    assert!(
+        merged.contains("allow staff_t self:capability ipc_lock;"),
+        "{merged}"
+    );
 
     let out = t.path().join("out");
     render(Some(&profile), &out);
