@@ -93,8 +93,10 @@ fn cil_problem(file: &str, cil: &str) -> Option<String> {
 /// that has it, `shadow_t` included.
 pub fn attribute_rules(te: &str) -> Vec<(usize, String, String)> {
     let mut out = Vec::new();
-    let mut start_line = 1;
+    // The statement so far, comments cut, lines kept (for the rule's line),
+    // and the line it started on.
     let mut statement = String::new();
+    let mut start_line = 1;
     for (i, line) in te.lines().enumerate() {
         let code = line.split('#').next().unwrap_or("");
         for (j, part) in code.split(';').enumerate() {
@@ -102,10 +104,11 @@ pub fn attribute_rules(te: &str) -> Vec<(usize, String, String)> {
                 attribute_rule(&statement, start_line, &mut out);
                 statement.clear();
             }
-            if statement.trim().is_empty() {
+            if statement.is_empty() {
                 start_line = i + 1;
+            } else if j == 0 {
+                statement.push('\n');
             }
-            statement.push(' ');
             statement.push_str(part);
         }
     }
@@ -115,14 +118,19 @@ pub fn attribute_rules(te: &str) -> Vec<(usize, String, String)> {
 /// One statement (without its `;`) of [`attribute_rules`]: `allow SOURCE
 /// TARGET:CLASS PERMS`, either side a name, a `{ set }`, `~` or `*`. A
 /// statement inside a block begins after its `{` (`optional { allow ...`).
-fn attribute_rule(statement: &str, line: usize, out: &mut Vec<(usize, String, String)>) {
+fn attribute_rule(statement: &str, first_line: usize, out: &mut Vec<(usize, String, String)>) {
     let spaced = statement.replace(['{', '}'], " { ");
-    let words: Vec<&str> = spaced.split_whitespace().collect();
-    let Some(at) = words.iter().position(|w| *w == "allow") else {
+    let Some(at) = spaced.match_indices("allow").map(|(i, _)| i).find(|&i| {
+        let before = spaced[..i].chars().next_back();
+        let after = spaced[i + 5..].chars().next();
+        before.is_none_or(char::is_whitespace) && after.is_some_and(char::is_whitespace)
+    }) else {
         return;
     };
-    let rule = words[at..].join(" ");
-    for word in &words[at + 1..] {
+    let line = first_line + spaced[..at].matches('\n').count();
+    let words: Vec<&str> = spaced[at..].split_whitespace().collect();
+    let rule = words.join(" ");
+    for word in &words[1..] {
         let (name, done) = match word.split_once(':') {
             Some((n, _)) => (n, true),
             None => (*word, false),
@@ -313,6 +321,68 @@ mod tests {
         assert_eq!(
             checkmodule_errors(text, "selinux/studio_local.te"),
             vec!["selinux/studio_local.te line 3: unknown type undeclared_t"]
+        );
+    }
+
+    #[test]
+    fn module_text_is_printable_lines() {
+        for c in [
+            '\r', '\u{0b}', '\u{0c}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{85}', '\u{2028}',
+            '\u{2029}', '\0',
+        ] {
+            let te =
+                format!("module m 1.0;\n# ok\ntype_transition a_t b_t:file c_t \"x{c}%end\";\n");
+            let p = text_problem("selinux/m.te", &te).unwrap();
+            assert!(
+                p.starts_with("selinux/m.te line 3: a ") && p.contains("line break"),
+                "{p}"
+            );
+        }
+        assert!(
+            text_problem("m.fc", "/x\u{1b}[2J a:object_r:b_t:s0\n")
+                .unwrap()
+                .contains("U+001B")
+        );
+        assert!(text_problem("m.te", "module m 1.0;\n\tallow a_t b_t:file read;\n").is_none());
+        assert!(
+            te_problem("m.te", "module m 1.0;\n#line 7\n")
+                .unwrap()
+                .contains("line 2")
+        );
+    }
+
+    #[test]
+    fn derived_cil_is_statements_only() {
+        assert!(
+            cil_problem(
+                "m.te",
+                "(allow a b (file (read)))\n(optional o\n    (allow a b (file (read)))\n)\n"
+            )
+            .is_none()
+        );
+        assert!(
+            cil_problem("m.te", "(allow a b (file (read)))\n%end\n")
+                .unwrap()
+                .contains("line 2")
+        );
+        assert!(
+            cil_problem("m.te", "(typetransition a b file \"x\r%post\" c)\n")
+                .unwrap()
+                .contains("carriage return")
+        );
+        assert!(cil_problem("m.te", "  \u{3000}%post\n").is_some());
+    }
+
+    #[test]
+    fn allow_rules_on_attributes_are_found() {
+        let te = "module m 1.0;\nallow jackd_t { etc_t file_type }:file read; # x\noptional { allow domain\n  etc_t:file write; }\nallow jackd_t self:process setsched;\n";
+        let found: Vec<(usize, String)> = attribute_rules(te)
+            .into_iter()
+            .map(|(l, a, _)| (l, a))
+            .collect();
+        assert_eq!(
+            found,
+            vec![(2, "file_type".to_string()), (3, "domain".to_string())]
         );
     }
 }
