@@ -106,9 +106,9 @@ fn parse_record(rest: &str) -> Option<Denial> {
     for (key, value) in fields(rest) {
         match key {
             "comm" => comm = Some(value),
-            "scontext" => scontext = Some(value),
-            "tcontext" => tcontext = Some(value),
-            "tclass" => tclass = Some(value),
+            "scontext" => scontext = Some(value.to_string()),
+            "tcontext" => tcontext = Some(value.to_string()),
+            "tclass" => tclass = Some(value.to_string()),
             "permissive" => permissive = value == "1",
             _ => {}
         }
@@ -119,7 +119,7 @@ fn parse_record(rest: &str) -> Option<Denial> {
     }
     Some(Denial {
         perms,
-        comm: comm.map(|c| comm_shown(&c)),
+        comm: comm.map(comm_shown),
         scontext,
         tcontext,
         tclass,
@@ -141,8 +141,11 @@ fn context(ctx: &str) -> bool {
 /// a longer one, or one with control characters, was not written by a kernel.
 /// It only goes into a comment of the module: kept, escaped and cut.
 fn comm_shown(comm: &str) -> String {
-    let cut: String = comm.chars().take(64).collect();
-    crate::text::one_line(&cut)
+    let cut = comm
+        .char_indices()
+        .nth(64)
+        .map_or(comm, |(i, _)| &comm[..i]);
+    crate::text::one_line(cut)
 }
 
 /// A name checkmodule reads as an identifier in a rule: a letter, then
@@ -269,7 +272,7 @@ fn is_keyword(s: &str) -> bool {
 
 /// `key=value` pairs; values may be double-quoted (raw logs) or bare
 /// (`ausearch -i`), and a quoted value may hold spaces.
-fn fields(s: &str) -> Vec<(&str, String)> {
+fn fields(s: &str) -> Vec<(&str, &str)> {
     let mut out = Vec::new();
     let mut rest = s;
     while let Some(eq) = rest.find('=') {
@@ -280,12 +283,12 @@ fn fields(s: &str) -> Vec<(&str, String)> {
         let after = &rest[eq + 1..];
         let (value, next) = if let Some(q) = after.strip_prefix('"') {
             match q.find('"') {
-                Some(end) => (q[..end].to_string(), &q[end + 1..]),
-                None => (q.to_string(), ""),
+                Some(end) => (&q[..end], &q[end + 1..]),
+                None => (q, ""),
             }
         } else {
             let end = after.find(char::is_whitespace).unwrap_or(after.len());
-            (after[..end].to_string(), &after[end..])
+            (&after[..end], &after[end..])
         };
         out.push((key, value));
         rest = next;

@@ -71,6 +71,23 @@ struct Log {
 }
 
 impl Log {
+    fn line(&mut self, lineno: usize, bytes: &[u8]) {
+        // Most lines of a log are no AVC record: told without decoding them.
+        if !bytes.windows(4).any(|w| w == b"avc:") {
+            self.other += 1;
+            return;
+        }
+        match audit::line(&String::from_utf8_lossy(bytes)) {
+            Line::Denial(d) => {
+                self.denials += 1;
+                self.rules.add(&d);
+            }
+            Line::Granted => self.granted += 1,
+            Line::Unreadable(s) => self.unreadable(lineno, s),
+            Line::Other => self.other += 1,
+        }
+    }
+
     fn unreadable(&mut self, lineno: usize, shown: String) {
         self.unreadable_total += 1;
         if self.unreadable.len() < LISTED {
@@ -240,28 +257,9 @@ fn too_large(shown: &str) -> anyhow::Error {
 fn read_lines(r: impl Read, shown: &str) -> anyhow::Result<Log> {
     let mut r = BufReader::with_capacity(MAX_LINE, r);
     let mut log = Log::default();
-    let mut line: Vec<u8> = Vec::new();
+    // A line that spans the reader's buffers, gathered up to MAX_LINE bytes.
+    let mut partial: Vec<u8> = Vec::new();
     let (mut total, mut lineno, mut overlong) = (0u64, 0usize, false);
-    let end_line = |log: &mut Log, line: &mut Vec<u8>, overlong: &mut bool, lineno: usize| {
-        if *overlong {
-            log.unreadable(
-                lineno,
-                format!("a line longer than {} KiB, not read", MAX_LINE >> 10),
-            );
-        } else {
-            match audit::line(&String::from_utf8_lossy(line)) {
-                Line::Denial(d) => {
-                    log.denials += 1;
-                    log.rules.add(&d);
-                }
-                Line::Granted => log.granted += 1,
-                Line::Unreadable(s) => log.unreadable(lineno, s),
-                Line::Other => log.other += 1,
-            }
-        }
-        line.clear();
-        *overlong = false;
-    };
     loop {
         let buf = match r.fill_buf() {
             Ok([]) => break,
@@ -269,32 +267,49 @@ fn read_lines(r: impl Read, shown: &str) -> anyhow::Result<Log> {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(UserError(format!("reading {shown}: {e}")).into()),
         };
-        let (chunk, newline) = match buf.iter().position(|&b| b == b'\n') {
-            Some(i) => (&buf[..i], true),
-            None => (buf, false),
-        };
-        let used = chunk.len() + usize::from(newline);
-        total += used as u64;
+        total += buf.len() as u64;
         if total > MAX_INPUT {
             return Err(too_large(shown));
         }
-        if !overlong {
-            if line.len() + chunk.len() > MAX_LINE {
+        let mut lines = buf.split(|&b| b == b'\n').peekable();
+        while let Some(piece) = lines.next() {
+            let last = lines.peek().is_none();
+            if !overlong && partial.len() + piece.len() > MAX_LINE {
                 overlong = true;
-                line.clear();
-            } else {
-                line.extend_from_slice(chunk);
+                partial.clear();
             }
-        }
-        r.consume(used);
-        if newline {
+            if last {
+                // No newline yet: the line goes on in the next buffer.
+                if !overlong {
+                    partial.extend_from_slice(piece);
+                }
+                break;
+            }
             lineno += 1;
-            end_line(&mut log, &mut line, &mut overlong, lineno);
+            if overlong {
+                log.unreadable(
+                    lineno,
+                    format!("a line longer than {} KiB, not read", MAX_LINE >> 10),
+                );
+            } else if partial.is_empty() {
+                log.line(lineno, piece);
+            } else {
+                partial.extend_from_slice(piece);
+                log.line(lineno, &partial);
+            }
+            partial.clear();
+            overlong = false;
         }
+        let n = buf.len();
+        r.consume(n);
     }
-    if !line.is_empty() || overlong {
-        lineno += 1;
-        end_line(&mut log, &mut line, &mut overlong, lineno);
+    if overlong {
+        log.unreadable(
+            lineno + 1,
+            format!("a line longer than {} KiB, not read", MAX_LINE >> 10),
+        );
+    } else if !partial.is_empty() {
+        log.line(lineno + 1, &partial);
     }
     Ok(log)
 }

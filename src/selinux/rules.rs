@@ -50,21 +50,31 @@ pub struct Grouper {
 
 impl Grouper {
     pub fn add(&mut self, d: &Denial) {
-        let source = d.source_type().to_string();
+        let source = d.source_type();
         let target = if d.target_type() == source {
-            "self".to_string()
+            "self"
         } else {
-            d.target_type().to_string()
+            d.target_type()
         };
+        let key = (source.to_string(), target.to_string(), d.tclass.clone());
         let rule = self
             .rules
-            .entry((source.clone(), target.clone(), d.tclass.clone()))
-            .or_insert_with(|| Rule::new(source, target, d.tclass.clone()));
-        rule.perms.extend(d.perms.iter().cloned());
+            .entry(key)
+            .or_insert_with_key(|(s, t, c)| Rule::new(s.clone(), t.clone(), c.clone()));
+        // Copies only what is new: a long log repeats the same denials.
+        for p in &d.perms {
+            if !rule.perms.contains(p) {
+                rule.perms.insert(p.clone());
+            }
+        }
         rule.denials += 1;
-        rule.comms.extend(d.comm.iter().cloned());
-        let user = |c: &str| c.split(':').next().unwrap_or("").to_string();
-        let (su, tu) = (user(&d.scontext), user(&d.tcontext));
+        if let Some(c) = &d.comm {
+            if !rule.comms.contains(c) {
+                rule.comms.insert(c.clone());
+            }
+        }
+        let su = d.scontext.split(':').next().unwrap_or("");
+        let tu = d.tcontext.split(':').next().unwrap_or("");
         if su != tu && su != "system_u" && tu != "system_u" && !su.is_empty() && !tu.is_empty() {
             rule.cross_users.insert(format!("{su} -> {tu}"));
         }
