@@ -202,7 +202,8 @@ pub enum SelinuxCommand {
     /// Turn AVC denials (audit.log, `ausearch -m avc` output, journal lines) into
     /// a local policy module, as audit2allow would, refusing dangerous rules.
     FromAudit {
-        /// The log ("-" for standard input).
+        /// The log: a file, a pipe, or "-" for standard input; at most 64 MiB
+        /// are read (narrow a larger one: ausearch -m avc -ts recent).
         input: PathBuf,
         /// The module's name.
         #[arg(short, long)]
@@ -217,7 +218,7 @@ pub enum SelinuxCommand {
         /// Write rules that open security-critical access too.
         #[arg(long)]
         allow_dangerous: bool,
-        /// Replace an existing NAME.te.
+        /// Replace an existing NAME.te instead of merging the new rules into it.
         #[arg(long)]
         force: bool,
         /// Print the result as JSON on standard output.

@@ -98,6 +98,13 @@ fn unsafe_on_terminal(c: char) -> bool {
         )
 }
 
+/// The first character of `s` that [`for_terminal`] would escape (besides
+/// `\n` and `\t`): for text that is kept as written, where an escape would
+/// change it, and so must be refused instead.
+pub fn first_unsafe_on_terminal(s: &str) -> Option<(usize, char)> {
+    s.char_indices().find(|&(_, c)| unsafe_on_terminal(c))
+}
+
 /// `s` with every character that could act on a terminal escaped as Rust writes
 /// it (`\r`, `\u{1b}`), so what the user sees is what the input holds.
 pub fn for_terminal(s: &str) -> Cow<'_, str> {

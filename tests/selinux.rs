@@ -173,14 +173,26 @@ fn add_to_keeps_the_profile_and_renders_the_module_everywhere() {
     );
     assert!(t.path().join("selinux/pw_local.te").is_file());
 
-    // The same name again would list the module twice: refused, profile untouched.
+    // The same name again, with new denials: merged into the module (its
+    // rules kept, the new ones added, the version raised); the profile, which
+    // lists it already, is untouched.
+    let te_path = t.path().join("selinux/pw_local.te");
+    let first = fs::read_to_string(&te_path).unwrap();
+    let jack = repo().join("tests/fixtures/avc/jack.log");
     let o = run(bin()
         .args(["selinux", "from-audit"])
-        .arg(&log)
+        .arg(&jack)
         .args(["-n", "pw_local", "--add-to"])
         .arg(&profile));
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(fs::read_to_string(&profile).unwrap(), changed);
+    let merged = fs::read_to_string(&te_path).unwrap();
+    assert!(merged.starts_with("module pw_local 1.1;\n"), "{merged}");
+    assert!(allow_rules(&merged).is_superset(&allow_rules(&first)));
+    assert!(
+        merged.contains("allow staff_t self:capability ipc_lock;"),
+        "{merged}"
+    );
 
     let out = t.path().join("out");
     render(Some(&profile), &out);
@@ -200,4 +212,363 @@ fn add_to_keeps_the_profile_and_renders_the_module_everywhere() {
             .arg(&out)
             .args(["--only", "selinux", "--only", "consistency"]));
     assert!(o.status.success(), "{}", stdout(&o));
+}
+
+/// A character that would act on a terminal if printed raw (control, C1,
+/// line and paragraph separators, bidirectional controls).
+fn raw_control(s: &str) -> Option<char> {
+    s.chars().find(|&c| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    })
+}
+
+/// The hostile module folders (tests/fixtures/hostile/NAME/profile.toml, the
+/// corpus tests/hostile.rs renders) name, in `# names:`, the place in the
+/// module's own file the refusal must point at.
+#[test]
+fn hostile_module_files_are_refused_at_their_line() {
+    let dir = repo().join("tests/fixtures/hostile");
+    let mut seen = 0;
+    for e in fs::read_dir(&dir).unwrap() {
+        let profile = e.unwrap().path().join("profile.toml");
+        let Ok(text) = fs::read_to_string(&profile) else {
+            continue;
+        };
+        let Some(names) = text.lines().find_map(|l| l.strip_prefix("# names: ")) else {
+            continue;
+        };
+        seen += 1;
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("out");
+        let o = run(bin().arg("render").arg(&profile).arg("-o").arg(&out));
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{}: {err}", profile.display());
+        assert!(
+            err.contains(&format!("{names}: ")),
+            "{}: {err}",
+            profile.display()
+        );
+        assert!(
+            raw_control(&err).is_none(),
+            "{}: {err:?}",
+            profile.display()
+        );
+        assert!(!out.exists());
+    }
+    assert!(seen >= 15, "the module folders are missing: {seen}");
+}
+
+/// tests/fixtures/hostile/avc/*.log: hostile audit logs, each saying what it
+/// attacks and, in `# expect: exit N[, unreadable M]`, what from-audit does:
+/// unreadable records skipped and listed, exit 2 when nothing readable
+/// remains, never exit 1 for the tool's own bug; no raw control character in
+/// what it prints or writes; nothing written when it refuses.
+#[test]
+fn hostile_audit_logs_are_skipped_or_refused() {
+    let mut logs: Vec<PathBuf> = fs::read_dir(repo().join("tests/fixtures/hostile/avc"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    assert!(logs.len() >= 8, "{logs:?}");
+    for log in logs {
+        let text = String::from_utf8_lossy(&fs::read(&log).unwrap()).into_owned();
+        assert!(text.starts_with("# Attacks: "), "{}", log.display());
+        let expect = text
+            .lines()
+            .find_map(|l| l.strip_prefix("# expect: "))
+            .unwrap_or_else(|| panic!("{}: no `# expect:` line", log.display()));
+        let mut exit = None;
+        let mut unreadable = None;
+        for part in expect.split(", ") {
+            match part.split_once(' ') {
+                Some(("exit", n)) => exit = n.parse::<i32>().ok(),
+                Some(("unreadable", n)) => unreadable = n.parse::<u64>().ok(),
+                _ => panic!("{}: {part:?}", log.display()),
+            }
+        }
+        for json in [false, true] {
+            let t = tempfile::tempdir().unwrap();
+            let out = t.path().join("out");
+            let extra: &[&str] = if json { &["--json"] } else { &[] };
+            let (o, te) = from_audit(&log, "hostile_local", &out, extra);
+            let (so, se) = (stdout(&o), stderr(&o));
+            assert_eq!(o.status.code(), exit, "{}:\n{so}\n{se}", log.display());
+            assert!(raw_control(&so).is_none(), "{}: {so:?}", log.display());
+            assert!(raw_control(&se).is_none(), "{}: {se:?}", log.display());
+            assert!(raw_control(&te).is_none(), "{}: {te:?}", log.display());
+            if exit != Some(0) {
+                assert!(!out.exists(), "{}: written on refusal", log.display());
+            }
+            if let (true, Some(n)) = (json, unreadable) {
+                let v: serde_json::Value = serde_json::from_str(&so).unwrap();
+                assert_eq!(v["unreadable"].as_array().unwrap().len() as u64, n, "{v:#}");
+            }
+        }
+    }
+}
+
+#[test]
+fn input_is_bounded_and_only_logs_are_read() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    for (input, says) in [
+        ("/dev/zero", "device"),
+        ("/dev/null", "device"),
+        ("/", "folder"),
+    ] {
+        let started = std::time::Instant::now();
+        let (o, _) = from_audit(Path::new(input), "x_local", &out, &[]);
+        assert_eq!(o.status.code(), Some(2), "{input}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{input}: {}", stderr(&o));
+        assert!(started.elapsed().as_secs() < 10);
+    }
+    // A stream without end on standard input (`yes | ...`): refused at the
+    // limit, with how to narrow it.
+    let mut child = bin()
+        .args(["selinux", "from-audit", "-", "-n", "x_local", "-o"])
+        .arg(&out)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        let chunk = "y\n".repeat(1 << 15);
+        while stdin.write_all(chunk.as_bytes()).is_ok() {}
+    });
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("64 MiB") && stderr(&o).contains("ausearch"));
+    assert!(!out.exists());
+
+    // A FIFO is read like a file.
+    let fifo = t.path().join("avc.fifo");
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let log = fs::read(repo().join("tests/fixtures/avc/jack.log")).unwrap();
+    let f2 = fifo.clone();
+    let feeder = std::thread::spawn(move || fs::write(&f2, log).unwrap());
+    let (o, te) = from_audit(&fifo, "fifo_local", &out, &[]);
+    feeder.join().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(te.contains("allow staff_t"), "{te}");
+}
+
+/// `--add-to` through a symlink edits the real profile, which keeps its mode
+/// and its hard links; a refused edit writes nothing, the module included.
+#[test]
+fn add_to_edits_the_real_file_in_place_or_nothing() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let t = tempfile::tempdir().unwrap();
+    let real_dir = t.path().join("profiles");
+    fs::create_dir(&real_dir).unwrap();
+    let real = real_dir.join("studio.toml");
+    let original = "version = 1\nname = \"studio\"\n";
+    fs::write(&real, original).unwrap();
+    fs::set_permissions(&real, fs::Permissions::from_mode(0o640)).unwrap();
+    let link = real_dir.join("link.toml");
+    std::os::unix::fs::symlink("studio.toml", &link).unwrap();
+    let hard = t.path().join("hard.toml");
+    fs::hard_link(&real, &hard).unwrap();
+    let log = repo().join("tests/fixtures/avc/jack.log");
+    let o = run(bin()
+        .args(["selinux", "from-audit"])
+        .arg(&log)
+        .args(["-n", "jack_local", "--add-to"])
+        .arg(&link));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(fs::symlink_metadata(&link).unwrap().is_symlink());
+    let edited = fs::read_to_string(&real).unwrap();
+    assert!(edited.starts_with(original) && edited.contains("name = \"jack_local\""));
+    assert_eq!(
+        fs::read_to_string(&hard).unwrap(),
+        edited,
+        "hard link split"
+    );
+    let meta = fs::metadata(&real).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o640);
+    assert_eq!(meta.nlink(), 2);
+    assert!(real_dir.join("selinux/jack_local.te").is_file());
+    // The profile renders with the module.
+    let out = t.path().join("out");
+    render(Some(&link), &out);
+
+    // A profile that cannot take the entry: refused, nothing written.
+    let inline = t.path().join("inline");
+    fs::create_dir(&inline).unwrap();
+    let p = inline.join("p.toml");
+    fs::write(&p, "version = 1\nselinux = { module = [] }\n").unwrap();
+    let o = run(bin()
+        .args(["selinux", "from-audit"])
+        .arg(&log)
+        .args(["-n", "jack_local", "--add-to"])
+        .arg(&p));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing was written"), "{}", stderr(&o));
+    assert_eq!(
+        fs::read_dir(&inline).unwrap().count(),
+        1,
+        "a module was left behind"
+    );
+
+    // A module file that is not from-audit's: refused with its line, untouched.
+    let mine = t.path().join("mine");
+    fs::create_dir(&mine).unwrap();
+    let te = "module mine_local 1.0;\ntype_transition a_t b_t:file c_t;\n";
+    fs::write(mine.join("mine_local.te"), te).unwrap();
+    let (o, after) = from_audit(&log, "mine_local", &mine, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("mine_local.te line 2"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(after, te);
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A field's value: a name, a keyword, a near-name, or any bytes at all.
+    fn field() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            "[a-z][a-z0-9_]{0,8}_t".prop_map(String::into_bytes),
+            proptest::sample::select(
+                &[
+                    "module",
+                    "TYPE",
+                    "self",
+                    "allow",
+                    "0day_t",
+                    "a-b_t",
+                    "domain",
+                    "file_type"
+                ][..]
+            )
+            .prop_map(|s| s.as_bytes().to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..24),
+            proptest::collection::vec(
+                proptest::sample::select(
+                    &[
+                        b'\r', 0x0b, 0x0c, 0x1b, 0x1c, 0x1e, b'"', b'}', b'{', b'=', b':', b' ',
+                        0xc2, 0x85, 0x9b, 0xe2, 0x80, 0xa8, b'a', 0
+                    ][..]
+                ),
+                0..12,
+            ),
+        ]
+    }
+
+    fn record(f: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = b"type=AVC msg=audit(1700000000.1:9): avc:  denied  { ".to_vec();
+        let parts: [(&[u8], &Vec<u8>); 6] = [
+            (b"", &f[0]),
+            (b" } for  pid=1 comm=\"", &f[1]),
+            (b"\" scontext=system_u:system_r:", &f[2]),
+            (b":s0 tcontext=", &f[3]),
+            (b":object_r:", &f[4]),
+            (b":s0 tclass=", &f[5]),
+        ];
+        for (lit, v) in parts {
+            out.extend_from_slice(lit);
+            out.extend_from_slice(v);
+        }
+        out.extend_from_slice(b" permissive=0\n");
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Class 7: arbitrary bytes in every field of an AVC record, beside a
+        /// good one: never exit 1 (with --allow-dangerous nothing is refused
+        /// as a verdict, so exit 1 could only be our bug), never a raw control
+        /// character printed or written.
+        #[test]
+        fn avc_fields_with_any_bytes_are_read_or_skipped(fields in proptest::collection::vec(field(), 6)) {
+            let t = tempfile::tempdir().unwrap();
+            let log = t.path().join("x.log");
+            let mut data = b"type=AVC msg=audit(1700000000.1:2): avc:  denied  { read } for  pid=1 comm=\"jackd\" scontext=system_u:system_r:jackd_t:s0 tcontext=system_u:object_r:sound_device_t:s0 tclass=chr_file\n".to_vec();
+            data.extend(record(&fields));
+            fs::write(&log, &data).unwrap();
+            for extra in [&["--allow-dangerous"][..], &["--allow-dangerous", "--json"][..]] {
+                let out = t.path().join(format!("out{}", extra.len()));
+                let (o, te) = from_audit(&log, "prop_local", &out, extra);
+                let (so, se) = (stdout(&o), stderr(&o));
+                prop_assert_eq!(o.status.code(), Some(0), "{}\n{}", so, se);
+                prop_assert!(raw_control(&so).is_none(), "{:?}", so);
+                prop_assert!(raw_control(&se).is_none(), "{:?}", se);
+                prop_assert!(raw_control(&te).is_none(), "{:?}", te);
+            }
+        }
+
+        /// Class 3: attributes and names that are no type, as source or
+        /// target of a denial, are refused with a reason without
+        /// --allow-dangerous.
+        #[test]
+        fn attributes_and_unknown_types_are_refused(
+            wide in prop_oneof![
+                proptest::sample::select(&["domain", "file_type", "exec_type", "unconfined_domain_type", "userdomain", "dev_node", "staff_usertype", "system_cron_spool_t"][..]).prop_map(String::from),
+                // No checkpolicy keyword ends so: these are readable names.
+                "[a-z][a-z0-9]{0,8}(_domain|_file|_attr|_objs)",
+            ],
+            as_source in any::<bool>(),
+        ) {
+            let t = tempfile::tempdir().unwrap();
+            let log = t.path().join("x.log");
+            let (s, tt) = if as_source { (wide.as_str(), "etc_t") } else { ("jackd_t", wide.as_str()) };
+            fs::write(&log, format!(
+                "type=AVC msg=audit(1700000000.1:2): avc:  denied  {{ read write }} for  pid=1 comm=\"jackd\" scontext=system_u:system_r:{s}:s0 tcontext=system_u:object_r:{tt}:s0 tclass=file\n"
+            )).unwrap();
+            let out = t.path().join("out");
+            let (o, _) = from_audit(&log, "prop_local", &out, &["--json"]);
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            let refused = v["refused"].as_array().unwrap();
+            prop_assert_eq!(refused.len(), 1, "{:#}", v);
+            let side = if as_source { "source" } else { "target" };
+            let reason = refused[0]["reason"].as_str().unwrap();
+            prop_assert!(reason.contains(&format!("its {side} `{wide}`")), "{}", reason);
+            prop_assert!(!out.exists());
+        }
+
+        /// Class 3: .fc lines with broken expressions, trailing backslashes
+        /// and levels an MCS policy has not are refused at render, with the
+        /// key and the .fc line.
+        #[test]
+        fn broken_file_contexts_are_refused_with_the_key(
+            bad in prop_oneof![
+                "/opt/[a-z]{1,6}(\\[|\\(|\\{2,1\\}|\\)|\\*\\*|\\(\\?<)".prop_map(|p| format!("{p}\tsystem_u:object_r:etc_t:s0")),
+                "/opt/[a-z]{1,6}(\\\\\\\\)*\\\\".prop_map(|p| format!("{p}\tsystem_u:object_r:etc_t:s0")),
+                (1u32..100_000).prop_map(|s| format!("/opt/x\tsystem_u:object_r:etc_t:s{s}")),
+                (1024u32..1_000_000).prop_map(|c| format!("/opt/x\tsystem_u:object_r:etc_t:s0-s0:c0.c{c}")),
+                (1u32..1023).prop_map(|c| format!("/opt/x\tsystem_u:object_r:etc_t:s0:c{c}-s0:c0.c{}", c - 1)),
+            ],
+            before in 0usize..3,
+        ) {
+            let t = tempfile::tempdir().unwrap();
+            fs::create_dir(t.path().join("selinux")).unwrap();
+            fs::write(t.path().join("selinux/p_local.te"), "module p_local 1.0;\nrequire {\n\ttype etc_t;\n\tclass file { read };\n}\nallow etc_t self:file read;\n").unwrap();
+            let fc = format!("{}{bad}\n", "/srv/ok(/.*)?\tsystem_u:object_r:etc_t:s0\n".repeat(before));
+            fs::write(t.path().join("selinux/p_local.fc"), fc).unwrap();
+            let profile = t.path().join("p.toml");
+            fs::write(&profile, "version = 1\n[[selinux.module]]\nname = \"p_local\"\nfile = \"selinux/p_local.te\"\nfc = \"selinux/p_local.fc\"\n").unwrap();
+            let out = t.path().join("out");
+            let o = run(bin().arg("render").arg(&profile).arg("-o").arg(&out));
+            let err = stderr(&o);
+            prop_assert_eq!(o.status.code(), Some(2), "{}", err);
+            prop_assert!(err.contains("error: selinux.module[0].fc: "), "{}", err);
+            let line_text = format!("selinux/p_local.fc line {}: ", before + 1);
+            prop_assert!(err.contains(&line_text), "{}", err);
+            prop_assert!(!out.exists());
+        }
+    }
 }

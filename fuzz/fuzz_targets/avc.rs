@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     if rules.is_empty() {
         return;
     }
-    let te = rules::write_te(NAME, &rules, "# fuzz\n");
+    let te = rules::Module::new(NAME, "# fuzz\n", rules).te();
     assert_eq!(selinux::module_header(&te).as_deref(), Ok(NAME), "{te}");
     for line in te.lines() {
         let ok = line.is_empty()

@@ -1141,6 +1141,39 @@ fn selinux(cx: &mut Cx, root: &Section, dir: Option<&Path>) -> Selinux {
                 }),
         };
         if let (Some((n, nspan)), Some((file, te_text, file_span)), Some(fc)) = (name, te, fc) {
+            // The characters first: a module that holds one a reader of the
+            // kickstart takes as a line break is refused before anything reads it.
+            let te_bad = crate::selinux::te_problem(&file, &te_text);
+            let fc_bad = fc
+                .as_ref()
+                .and_then(|(f, t)| crate::selinux::text_problem(f, t));
+            if let Some(p) = &te_bad {
+                cx.rep.error(
+                    m.key("file"),
+                    Some(file_span.clone()),
+                    p.clone(),
+                    "remove the character: a module's files hold printable text, one statement per line ended by a plain newline (LF); `cat -A` shows it",
+                );
+            }
+            if let Some(p) = &fc_bad {
+                cx.rep.error(
+                    m.key("fc"),
+                    m.get("fc").map(|v| v.span()),
+                    p.clone(),
+                    "remove the character: a file-context line is `PATH_REGEX [TYPE] CONTEXT`, printable text ended by a plain newline (LF); `cat -A` shows it",
+                );
+            }
+            if te_bad.is_some() || fc_bad.is_some() {
+                continue;
+            }
+            for (line, attribute, rule) in crate::selinux::attribute_rules(&te_text) {
+                cx.rep.warning(
+                    m.key("file"),
+                    Some(file_span.clone()),
+                    format!("{file} line {line}: `{rule}` names the attribute `{attribute}`, a set of types: the rule covers every type in it"),
+                    "name the one type the access is for (the type in the denial's scontext or tcontext), unless every type of the attribute needs it",
+                );
+            }
             match crate::selinux::module_header(&te_text) {
                 Ok(declared) if declared == n => {}
                 Ok(declared) => cx.rep.error(

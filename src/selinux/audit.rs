@@ -27,38 +27,66 @@ fn context_type(ctx: &str) -> &str {
     ctx.split(':').nth(2).unwrap_or("")
 }
 
+/// What one line of a log is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    Denial(Denial),
+    /// An `avc: granted` record (setenforce, setbool...): not a denial.
+    Granted,
+    /// An `avc:` record that could not be read: its text, escaped for a
+    /// terminal and cut to [`SHOWN_CHARS`] characters.
+    Unreadable(String),
+    /// No AVC record (other audit records, ausearch separators, unrelated
+    /// log lines).
+    Other,
+}
+
+/// How much of an unreadable record is shown.
+pub const SHOWN_CHARS: usize = 200;
+
+/// One line of a log, read.
+pub fn line(raw: &str) -> Line {
+    let line = raw.trim();
+    let Some(at) = line.find("avc:") else {
+        return Line::Other;
+    };
+    let rest = line[at + 4..].trim_start();
+    if rest.starts_with("granted") {
+        return Line::Granted;
+    }
+    match parse_record(rest) {
+        Some(d) => Line::Denial(d),
+        None => Line::Unreadable(shown(line)),
+    }
+}
+
+/// A record as it may be printed: escaped (a log can hold terminal escapes),
+/// on one line, cut to a bounded length.
+fn shown(line: &str) -> String {
+    let cut: String = line.chars().take(SHOWN_CHARS).collect();
+    crate::text::one_line(&cut)
+}
+
 /// What reading a log found.
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub denials: Vec<Denial>,
-    /// `avc: granted` records (setenforce, setbool...): not denials, ignored.
     pub granted: usize,
     /// Lines with an `avc:` record that could not be read, with their line number.
     pub unreadable: Vec<(usize, String)>,
-    /// Lines without an AVC record (other audit records, ausearch separators,
-    /// unrelated log lines): ignored.
     pub other: usize,
 }
 
-/// Read every line; never fails: what is not an AVC record is counted.
+/// Read every line of a text held whole (the fuzz target and tests; the
+/// command streams its input through [`line`]); never fails.
 pub fn parse(text: &str) -> Parsed {
     let mut out = Parsed::default();
     for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        let Some(at) = line.find("avc:") else {
-            out.other += 1;
-            continue;
-        };
-        let rest = line[at + 4..].trim_start();
-        if rest.starts_with("granted") {
-            out.granted += 1;
-            continue;
-        }
-        match parse_record(rest) {
-            Some(d) => out.denials.push(d),
-            None => out
-                .unreadable
-                .push((i + 1, line.chars().take(200).collect())),
+        match line(raw) {
+            Line::Denial(d) => out.denials.push(d),
+            Line::Granted => out.granted += 1,
+            Line::Unreadable(shown) => out.unreadable.push((i + 1, shown)),
+            Line::Other => out.other += 1,
         }
     }
     out
@@ -78,21 +106,20 @@ fn parse_record(rest: &str) -> Option<Denial> {
     for (key, value) in fields(rest) {
         match key {
             "comm" => comm = Some(value),
-            "scontext" => scontext = Some(value),
-            "tcontext" => tcontext = Some(value),
-            "tclass" => tclass = Some(value),
+            "scontext" => scontext = Some(value.to_string()),
+            "tcontext" => tcontext = Some(value.to_string()),
+            "tclass" => tclass = Some(value.to_string()),
             "permissive" => permissive = value == "1",
             _ => {}
         }
     }
     let (scontext, tcontext, tclass) = (scontext?, tcontext?, tclass?);
-    let valid = |ctx: &str| ctx.split(':').count() >= 3 && is_name(context_type(ctx));
-    if !valid(&scontext) || !valid(&tcontext) || !is_name(&tclass) {
+    if !context(&scontext) || !context(&tcontext) || !is_name(&tclass) {
         return None;
     }
     Some(Denial {
         perms,
-        comm,
+        comm: comm.map(comm_shown),
         scontext,
         tcontext,
         tclass,
@@ -100,13 +127,152 @@ fn parse_record(rest: &str) -> Option<Denial> {
     })
 }
 
-fn is_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+/// A context whose user, role and type are names a module can use; the level
+/// is not used and not read.
+fn context(ctx: &str) -> bool {
+    let mut parts = ctx.split(':');
+    let (Some(user), Some(role), Some(ty)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    is_name(user) && is_name(role) && is_name(ty)
+}
+
+/// The kernel cuts a command name to 15 bytes (TASK_COMM_LEN, include/linux/sched.h);
+/// a longer one, or one with control characters, was not written by a kernel.
+/// It only goes into a comment of the module: kept, escaped and cut.
+fn comm_shown(comm: &str) -> String {
+    let cut = comm
+        .char_indices()
+        .nth(64)
+        .map_or(comm, |(i, _)| &comm[..i]);
+    crate::text::one_line(cut)
+}
+
+/// A name checkmodule reads as an identifier in a rule: a letter, then
+/// letters, digits and `_` (checkpolicy/policy_scan.l's IDENTIFIER, without
+/// the `-` and `.` no kernel name holds), and not one of its keywords, which
+/// the lexer takes in lower or upper case (`module`, `TYPE`), nor `self`.
+/// Anything else is no name a kernel logs, and checkmodule would reject the
+/// module built from it.
+pub fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !is_keyword(s)
+}
+
+/// checkpolicy's keywords (checkpolicy/policy_scan.l, SELinux userspace 3.x),
+/// each matched as written there in lower case or in upper case.
+const KEYWORDS: &[&str] = &[
+    "alias",
+    "allow",
+    "allowxperm",
+    "and",
+    "attribute",
+    "attribute_role",
+    "auditallow",
+    "auditallowxperm",
+    "auditdeny",
+    "bool",
+    "category",
+    "class",
+    "clone",
+    "common",
+    "constrain",
+    "default_range",
+    "default_role",
+    "default_type",
+    "default_user",
+    "devicetreecon",
+    "dom",
+    "domby",
+    "dominance",
+    "dontaudit",
+    "dontauditxperm",
+    "else",
+    "eq",
+    "expandattribute",
+    "false",
+    "fs_use_task",
+    "fs_use_trans",
+    "fs_use_xattr",
+    "fscon",
+    "genfscon",
+    "glblub",
+    "h1",
+    "h2",
+    "high",
+    "ibendportcon",
+    "ibpkeycon",
+    "if",
+    "incomp",
+    "inherits",
+    "iomemcon",
+    "ioportcon",
+    "l1",
+    "l2",
+    "level",
+    "low",
+    "mlsconstrain",
+    "mlsvalidatetrans",
+    "module",
+    "netifcon",
+    "neverallow",
+    "neverallowxperm",
+    "nodecon",
+    "not",
+    "optional",
+    "or",
+    "pcidevicecon",
+    "permissive",
+    "pirqcon",
+    "policycap",
+    "portcon",
+    "r1",
+    "r2",
+    "r3",
+    "range",
+    "range_transition",
+    "require",
+    "role",
+    "role_transition",
+    "roleattribute",
+    "roles",
+    "sameuser",
+    "self",
+    "sensitivity",
+    "sid",
+    "source",
+    "t1",
+    "t2",
+    "t3",
+    "target",
+    "true",
+    "tunable",
+    "type",
+    "type_change",
+    "type_member",
+    "type_transition",
+    "typealias",
+    "typeattribute",
+    "typebounds",
+    "types",
+    "u1",
+    "u2",
+    "u3",
+    "user",
+    "validatetrans",
+    "xor",
+];
+
+fn is_keyword(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    (s == lower || s == s.to_ascii_uppercase()) && KEYWORDS.contains(&lower.as_str())
 }
 
 /// `key=value` pairs; values may be double-quoted (raw logs) or bare
 /// (`ausearch -i`), and a quoted value may hold spaces.
-fn fields(s: &str) -> Vec<(&str, String)> {
+fn fields(s: &str) -> Vec<(&str, &str)> {
     let mut out = Vec::new();
     let mut rest = s;
     while let Some(eq) = rest.find('=') {
@@ -117,12 +283,12 @@ fn fields(s: &str) -> Vec<(&str, String)> {
         let after = &rest[eq + 1..];
         let (value, next) = if let Some(q) = after.strip_prefix('"') {
             match q.find('"') {
-                Some(end) => (q[..end].to_string(), &q[end + 1..]),
-                None => (q.to_string(), ""),
+                Some(end) => (&q[..end], &q[end + 1..]),
+                None => (q, ""),
             }
         } else {
             let end = after.find(char::is_whitespace).unwrap_or(after.len());
-            (after[..end].to_string(), &after[end..])
+            (&after[..end], &after[end..])
         };
         out.push((key, value));
         rest = next;

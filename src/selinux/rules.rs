@@ -21,6 +21,9 @@ pub struct Rule {
     /// `source_user -> target_user` where a denial crossed SELinux users
     /// (neither `system_u`): refpolicy's UBAC constraint may be what denied it.
     pub cross_users: BTreeSet<String>,
+    /// The comment lines above the rule in a module being merged into, as
+    /// they were written there.
+    pub kept: Vec<String>,
 }
 
 impl Rule {
@@ -38,36 +41,75 @@ impl Rule {
     }
 }
 
-pub fn group(denials: &[Denial]) -> Vec<Rule> {
-    let mut rules: BTreeMap<(String, String, String), Rule> = BTreeMap::new();
-    for d in denials {
-        let source = d.source_type().to_string();
+/// Denials gathered into rules one at a time, so a long log needs memory for
+/// its rules, not its lines.
+#[derive(Default)]
+pub struct Grouper {
+    rules: BTreeMap<(String, String, String), Rule>,
+}
+
+impl Grouper {
+    pub fn add(&mut self, d: &Denial) {
+        let source = d.source_type();
         let target = if d.target_type() == source {
-            "self".to_string()
+            "self"
         } else {
-            d.target_type().to_string()
+            d.target_type()
         };
-        let rule = rules
-            .entry((source.clone(), target.clone(), d.tclass.clone()))
-            .or_insert_with(|| Rule {
-                source,
-                target,
-                class: d.tclass.clone(),
-                perms: BTreeSet::new(),
-                denials: 0,
-                comms: BTreeSet::new(),
-                cross_users: BTreeSet::new(),
-            });
-        rule.perms.extend(d.perms.iter().cloned());
+        let key = (source.to_string(), target.to_string(), d.tclass.clone());
+        let rule = self
+            .rules
+            .entry(key)
+            .or_insert_with_key(|(s, t, c)| Rule::new(s.clone(), t.clone(), c.clone()));
+        // Copies only what is new: a long log repeats the same denials.
+        for p in &d.perms {
+            if !rule.perms.contains(p) {
+                rule.perms.insert(p.clone());
+            }
+        }
         rule.denials += 1;
-        rule.comms.extend(d.comm.iter().cloned());
-        let user = |c: &str| c.split(':').next().unwrap_or("").to_string();
-        let (su, tu) = (user(&d.scontext), user(&d.tcontext));
+        if let Some(c) = &d.comm {
+            if !rule.comms.contains(c) {
+                rule.comms.insert(c.clone());
+            }
+        }
+        let su = d.scontext.split(':').next().unwrap_or("");
+        let tu = d.tcontext.split(':').next().unwrap_or("");
         if su != tu && su != "system_u" && tu != "system_u" && !su.is_empty() && !tu.is_empty() {
             rule.cross_users.insert(format!("{su} -> {tu}"));
         }
     }
-    rules.into_values().collect()
+
+    pub fn rules(self) -> Vec<Rule> {
+        self.rules.into_values().collect()
+    }
+}
+
+impl Rule {
+    fn new(source: String, target: String, class: String) -> Rule {
+        Rule {
+            source,
+            target,
+            class,
+            perms: BTreeSet::new(),
+            denials: 0,
+            comms: BTreeSet::new(),
+            cross_users: BTreeSet::new(),
+            kept: Vec::new(),
+        }
+    }
+
+    fn key(&self) -> (&str, &str, &str) {
+        (&self.source, &self.target, &self.class)
+    }
+}
+
+pub fn group(denials: &[Denial]) -> Vec<Rule> {
+    let mut g = Grouper::default();
+    for d in denials {
+        g.add(d);
+    }
+    g.rules()
 }
 
 /// Types whose access is a security boundary: passwords, and the SELinux
@@ -91,6 +133,26 @@ const CRITICAL_TYPES: &[(&str, &str)] = &[
     ("kernel_t", "is the kernel's own domain"),
 ];
 
+/// Why a name in a rule is not one concrete type, if it is not. A kernel's
+/// denial names the types of the two contexts it compared, never an
+/// attribute; so a rule may only use a name that is a type. With no policy to
+/// ask, a type is known by the names both policies give: every type ends in
+/// `_t` (refpolicy's and Fedora's naming convention) and is not one of their
+/// attributes ([`super::attributes`]).
+fn not_one_type(name: &str) -> Option<&'static str> {
+    if super::attributes::is_attribute(name) {
+        Some(
+            "is an attribute, a set of types: the rule would cover every type in it, `shadow_t` and the SELinux policy's own files included",
+        )
+    } else if !name.ends_with("_t") {
+        Some(
+            "is not a type name (types end in `_t`): it may be an attribute, which covers many types",
+        )
+    } else {
+        None
+    }
+}
+
 /// Domains that run without SELinux confinement: entering them escapes it.
 const UNCONFINED: &[&str] = &[
     "unconfined_t",
@@ -103,8 +165,13 @@ const UNCONFINED: &[&str] = &[
 /// Why a rule must not be written without `--allow-dangerous`, if it must not.
 pub fn danger(rule: &Rule) -> Option<String> {
     let has = |p: &str| rule.perms.contains(p);
-    if rule.target == "domain" {
-        return Some("its target is `domain`, every process type".into());
+    for (side, name) in [("source", &rule.source), ("target", &rule.target)] {
+        if side == "target" && name == "self" {
+            continue;
+        }
+        if let Some(why) = not_one_type(name) {
+            return Some(format!("its {side} `{name}` {why}"));
+        }
     }
     if let Some((_, why)) = CRITICAL_TYPES.iter().find(|(t, _)| *t == rule.target) {
         return Some(format!("{} {why}", rule.target));
@@ -144,57 +211,239 @@ pub fn danger(rule: &Rule) -> Option<String> {
     None
 }
 
-/// The module as a standalone .te: a `require {}` block, then the rules,
-/// sorted, each under a comment with its denials and commands.
-pub fn write_te(name: &str, rules: &[Rule], header: &str) -> String {
-    let mut types = BTreeSet::new();
-    let mut classes: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for r in rules {
-        types.insert(r.source.as_str());
-        if r.target != "self" {
-            types.insert(r.target.as_str());
+/// A module as from-audit writes it: `module NAME VERSION;`, comment lines
+/// (its header), a `require {}` block, then the rules, sorted, each under its
+/// comments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    pub name: String,
+    pub version: String,
+    pub header: Vec<String>,
+    pub rules: Vec<Rule>,
+}
+
+impl Module {
+    pub fn new(name: &str, header: &str, rules: Vec<Rule>) -> Module {
+        Module {
+            name: name.into(),
+            version: "1.0".into(),
+            header: header.lines().map(String::from).collect(),
+            rules,
         }
-        classes
-            .entry(r.class.as_str())
-            .or_default()
-            .extend(r.perms.iter().map(String::as_str));
     }
-    let mut out = format!("module {name} 1.0;\n\n{header}");
-    out.push_str("require {\n");
-    for t in &types {
-        let _ = writeln!(out, "\ttype {t};");
-    }
-    for (class, perms) in &classes {
-        let perms: Vec<&str> = perms.iter().copied().collect();
-        let _ = writeln!(out, "\tclass {class} {{ {} }};", perms.join(" "));
-    }
-    out.push_str("}\n");
-    for r in rules {
-        let comms: Vec<&str> = r.comms.iter().map(String::as_str).collect();
-        let by = if comms.is_empty() {
-            String::new()
-        } else {
-            format!(", by {}", comms.join(", "))
+
+    /// Read a module this command wrote (hand edits to comments and rules
+    /// kept), to merge new rules into it. Anything it did not write is
+    /// refused with its line: a merge must not drop a statement.
+    pub fn parse(te: &str) -> Result<Module, (usize, String)> {
+        let mut lines = te.lines().enumerate().map(|(i, l)| (i + 1, l));
+        let mut header = Vec::new();
+        let (name, version) = loop {
+            let Some((n, line)) = lines.next() else {
+                return Err((1, "the file has no `module NAME VERSION;` line".into()));
+            };
+            let code = line.trim();
+            if code.is_empty() || code.starts_with('#') {
+                continue;
+            }
+            match code
+                .strip_suffix(';')
+                .map(|c| c.split_whitespace().collect::<Vec<_>>())
+            {
+                Some(w) if w.len() == 3 && w[0] == "module" && version(w[2]) => {
+                    break (w[1].to_string(), w[2].to_string());
+                }
+                _ => {
+                    return Err((
+                        n,
+                        "expected `module NAME VERSION;`, VERSION numbers and dots (1.0)".into(),
+                    ));
+                }
+            }
         };
-        let _ = write!(
-            out,
-            "\n# {} denial{}{by}\n",
-            r.denials,
-            if r.denials == 1 { "" } else { "s" },
-        );
-        if !r.cross_users.is_empty() {
-            let users: Vec<&str> = r.cross_users.iter().map(String::as_str).collect();
-            let _ = write!(
-                out,
-                "# note: across SELinux users ({}): the policy's user-based constraint (UBAC)\n\
-                 # may be what denied this, and an allow rule does not lift a constraint;\n\
-                 # `audit2why` on the policy tells. If so, run both sides as one SELinux user.\n",
-                users.join(", ")
-            );
+        let mut rules: Vec<Rule> = Vec::new();
+        let mut comments = Vec::new();
+        let mut in_require = false;
+        let mut seen_require = false;
+        for (n, line) in lines {
+            let code = line.trim();
+            if in_require {
+                match code {
+                    "}" => in_require = false,
+                    c if (c.starts_with("type ") || c.starts_with("class "))
+                        && c.ends_with(';') => {}
+                    _ => return Err((
+                        n,
+                        "expected `type NAME;`, `class NAME { ... };` or `}` in the require block"
+                            .into(),
+                    )),
+                }
+            } else if code.is_empty() {
+                if rules.is_empty() && !seen_require {
+                    header.append(&mut comments);
+                }
+            } else if code.starts_with('#') {
+                comments.push(line.to_string());
+            } else if code == "require {" && !seen_require {
+                header.append(&mut comments);
+                (in_require, seen_require) = (true, true);
+            } else if let Some(mut rule) = parse_allow(code) {
+                if rules.iter().any(|r| r.key() == rule.key()) {
+                    return Err((
+                        n,
+                        "a second rule for the same source, target and class".into(),
+                    ));
+                }
+                rule.kept = std::mem::take(&mut comments);
+                rules.push(rule);
+            } else {
+                return Err((n, "not a statement from-audit writes (`allow SOURCE TARGET:CLASS PERMS;` on one line)".into()));
+            }
         }
-        let _ = writeln!(out, "{}", r.statement());
+        if in_require {
+            return Err((te.lines().count(), "the require block is not closed".into()));
+        }
+        if !comments.is_empty() {
+            return Err((
+                te.lines().count(),
+                "comments after the last rule belong to no rule".into(),
+            ));
+        }
+        Ok(Module {
+            name,
+            version,
+            header,
+            rules,
+        })
     }
-    out
+
+    /// The new rules merged in: permissions of the same source, target and
+    /// class joined into one rule, other rules added, the version raised (so
+    /// `semodule -i` replaces the installed one: `1.0` -> `1.1`).
+    pub fn merge(&mut self, new: Vec<Rule>) {
+        for rule in new {
+            match self.rules.iter_mut().find(|r| r.key() == rule.key()) {
+                Some(old) => {
+                    old.perms.extend(rule.perms);
+                    old.denials += rule.denials;
+                    old.comms.extend(rule.comms);
+                    old.cross_users.extend(rule.cross_users);
+                }
+                None => self.rules.push(rule),
+            }
+        }
+        self.rules.sort_by(|a, b| a.key().cmp(&b.key()));
+        self.version = next_version(&self.version);
+    }
+
+    /// The module's text.
+    pub fn te(&self) -> String {
+        let mut types = BTreeSet::new();
+        let mut classes: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for r in &self.rules {
+            types.insert(r.source.as_str());
+            if r.target != "self" {
+                types.insert(r.target.as_str());
+            }
+            classes
+                .entry(r.class.as_str())
+                .or_default()
+                .extend(r.perms.iter().map(String::as_str));
+        }
+        let mut out = format!("module {} {};\n\n", self.name, self.version);
+        for h in &self.header {
+            let _ = writeln!(out, "{h}");
+        }
+        out.push_str("require {\n");
+        for t in &types {
+            let _ = writeln!(out, "\ttype {t};");
+        }
+        for (class, perms) in &classes {
+            let perms: Vec<&str> = perms.iter().copied().collect();
+            let _ = writeln!(out, "\tclass {class} {{ {} }};", perms.join(" "));
+        }
+        out.push_str("}\n");
+        for r in &self.rules {
+            out.push('\n');
+            for k in &r.kept {
+                let _ = writeln!(out, "{k}");
+            }
+            if r.denials > 0 {
+                let comms: Vec<&str> = r.comms.iter().map(String::as_str).collect();
+                let by = if comms.is_empty() {
+                    String::new()
+                } else {
+                    format!(", by {}", comms.join(", "))
+                };
+                let _ = writeln!(
+                    out,
+                    "# {}{} denial{}{by}",
+                    if r.kept.is_empty() { "" } else { "and " },
+                    r.denials,
+                    if r.denials == 1 { "" } else { "s" },
+                );
+            }
+            if !r.cross_users.is_empty() {
+                let users: Vec<&str> = r.cross_users.iter().map(String::as_str).collect();
+                let _ = write!(
+                    out,
+                    "# note: across SELinux users ({}): the policy's user-based constraint (UBAC)\n\
+                     # may be what denied this, and an allow rule does not lift a constraint;\n\
+                     # `audit2why` on the policy tells. If so, run both sides as one SELinux user.\n",
+                    users.join(", ")
+                );
+            }
+            let _ = writeln!(out, "{}", r.statement());
+        }
+        out
+    }
+}
+
+/// `allow SOURCE TARGET:CLASS PERM;` or `... { PERM ... };`, as
+/// [`Rule::statement`] writes it, names as the AVC reader accepts them.
+fn parse_allow(code: &str) -> Option<Rule> {
+    let body = code.strip_prefix("allow ")?.strip_suffix(';')?;
+    let (head, perms) = body.split_once(':')?;
+    let mut sides = head.split_whitespace();
+    let (source, target) = (sides.next()?, sides.next()?);
+    if sides.next().is_some() {
+        return None;
+    }
+    let (class, perms) = perms.trim().split_once(char::is_whitespace)?;
+    let perms = perms.trim();
+    let perms: BTreeSet<String> = match perms.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+        Some(list) => list.split_whitespace().map(String::from).collect(),
+        None => BTreeSet::from([perms.to_string()]),
+    };
+    let name = super::audit::is_name;
+    let ok = name(source)
+        && (target == "self" || name(target))
+        && name(class)
+        && !perms.is_empty()
+        && perms.iter().all(|p| name(p));
+    ok.then(|| {
+        let mut r = Rule::new(source.into(), target.into(), class.into());
+        r.perms = perms;
+        r
+    })
+}
+
+/// A module version this command can raise: numbers joined by dots.
+fn version(v: &str) -> bool {
+    v.split('.')
+        .all(|n| !n.is_empty() && n.len() < 10 && n.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The version after `v`: its last number raised (`1.0` -> `1.1`, `2` -> `3`,
+/// `1.9` -> `1.10`), for a [`version`].
+fn next_version(v: &str) -> String {
+    let (head, last) = v.rsplit_once('.').map_or(("", v), |(h, l)| (h, l));
+    let n: u64 = last.parse().unwrap_or(0) + 1;
+    if head.is_empty() {
+        n.to_string()
+    } else {
+        format!("{head}.{n}")
+    }
 }
 
 #[cfg(test)]
@@ -219,7 +468,7 @@ mod tests {
         a.tcontext = "user_u:object_r:user_tmpfs_t:s0".into();
         let b = d(&["read"], "jackd", "staff_t", "device_t", "chr_file");
         let rules = group(&[a, b]);
-        let te = write_te("m", &rules, "");
+        let te = Module::new("m", "", rules).te();
         assert_eq!(
             te.matches("note: across SELinux users (staff_u -> user_u)")
                 .count(),
@@ -258,7 +507,7 @@ mod tests {
         );
         assert_eq!(rules[0].denials, 3);
         assert_eq!(rules[1].statement(), "allow jackd_t self:process setsched;");
-        let te = write_te("jack_local", &rules, "");
+        let te = Module::new("jack_local", "", rules).te();
         assert!(te.starts_with("module jack_local 1.0;\n\nrequire {\n\ttype device_t;\n\ttype jackd_t;\n\tclass chr_file { open read write };\n\tclass process { setsched };\n}\n"), "{te}");
         assert!(te.contains("\n# 3 denials, by jackd, qjackctl\nallow jackd_t device_t:chr_file { open read write };\n"), "{te}");
     }
@@ -281,6 +530,16 @@ mod tests {
         );
         assert!(danger(&rule(&["execute_no_trans"], "bin_exec_t", "file")).is_some());
         assert!(danger(&rule(&["read"], "domain", "file")).is_some());
+        let wide = danger(&rule(&["read", "write"], "file_type", "file")).unwrap();
+        assert!(wide.contains("attribute"), "{wide}");
+        let mut from_domain = rule(&["write"], "etc_t", "file");
+        from_domain.source = "domain".into();
+        assert!(danger(&from_domain).unwrap().contains("source `domain`"));
+        assert!(
+            danger(&rule(&["read"], "studio_things", "file"))
+                .unwrap()
+                .contains("_t")
+        );
         assert!(danger(&rule(&["sys_module"], "jackd_t", "capability")).is_some());
         assert!(
             danger(&rule(
@@ -291,5 +550,60 @@ mod tests {
             .is_none()
         );
         assert!(danger(&rule(&["sys_nice"], "jackd_t", "capability")).is_none());
+    }
+
+    #[test]
+    fn a_module_merges_new_rules_and_keeps_its_comments() {
+        let first = group(&[
+            d(&["read"], "jackd", "jackd_t", "sound_device_t", "chr_file"),
+            d(&["setsched"], "jackd", "jackd_t", "jackd_t", "process"),
+        ]);
+        let te = Module::new("jack_local", "# head\n", first).te();
+        let edited = te.replace(
+            "allow jackd_t self:process setsched;",
+            "# mine: needed for the RT thread\nallow jackd_t self:process setsched;",
+        );
+        let mut m = Module::parse(&edited).unwrap();
+        assert_eq!(m.version, "1.0");
+        m.merge(group(&[
+            d(
+                &["write", "open"],
+                "qjackctl",
+                "jackd_t",
+                "sound_device_t",
+                "chr_file",
+            ),
+            d(&["ipc_lock"], "jackd", "jackd_t", "jackd_t", "capability"),
+        ]));
+        let merged = m.te();
+        assert!(merged.starts_with("module jack_local 1.1;\n\n# head\nrequire {\n\ttype jackd_t;\n\ttype sound_device_t;\n\tclass capability { ipc_lock };\n\tclass chr_file { open read write };\n\tclass process { setsched };\n}\n"), "{merged}");
+        assert!(merged.contains("# 1 denial, by jackd\n# and 1 denial, by qjackctl\nallow jackd_t sound_device_t:chr_file { open read write };\n"), "{merged}");
+        assert!(
+            merged.contains(
+                "# mine: needed for the RT thread\nallow jackd_t self:process setsched;\n"
+            ),
+            "{merged}"
+        );
+        // Merging again reads what it wrote.
+        let again = Module::parse(&merged).unwrap();
+        assert_eq!(again.te(), merged);
+    }
+
+    #[test]
+    fn a_merge_refuses_what_it_did_not_write() {
+        for (te, line) in [
+            ("module m 1.0;\ntype_transition a_t b_t:file c_t;\n", 2),
+            ("module m 1.0;\nrequire {\n\ttype a_t;\n", 3),
+            ("module m x1;\n", 1),
+            (
+                "module m 1.0;\nallow a_t b_t:file read;\nallow a_t b_t:file write;\n",
+                3,
+            ),
+            ("module m 1.0;\nallow a_t\n b_t:file read;\n", 2),
+        ] {
+            assert_eq!(Module::parse(te).unwrap_err().0, line, "{te}");
+        }
+        assert_eq!(next_version("1.9"), "1.10");
+        assert_eq!(next_version("2"), "3");
     }
 }
