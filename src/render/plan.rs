@@ -447,10 +447,13 @@ impl<'a> Plan<'a> {
         }
         for f in &plan.rootfs {
             // A file carried in a here-document or a kickstart section must not
-            // contain the delimiter or a line that ends the section.
+            // contain the delimiter or a line that ends the section: pykickstart
+            // takes a line for a section's `%end` or an `%include` after
+            // stripping leading white space (`line.lstrip().startswith("%")`,
+            // pykickstart/parser.py _readSection), Unicode's included.
             if f.content
                 .lines()
-                .any(|l| l == HEREDOC || l.starts_with('%'))
+                .any(|l| l == HEREDOC || l.trim_start().starts_with('%'))
                 || !f.content.ends_with('\n')
             {
                 return Err(RenderBug {
