@@ -756,7 +756,9 @@ pub fn password_hash(v: &str) -> Check {
     }
 }
 
-const SSH_KEY_TYPES: &[&str] = &[
+/// The key types sshd takes in authorized_keys (sshd(8), AUTHORIZED_KEYS FILE
+/// FORMAT), DSA gone.
+pub const SSH_KEY_TYPES: &[&str] = &[
     "ssh-ed25519",
     "ssh-rsa",
     "ecdsa-sha2-nistp256",
@@ -802,6 +804,7 @@ pub fn ssh_key(v: &str) -> Check {
     };
     match ssh_blob_type(&bytes) {
         Ok(embedded) if embedded == ty.as_bytes() => Ok(()),
+        Ok([]) => problem(format!("the {ty} key's data names no key type"), fix),
         Ok(embedded) => problem(
             format!(
                 "the key's data is a {} key, but the line says {ty}",
