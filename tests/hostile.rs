@@ -270,6 +270,19 @@ fn oversize_values_inside_the_limit_are_refused_by_their_grammar() {
             &*format!("sysctl.\"vm.{long}\""),
             (3, 1),
         ),
+        // 100,000 distinct arguments: over the command line, and not compared
+        // pairwise on the way.
+        (
+            format!(
+                "version = 1\n[kernel]\nargs = [{}]\n",
+                (0..100_000)
+                    .map(|i| format!("\"a{i}\""))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            "kernel.args",
+            (3, 8),
+        ),
     ] {
         fs::write(&p, text).unwrap();
         let err = render_refused(t.path(), &p);

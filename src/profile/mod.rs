@@ -111,8 +111,9 @@ impl Kernel {
     /// tuned's realtime profile does it.
     pub fn command_line(&self) -> Vec<String> {
         let mut kargs: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut add = |a: String| {
-            if !kargs.contains(&a) {
+            if seen.insert(a.clone()) {
                 kargs.push(a);
             }
         };

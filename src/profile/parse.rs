@@ -647,18 +647,21 @@ fn kernel(cx: &mut Cx, root: &Section, target: &Target) -> Kernel {
         .strings(&s, "args", grammar::karg)
         .unwrap_or_else(|| vec![("threadirqs".to_string(), 0..0)]);
     // Two args with the same key and different values: the kernel would take the
-    // last one, and grubby would replace one with the other.
+    // last one, and grubby would replace one with the other. (The first of each
+    // key, looked up by key: a list of 100,000 arguments is not compared
+    // pairwise.)
+    let mut first: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
     for (i, (a, span)) in args.iter().enumerate() {
-        if let Some((b, _)) = args[..i]
-            .iter()
-            .find(|(b, _)| grammar::karg_key(b) == grammar::karg_key(a))
-        {
+        if let Some(b) = first.get(&grammar::karg_key(a)) {
+            let b = *b;
             cx.rep.error(
                 format!("{}[{i}]", s.key("args")),
                 Some(span.clone()),
                 format!("{} repeats the kernel argument {}", shown(a), shown(b)),
                 "keep one entry per kernel argument",
             );
+        } else {
+            first.insert(grammar::karg_key(a), a);
         }
     }
     let managed: &[(&str, &str)] = &[
