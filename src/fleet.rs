@@ -475,8 +475,22 @@ fn network(cx: &mut Cx, s: &Section) -> (Network, Option<Span>) {
         span: v.span(),
     };
     cx.check_keys(&n, &["address", "gateway", "dns"]);
-    let gateway = cx.parsed(&n, "gateway", grammar::ipv4);
-    let address = cx.parsed(&n, "address", grammar::ipv4_cidr);
+    // Every address here is one a machine is reached at.
+    let reachable = |v: &str| {
+        let a = grammar::ipv4(v)?;
+        match grammar::unusable_ipv4(a) {
+            None => Ok(a),
+            Some(why) => Err(grammar::Problem {
+                message: format!("{a} is {why}"),
+                fix: "write the address the machine (or its gateway, or its DNS server) has on the studio's network, e.g. \"10.0.0.21\"".into(),
+            }),
+        }
+    };
+    let gateway = cx.parsed(&n, "gateway", reachable);
+    let address = cx.parsed(&n, "address", |v| {
+        let (a, prefix) = grammar::ipv4_cidr(v)?;
+        reachable(&a.to_string()).map(|a| (a, prefix))
+    });
     if n.get("address").is_none() {
         cx.rep.error(
             n.key("address"),
@@ -486,7 +500,7 @@ fn network(cx: &mut Cx, s: &Section) -> (Network, Option<Span>) {
         );
     }
     let dns_list = cx
-        .strings(&n, "dns", |d| grammar::ipv4(d).map(|_| ()))
+        .strings(&n, "dns", |d| reachable(d).map(|_| ()))
         .unwrap_or_default();
     cx.no_duplicates(&n.key("dns"), &dns_list);
     let dns = dns_list
@@ -498,7 +512,10 @@ fn network(cx: &mut Cx, s: &Section) -> (Network, Option<Span>) {
     };
     let mask = netmask(prefix);
     let a = u32::from(address);
-    if prefix <= 30 && (a & !mask == 0 || a & !mask == !mask) {
+    // The network's own and broadcast addresses belong to no host; /31 and
+    // /32 have none (RFC 3021).
+    let reserved = |x: u32| prefix <= 30 && (x & !mask == 0 || x & !mask == !mask);
+    if reserved(a) {
         cx.rep.error(
             n.key("address"),
             Some(span.clone()),
@@ -508,15 +525,27 @@ fn network(cx: &mut Cx, s: &Section) -> (Network, Option<Span>) {
             "give the machine an address between them, e.g. the network address plus 1",
         );
     }
-    if let Some((g, g_span)) = &gateway
-        && u32::from(*g) & mask != a & mask
-    {
-        cx.rep.warning(
-            n.key("gateway"),
-            Some(g_span.clone()),
-            format!("the gateway {g} is outside {address}/{prefix}"),
-            "check the address's prefix length and the gateway: the installer cannot reach a gateway outside its network",
-        );
+    if let Some((g, g_span)) = &gateway {
+        let g32 = u32::from(*g);
+        let problem = if *g == address {
+            Some(format!("the gateway {g} is this host's own address"))
+        } else if g32 & mask != a & mask {
+            Some(format!("the gateway {g} is outside {address}/{prefix}"))
+        } else if reserved(g32) {
+            Some(format!(
+                "the gateway {g} is the network's own or broadcast address in /{prefix}"
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = problem {
+            cx.rep.error(
+                n.key("gateway"),
+                Some(g_span.clone()),
+                message,
+                "write the router's address on this host's network (check the address's prefix length too): the installer reaches nothing through any other",
+            );
+        }
     }
     let network = Network::Static {
         address,

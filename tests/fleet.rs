@@ -834,3 +834,37 @@ fn host_fields_never_smuggle_lines_into_a_kickstart() {
         refused.get()
     );
 }
+
+/// The inventory corpus (tests/fixtures/hostile/inventory/*.toml, each saying
+/// on its first line what it attacks and in `# expect:` lines which errors it
+/// must get): `fleet INV -o DIR` exits 2 naming each key at its line:column,
+/// with a fix, and writes nothing.
+#[test]
+fn every_hostile_inventory_is_refused_naming_its_keys() {
+    let dir = repo().join("tests/fixtures/hostile/inventory");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 7, "the corpus lost files: {files:?}");
+    for src in files {
+        let text = read(&src);
+        let name = src.file_name().unwrap().to_string_lossy().into_owned();
+        let t = tempfile::tempdir().unwrap();
+        let inv = t.path().join(&name);
+        fs::write(&inv, &text).unwrap();
+        let out = t.path().join("fleet");
+        let o = fleet(&inv, &out, &[]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{name}:\n{err}");
+        assert_expected_errors(&name, &text, &inv.display().to_string(), &err);
+        assert!(!out.exists(), "{name}: output written");
+        assert_eq!(
+            fs::read_dir(t.path()).unwrap().count(),
+            1,
+            "{name}: files left beside the output"
+        );
+    }
+}

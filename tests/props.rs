@@ -160,9 +160,18 @@ fn user() -> BoxedStrategy<UserGen> {
         prop::option::of(choice(
             "\\$6\\$[a-zA-Z0-9./]{8,16}\\$[a-zA-Z0-9./]{86}|\\$y\\$j9T\\$[a-zA-Z0-9./]{22}\\$[a-zA-Z0-9./]{43}",
         )),
-        list(
-            "(ssh-ed25519|ssh-rsa) AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{20,43}=?( [a-z0-9@._:+-]{1,12}){0,2}",
-            2,
+        prop::collection::vec(
+            choice(
+                (
+                    proptest::sample::select(grammar::SSH_KEY_TYPES),
+                    prop::collection::vec(1u8.., 1..40),
+                    "( [a-z0-9@._:+-]{1,12}){0,2}",
+                )
+                    .prop_map(|(ty, seed, comment)| {
+                        format!("{ty} {}{comment}", base64(&ssh_blob(ty, &seed)))
+                    }),
+            ),
+            0..=2,
         ),
     )
         .prop_map(|(name, groups, hash, keys)| UserGen {
@@ -181,7 +190,7 @@ fn profiles(modules: bool) -> BoxedStrategy<Gen> {
         choice("[a-z][a-z0-9-]{0,20}"),
         prop::option::of((
             choice(
-                "(https|http|ftp)://[a-z0-9]{1,10}\\.example\\.org(/[a-zA-Z0-9._~%+,@&?=-]{1,10}){0,3}(/\\$releasever-\\$basearch)?/?|file:///srv/[a-z]{1,8}",
+                "(https|http|ftp)://[a-z0-9]{1,10}\\.example\\.org(/[a-zA-Z0-9._~%+@&?=-]{1,10}){0,3}(/\\$releasever-\\$basearch)?/?|file:///srv/[a-z]{1,8}",
             ),
             prop::option::of(choice(
                 "https://[a-z0-9]{1,10}\\.example\\.org/[a-z]{1,8}\\.gpg",
@@ -992,4 +1001,336 @@ fn sampled_accepted_profiles_pass_ksvalidator() {
         .run(&valid, |g| check_case(&g, &counts, Some(&ksvalidator)))
         .unwrap();
     assert!(counts.accepted.get() >= 1, "no profile was accepted");
+}
+
+// ------------------------------------------------ policies (issue 12, classes 2 and 7)
+
+/// Run `command` (`render` or `fleet`) on `text` as `p.toml`: exit 2, an error
+/// for `key` at `line:col`, and nothing written. Returns stderr.
+fn refused_at(
+    command: &str,
+    text: &str,
+    key: &str,
+    line: usize,
+    col: usize,
+) -> Result<String, TestCaseError> {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("p.toml");
+    fs::write(&p, text).unwrap();
+    let out = t.path().join("out");
+    let o = run(bin().arg(command).arg(&p).arg("-o").arg(&out));
+    let err = stderr(&o);
+    prop_assert_eq!(o.status.code(), Some(2), "{}\n{}", text, err);
+    prop_assert!(
+        names_key_at(&err, key, line, col),
+        "no error for {} at {}:{}\n{}\n{}",
+        key,
+        line,
+        col,
+        text,
+        err
+    );
+    prop_assert!(!out.exists(), "refused, yet written\n{}", text);
+    Ok(err)
+}
+
+/// Kernel and systemd switches that boot into a shell, run a command, change
+/// the target or lift a protection, in their canonical spelling.
+const REFUSED_KARGS: &[&str] = &[
+    "init",
+    "rdinit",
+    "single",
+    "emergency",
+    "rescue",
+    "s",
+    "S",
+    "1",
+    "3",
+    "5",
+    "systemd.unit",
+    "systemd.wants",
+    "systemd.mask",
+    "systemd.debug_shell",
+    "systemd.run",
+    "systemd.run_success_action",
+    "systemd.confirm_spawn",
+    "systemd.setenv",
+    "systemd.crash_shell",
+    "systemd.set_credential",
+    "rd.shell",
+    "rd.break",
+    "rd.emergency",
+    "rd.debug",
+    "selinux",
+    "enforcing",
+    "security",
+    "lsm",
+    "apparmor",
+    "audit",
+    "module.sig_enforce",
+    "lockdown",
+    "ima_appraise",
+    "ima_policy",
+    "efi",
+    "nokaslr",
+    "sysrq_always_enabled",
+    "kgdboc",
+    "kgdbwait",
+];
+
+/// A refused argument in any spelling its readers take as the same: `-` or
+/// `_` at each separator, an `rd.` prefix, letters in either case, with or
+/// without a value.
+fn refused_karg() -> BoxedStrategy<String> {
+    (
+        proptest::sample::select(REFUSED_KARGS),
+        prop::collection::vec(any::<bool>(), 32),
+        any::<bool>(),
+        prop::bool::weighted(0.2),
+        prop::option::of("[a-z0-9./:-]{0,12}"),
+    )
+        .prop_map(|(name, flips, rd, upper, value)| {
+            let mut s = String::new();
+            if rd && !name.starts_with("rd.") {
+                s.push_str("rd.");
+            }
+            for (i, c) in name.chars().enumerate() {
+                s.push(match c {
+                    '_' | '-' if flips[i % 32] => '-',
+                    '_' | '-' => '_',
+                    c if upper && flips[(i + 7) % 32] => c.to_ascii_uppercase(),
+                    c => c,
+                });
+            }
+            if let Some(v) = value {
+                s.push('=');
+                s.push_str(&v);
+            }
+            s
+        })
+        .boxed()
+}
+
+#[test]
+fn kernel_arguments_that_hand_out_root_are_refused_in_every_spelling() {
+    runner(96)
+        .run(&(refused_karg(), any::<bool>()), |(arg, fleet)| {
+            prop_assert!(grammar::karg(&arg).is_ok(), "{arg}: a valid token");
+            let err = if fleet {
+                refused_at(
+                    "fleet",
+                    &format!("version = 1\n[profile]\nversion = 1\n[[host]]\nname = \"h1\"\n[host.kernel]\nargs = [\"{arg}\"]\n"),
+                    "host.h1.kernel.args[0]",
+                    7,
+                    9,
+                )?
+            } else {
+                refused_at(
+                    "render",
+                    &format!("version = 1\n[kernel]\nargs = [\"{arg}\"]\n"),
+                    "kernel.args[0]",
+                    3,
+                    9,
+                )?
+            };
+            // Refused by the policy, not by the token grammar.
+            prop_assert!(!err.contains("is not a valid kernel argument"), "{err}");
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// A sysctl's /proc/sys path, in its two sysctl.d(5) spellings: with `/`
+/// separators (dots inside names), and with `.` separators (slashes inside).
+fn sysctl_spellings() -> BoxedStrategy<(String, String)> {
+    (
+        proptest::sample::select(&["vm", "kernel", "net", "fs", "dev"][..]),
+        prop::collection::vec("[a-z_]{1,8}(\\.[0-9]{1,3})?", 1..4),
+    )
+        .prop_map(|(root, names)| {
+            let path = format!("{root}/{}", names.join("/"));
+            let dotted: String = path
+                .chars()
+                .map(|c| match c {
+                    '/' => '.',
+                    '.' => '/',
+                    c => c,
+                })
+                .collect();
+            (path, dotted)
+        })
+        .boxed()
+}
+
+#[test]
+fn a_sysctl_spelled_two_ways_is_set_twice() {
+    runner(64)
+        .run(
+            &(sysctl_spellings(), any::<bool>()),
+            |((path, dotted), first_path)| {
+                let norm = grammar::sysctl_normalize(&path);
+                prop_assume!(grammar::forbidden_sysctl(&norm).is_none());
+                prop_assert_eq!(&norm, &grammar::sysctl_normalize(&dotted));
+                prop_assert_eq!(grammar::sysctl_path(&dotted), path.clone());
+                let (a, b) = if first_path {
+                    (&path, &dotted)
+                } else {
+                    (&dotted, &path)
+                };
+                let err = refused_at(
+                    "render",
+                    &format!("version = 1\n[sysctl]\n\"{a}\" = 1\n\"{b}\" = 2\n"),
+                    &format!("sysctl.{b:?}"),
+                    4,
+                    1,
+                )?;
+                prop_assert!(err.contains("set twice"), "{err}");
+                Ok(())
+            },
+        )
+        .unwrap();
+}
+
+/// Standard base64 with padding (RFC 4648 4), as ssh-keygen writes it.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for chunk in bytes.chunks(3) {
+        let mut n = [0u8; 3];
+        n[..chunk.len()].copy_from_slice(chunk);
+        let n = u32::from_be_bytes([0, n[0], n[1], n[2]]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                s.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+/// An SSH public key blob of `ty` (the SSH wire format: strings of a u32
+/// length and bytes), its key material from `seed`.
+fn ssh_blob(ty: &str, seed: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    let string = |b: &mut Vec<u8>, s: &[u8]| {
+        b.extend_from_slice(&(s.len() as u32).to_be_bytes());
+        b.extend_from_slice(s);
+    };
+    let bytes = |n: usize| -> Vec<u8> { seed.iter().copied().cycle().take(n).collect() };
+    string(&mut b, ty.as_bytes());
+    let point = |curve: &str| {
+        let len = match curve {
+            "nistp256" => 65,
+            "nistp384" => 97,
+            _ => 133,
+        };
+        let mut q = bytes(len);
+        q[0] = 4;
+        q
+    };
+    match ty {
+        "ssh-ed25519" => string(&mut b, &bytes(32)),
+        "sk-ssh-ed25519@openssh.com" => {
+            string(&mut b, &bytes(32));
+            string(&mut b, b"ssh:");
+        }
+        "ssh-rsa" => {
+            string(&mut b, &[1, 0, 1]);
+            let mut n = vec![0];
+            n.extend(bytes(256));
+            n[1] |= 0x80;
+            string(&mut b, &n);
+        }
+        "sk-ecdsa-sha2-nistp256@openssh.com" => {
+            string(&mut b, b"nistp256");
+            string(&mut b, &point("nistp256"));
+            string(&mut b, b"ssh:");
+        }
+        _ => {
+            let curve = ty.trim_start_matches("ecdsa-sha2-");
+            string(&mut b, curve.as_bytes());
+            string(&mut b, &point(curve));
+        }
+    }
+    b
+}
+
+#[test]
+fn ssh_keys_whose_data_is_another_type_or_cut_short_are_refused() {
+    let types = || proptest::sample::select(grammar::SSH_KEY_TYPES);
+    runner(64)
+        .run(
+            &(
+                types(),
+                types(),
+                prop::collection::vec(1u8.., 1..40),
+                0usize..3,
+            ),
+            |(stated, embedded, seed, cut)| {
+                let blob = base64(&ssh_blob(embedded, &seed));
+                let line = format!("{stated} {blob} me@studio");
+                if stated == embedded && cut == 0 {
+                    prop_assert!(grammar::ssh_key(&line).is_ok(), "{line}");
+                    return Ok(());
+                }
+                // Mismatched, or the last base64 group (or two) missing.
+                let blob = &blob[..blob.len() - 4 * cut];
+                let line = format!("{stated} {blob} me@studio");
+                prop_assert!(grammar::ssh_key(&line).is_err(), "{line}");
+                refused_at(
+                    "render",
+                    &format!(
+                        "version = 1\n[[users]]\nname = \"musician\"\nssh_keys = [\"{line}\"]\n"
+                    ),
+                    "users[0].ssh_keys[0]",
+                    4,
+                    13,
+                )?;
+                Ok(())
+            },
+        )
+        .unwrap();
+}
+
+/// An IPv4 address no machine is reached at: this network, loopback,
+/// link-local, multicast, reserved, the limited broadcast.
+fn unusable_address() -> BoxedStrategy<String> {
+    let any = || 0u8..=255;
+    prop_oneof![
+        (any(), any(), any()).prop_map(|(b, c, d)| format!("0.{b}.{c}.{d}")),
+        (any(), any(), any()).prop_map(|(b, c, d)| format!("127.{b}.{c}.{d}")),
+        (any(), any()).prop_map(|(c, d)| format!("169.254.{c}.{d}")),
+        (224u8..=239, any(), any(), any()).prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
+        (240u8..=255, any(), any(), any()).prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
+        Just("255.255.255.255".to_string()),
+    ]
+    .boxed()
+}
+
+#[test]
+fn inventory_addresses_from_refused_ranges_are_refused() {
+    runner(64)
+        .run(&(unusable_address(), 0usize..3), |(bad, field)| {
+            let (address, gateway, dns) = match field {
+                0 => (format!("{bad}/24"), "10.0.0.1".to_string(), "10.0.0.1".to_string()),
+                1 => ("10.0.0.5/24".into(), bad.clone(), "10.0.0.1".into()),
+                _ => ("10.0.0.5/24".into(), "10.0.0.1".into(), bad.clone()),
+            };
+            let (key, line, col) = [
+                ("host.h1.network.address", 7, 11),
+                ("host.h1.network.gateway", 8, 11),
+                ("host.h1.network.dns[0]", 9, 8),
+            ][field];
+            refused_at(
+                "fleet",
+                &format!("version = 1\n[profile]\nversion = 1\n[[host]]\nname = \"h1\"\n[host.network]\naddress = \"{address}\"\ngateway = \"{gateway}\"\ndns = [\"{dns}\"]\n"),
+                key,
+                line,
+                col,
+            )?;
+            Ok(())
+        })
+        .unwrap();
 }

@@ -105,6 +105,39 @@ pub struct Kernel {
     pub isolate_cpus: Option<String>,
 }
 
+impl Kernel {
+    /// The kernel arguments every delivery path adds, in order, each once: the
+    /// flavor's and the CPU driver's, the profile's own, and CPU isolation as
+    /// tuned's realtime profile does it.
+    pub fn command_line(&self) -> Vec<String> {
+        let mut kargs: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut add = |a: String| {
+            if seen.insert(a.clone()) {
+                kargs.push(a);
+            }
+        };
+        if self.flavor == Flavor::Stock {
+            // Fedora's stock kernel is PREEMPT_DYNAMIC: preempt=full selects full preemption.
+            add("preempt=full".into());
+        }
+        match self.cpu {
+            CpuVendor::Amd => add("amd_pstate=passive".into()),
+            CpuVendor::Intel => add("intel_pstate=disable".into()),
+            CpuVendor::Generic => {}
+        }
+        for a in &self.args {
+            add(a.clone());
+        }
+        if let Some(cpus) = &self.isolate_cpus {
+            add(format!("isolcpus=managed_irq,domain,{cpus}"));
+            add(format!("nohz_full={cpus}"));
+            add(format!("rcu_nocbs={cpus}"));
+        }
+        kargs
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Memlock {

@@ -402,15 +402,67 @@ pub(crate) fn document<'i>(text: &'i str, rep: &mut Report) -> Option<Spanned<De
     if errors.is_empty() {
         return Some(doc);
     }
+    let mut deep = deepest_keys(text, errors.iter().filter(|e| e.span().is_none()).count());
     for e in errors {
+        let (span, what) = match e.span() {
+            Some(span) => (Some(span), ""),
+            None => (deep.next(), " (a dotted key of too many parts)"),
+        };
         rep.error(
             "(syntax)",
-            e.span(),
-            format!("TOML syntax error: {}", e.message().trim()),
+            span,
+            format!("TOML syntax error: {}{what}", e.message().trim()),
             "fix the TOML syntax at this position (strings in double quotes, one key per line, [section] headers)",
         );
     }
     None
+}
+
+/// The places of the `n` dotted keys with the most parts, in the order they
+/// appear. The toml crate refuses a key of too many parts ("recursion limit",
+/// toml's src/de/parser/key.rs) with no position, and it is the only error
+/// it reports without one: the keys it refused are the deepest ones.
+fn deepest_keys(text: &str, n: usize) -> std::vec::IntoIter<Span> {
+    use toml_parser::parser::{EventKind, RecursionGuard, parse_document};
+    if n == 0 {
+        return Vec::new().into_iter();
+    }
+    // (parts, span) of every dotted key; a key ends at the first event that
+    // is neither a part, a dot nor the whitespace between them.
+    let mut keys: Vec<(usize, Span)> = Vec::new();
+    let mut current: Option<(usize, Span)> = None;
+    let mut on_event = |e: toml_parser::parser::Event| match e.kind() {
+        EventKind::SimpleKey => {
+            let span = e.span();
+            match &mut current {
+                Some((parts, key)) => {
+                    *parts += 1;
+                    key.end = span.end();
+                }
+                None => current = Some((1, span.start()..span.end())),
+            }
+        }
+        EventKind::KeySep | EventKind::Whitespace => {}
+        _ => keys.extend(current.take().filter(|(parts, _)| *parts > 1)),
+    };
+    let tokens = toml_parser::Source::new(text).lex().into_vec();
+    // The same depth guard as the toml crate's, so that the nesting refused
+    // there cannot exhaust the stack here.
+    parse_document(
+        &tokens,
+        &mut RecursionGuard::new(&mut on_event, 80),
+        &mut (),
+    );
+    keys.extend(current.filter(|(parts, _)| *parts > 1));
+    let mut by_depth: Vec<usize> = (0..keys.len()).collect();
+    by_depth.sort_by_key(|&i| std::cmp::Reverse(keys[i].0));
+    by_depth.truncate(n);
+    by_depth.sort_unstable();
+    by_depth
+        .into_iter()
+        .map(|i| keys[i].1.clone())
+        .collect::<Vec<_>>()
+        .into_iter()
 }
 
 /// The profile held by a TOML table: a document's root, or a table inside
@@ -595,18 +647,21 @@ fn kernel(cx: &mut Cx, root: &Section, target: &Target) -> Kernel {
         .strings(&s, "args", grammar::karg)
         .unwrap_or_else(|| vec![("threadirqs".to_string(), 0..0)]);
     // Two args with the same key and different values: the kernel would take the
-    // last one, and grubby would replace one with the other.
+    // last one, and grubby would replace one with the other. (The first of each
+    // key, looked up by key: a list of 100,000 arguments is not compared
+    // pairwise.)
+    let mut first: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
     for (i, (a, span)) in args.iter().enumerate() {
-        if let Some((b, _)) = args[..i]
-            .iter()
-            .find(|(b, _)| grammar::karg_key(b) == grammar::karg_key(a))
-        {
+        if let Some(b) = first.get(&grammar::karg_key(a)) {
+            let b = *b;
             cx.rep.error(
                 format!("{}[{i}]", s.key("args")),
                 Some(span.clone()),
                 format!("{} repeats the kernel argument {}", shown(a), shown(b)),
                 "keep one entry per kernel argument",
             );
+        } else {
+            first.insert(grammar::karg_key(a), a);
         }
     }
     let managed: &[(&str, &str)] = &[
@@ -629,12 +684,19 @@ fn kernel(cx: &mut Cx, root: &Section, target: &Target) -> Kernel {
                 ),
             );
         }
-        if let Some(why) = grammar::forbidden_karg(&key) {
+        if let Some(why) = grammar::forbidden_karg(a) {
             cx.rep.error(
                 format!("{}[{i}]", s.key("args")),
                 Some(span.clone()),
                 format!("{} {why}", shown(a)),
-                "remove it: this tool tunes kernels, it does not change how the system boots or its security",
+                "remove it: this tool tunes kernels, it does not change how the system boots or lift its protections (a machine that needs it gets it by hand, with grubby)",
+            );
+        } else if let Some(why) = grammar::weakening_karg(a) {
+            cx.rep.warning(
+                format!("{}[{i}]", s.key("args")),
+                Some(span.clone()),
+                format!("{} {why}", shown(a)),
+                "keep it only on machines that run trusted software, or remove it",
             );
         }
         if key == "preempt" && flavor == Flavor::Stock && a != "preempt=full" {
@@ -681,14 +743,25 @@ fn kernel(cx: &mut Cx, root: &Section, target: &Target) -> Kernel {
             "set kernel.repo to a mirror of the RT repository, or enable it on the machines with subscription-manager",
         );
     }
-    Kernel {
+    let kernel = Kernel {
         flavor,
         repo,
         gpgkey: gpgkey.map(|(v, _)| v),
         cpu: cpu_vendor,
         args: args.into_iter().map(|(a, _)| a).collect(),
         isolate_cpus,
+    };
+    if let Err(p) = grammar::command_line(&kernel.command_line()) {
+        // Named by the list that makes the line, or by the CPU list when the
+        // profile has none.
+        let key = ["args", "isolate_cpus"]
+            .into_iter()
+            .find(|k| s.get(k).is_some())
+            .unwrap_or("args");
+        cx.rep
+            .error(s.key(key), s.get(key).map(|v| v.span()), p.message, p.fix);
     }
+    kernel
 }
 
 fn realtime(cx: &mut Cx, root: &Section) -> Realtime {
@@ -1001,22 +1074,27 @@ fn sysctl_entries(cx: &mut Cx, s: &Section, prefix: &str, out: &mut BTreeMap<Str
             );
             continue;
         };
+        // One spelling per key (sysctl.d(5)'s): `kernel/printk` and
+        // `kernel.printk` are one sysctl, and the later line would win silently.
+        let norm = grammar::sysctl_normalize(&key);
+        if let Some(why) = grammar::forbidden_sysctl(&norm) {
+            cx.rep.error(
+                path,
+                Some(k.span()),
+                format!("{} {why}", shown(&norm)),
+                "remove it: this tool tunes the kernel, it does not hand out root or lift protections (a machine that needs it gets it by hand, in /etc/sysctl.d)",
+            );
+            continue;
+        }
         match grammar::sysctl_value(&value) {
+            Ok(()) if out.contains_key(&norm) => cx.rep.error(
+                path,
+                Some(k.span()),
+                format!("this sysctl is set twice ({} is one key)", shown(&norm)),
+                "keep one spelling of the key",
+            ),
             Ok(()) => {
-                // Two spellings of one key (`a.b` and `a/b`) would make the later
-                // line win silently. The key is written as given: with `/`
-                // separators, dots belong to a name (`conf/eth0.100/rp_filter`).
-                let path_of = grammar::sysctl_path;
-                if out.keys().any(|k| path_of(k) == path_of(&key)) {
-                    cx.rep.error(
-                        path,
-                        Some(k.span()),
-                        "this sysctl is set twice",
-                        "keep one spelling of the key",
-                    );
-                } else {
-                    out.insert(key, value);
-                }
+                out.insert(norm, value);
             }
             Err(p) => cx.rep.error(path, Some(v.span()), p.message, p.fix),
         }

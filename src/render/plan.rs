@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{RenderBug, rootfs};
-use crate::profile::{Conflicts, CpuVendor, Distro, Flavor, Profile};
+use crate::profile::{Conflicts, Distro, Flavor, Profile};
 
 /// The package's and the files' name on the target.
 pub const TOOL: &str = "rtaudio-tuning";
@@ -139,30 +139,7 @@ impl<'a> Plan<'a> {
         let arch = p.target.arch.as_str();
         let release = p.target.release;
 
-        let mut kargs: Vec<String> = Vec::new();
-        let mut add = |a: String| {
-            if !kargs.contains(&a) {
-                kargs.push(a);
-            }
-        };
-        if p.kernel.flavor == Flavor::Stock {
-            // Fedora's stock kernel is PREEMPT_DYNAMIC: preempt=full selects full preemption.
-            add("preempt=full".into());
-        }
-        match p.kernel.cpu {
-            CpuVendor::Amd => add("amd_pstate=passive".into()),
-            CpuVendor::Intel => add("intel_pstate=disable".into()),
-            CpuVendor::Generic => {}
-        }
-        for a in &p.kernel.args {
-            add(a.clone());
-        }
-        if let Some(cpus) = &p.kernel.isolate_cpus {
-            // As tuned's realtime profile isolates CPUs.
-            add(format!("isolcpus=managed_irq,domain,{cpus}"));
-            add(format!("nohz_full={cpus}"));
-            add(format!("rcu_nocbs={cpus}"));
-        }
+        let kargs = p.kernel.command_line();
 
         let (target_label, ks_version, blueprint_distro, bootc_base) = match p.target.distro {
             Distro::Fedora => (

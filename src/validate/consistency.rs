@@ -26,7 +26,10 @@ const ETC_EQUIVALENT: &[(&str, &str)] = &[
 /// unit installs the SELinux modules there.
 const BLUEPRINT_ONLY: &[&str] = &["/etc/systemd/system/rtaudio-selinux-modules.service"];
 
-/// The files a kickstart's %post writes with `cat >PATH <<'DELIM'`.
+/// The files a kickstart's %post writes with `cat >PATH <<'DELIM'`. A
+/// here-document appended to a file of the system's (`cat >>"$home/.ssh/
+/// authorized_keys"`, a user's keys after the first) is no drop-in: its body
+/// is read past and left out.
 fn kickstart_files(ks: &str) -> Result<Files, String> {
     let mut out = Files::new();
     let mut lines = ks.lines();
@@ -34,6 +37,7 @@ fn kickstart_files(ks: &str) -> Result<Files, String> {
         let Some(rest) = line.strip_prefix("cat >") else {
             continue;
         };
+        let append = rest.starts_with('>');
         let Some((path, delim)) = rest.split_once(" <<'") else {
             return Err(format!("unreadable here-document: {line}"));
         };
@@ -50,6 +54,9 @@ fn kickstart_files(ks: &str) -> Result<Files, String> {
         }
         if !closed {
             return Err(format!("here-document for {path} is not closed"));
+        }
+        if append {
+            continue;
         }
         if out.insert(path.to_string(), body.into_bytes()).is_some() {
             return Err(format!("{path} is written twice"));

@@ -77,3 +77,54 @@ pub fn tool(name: &str, install: &str) -> PathBuf {
             panic!("unavailable: {name} is not on PATH; install {install} (scripts/test does)")
         })
 }
+
+/// The `# expect: KEY @ LINE:COL` (or `# expect: KEY`) lines of a hostile
+/// corpus entry: the errors it must get.
+pub fn expectations(text: &str) -> Vec<(String, Option<(usize, usize)>)> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# expect: "))
+        .map(|e| match e.rsplit_once(" @ ") {
+            Some((key, at)) => {
+                let (l, c) = at.split_once(':').expect("LINE:COL");
+                (
+                    key.to_string(),
+                    Some((l.parse().unwrap(), c.parse().unwrap())),
+                )
+            }
+            None => (e.to_string(), None),
+        })
+        .collect()
+}
+
+/// An error block of the compiler-style report: `error: KEY: ...` and then
+/// `--> FILE:LINE:COL`.
+pub fn names(err: &str, file: &str, key: &str, at: Option<(usize, usize)>) -> bool {
+    let head = format!("error: {key}: ");
+    let lines: Vec<&str> = err.lines().collect();
+    lines.windows(2).any(|w| {
+        w[0].starts_with(&head)
+            && match at {
+                Some((l, c)) => w[1].trim_start() == format!("--> {file}:{l}:{c}"),
+                None => true,
+            }
+    })
+}
+
+/// A hostile corpus entry's refusal report: the entry says on its first line
+/// what it attacks, and `err` (the report for it, shown as `file`) has every
+/// error its `# expect:` lines name, with a fix.
+pub fn assert_expected_errors(name: &str, text: &str, file: &str, err: &str) {
+    assert!(
+        text.starts_with("# Attacks: "),
+        "{name}: say what it attacks on its first line"
+    );
+    let expects = expectations(text);
+    assert!(!expects.is_empty(), "{name}: no `# expect:` line");
+    for (key, at) in &expects {
+        assert!(
+            names(err, file, key, *at),
+            "{name}: no error for {key} at {at:?}:\n{err}"
+        );
+    }
+    assert!(err.contains("fix:"), "{name}: no fix hint:\n{err}");
+}
