@@ -976,7 +976,9 @@ fn generated_profiles_render_safely_or_are_refused_with_key_and_place() {
 #[test]
 fn generated_profiles_with_selinux_modules() {
     let counts = Counts::default();
-    runner(16)
+    // About a third of the generated profiles are accepted: 32 cases leave a
+    // run with fewer than 2 of them at odds of about 1 in 50,000.
+    runner(32)
         .run(&profiles(true), |g| check_case(&g, &counts, None))
         .unwrap();
     assert!(

@@ -53,7 +53,11 @@ usermod -p '{{ u.password_hash }}' {{ u.name }}
 usermod -L {{ u.name }}
 {% endif -%}
 {% if u.ssh_keys -%}
-home=$(getent passwd {{ u.name }} | cut -d: -f6)
+# getent fails the script (set -e) for a missing account; an entry without
+# a home folder must not send the keys to /.ssh.
+entry=$(getent passwd {{ u.name }})
+home=$(printf '%s\n' "$entry" | cut -d: -f6)
+case $home in /?*) ;; *) echo "{{ u.name }} has no home folder" >&2; exit 1 ;; esac
 install -d -m 0700 -o {{ u.name }} -g "$(id -g {{ u.name }})" "$home/.ssh"
 touch "$home/.ssh/authorized_keys"
 {% for k in u.ssh_keys -%}
