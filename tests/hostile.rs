@@ -41,15 +41,6 @@ fn render_refused(dir: &Path, profile: &Path) -> String {
     err
 }
 
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 /// An error block of the compiler-style report: `error: KEY: ...` and then
 /// `--> FILE:LINE:COL`.
 fn names(err: &str, file: &str, key: &str, at: Option<(usize, usize)>) -> bool {
