@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
+use std::os::fd::{AsFd as _, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Component, Path, PathBuf};
@@ -317,6 +318,7 @@ impl Place {
 }
 
 /// A file the old manifest lists, as found.
+#[derive(Clone, Copy)]
 enum Listed {
     /// A regular file with the listed bytes.
     Intact {
@@ -383,42 +385,55 @@ enum Existing {
     Ours(Tree),
 }
 
-/// A regular file beneath `root` at `rel`, opened without following any
-/// link on the way (the tree may hold links a user made; a manifest path must
-/// not lead out of it): a folder at a time, `O_NOFOLLOW`, and only a regular
-/// file is opened, non-blocking (never a FIFO or a device).
-fn open_beneath(root: &fs::File, rel: &str) -> Result<(fs::File, rustix::fs::Stat), Listed> {
-    use rustix::fs::{AtFlags, FileType, Mode, OFlags, openat, statat};
-    let missing = |e: rustix::io::Errno| {
-        if e == rustix::io::Errno::NOENT {
-            Listed::Missing
-        } else {
-            Listed::Changed(" (not a file it can read)")
+/// Why a path could not be opened, as a listed file's state.
+fn unopened(e: rustix::io::Errno) -> Listed {
+    match e {
+        rustix::io::Errno::NOENT => Listed::Missing,
+        rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP => {
+            Listed::Changed(" (a folder on its path is not one)")
         }
-    };
-    let (dirs, name) = rel.rsplit_once('/').unwrap_or(("", rel));
-    let mut dir = openat(
-        root,
-        ".",
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(missing)?;
-    for seg in dirs.split('/').filter(|s| !s.is_empty()) {
-        dir = openat(
-            &dir,
-            seg,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| match e {
-            rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP => {
-                Listed::Changed(" (a folder on its path is not one)")
-            }
-            e => missing(e),
-        })?;
+        _ => Listed::Changed(" (not a file it can read)"),
     }
-    let st = statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(missing)?;
+}
+
+/// The folders the listed files are in, each opened once beneath its parent
+/// without following a link (the tree may hold links a user made; a manifest
+/// path must not lead out of it), by path; or why it could not be.
+fn open_folders<'a>(
+    root: &fs::File,
+    paths: impl IntoIterator<Item = &'a str>,
+) -> HashMap<String, Result<OwnedFd, Listed>> {
+    use rustix::fs::{Mode, OFlags, openat};
+    let mut open: HashMap<String, Result<OwnedFd, Listed>> = HashMap::new();
+    // Parents before children.
+    for d in folders(paths) {
+        let d = d.to_string_lossy().into_owned();
+        let (parent, name) = d.rsplit_once('/').unwrap_or(("", &d));
+        let fd = match open.get(parent) {
+            None => Ok(root.as_fd()),
+            Some(Ok(p)) => Ok(p.as_fd()),
+            Some(Err(e)) => Err(*e),
+        }
+        .and_then(|p| {
+            openat(
+                p,
+                name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(unopened)
+        });
+        open.insert(d, fd);
+    }
+    open
+}
+
+/// The regular file `name` in the folder `dir`, not through a link, opened
+/// only once it is seen to be one, and non-blocking (never a FIFO or a
+/// device).
+fn open_file(dir: BorrowedFd, name: &str) -> Result<(fs::File, rustix::fs::Stat), Listed> {
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags, openat, statat};
+    let st = statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(unopened)?;
     match FileType::from_raw_mode(st.st_mode) {
         FileType::RegularFile => {}
         FileType::Symlink => return Err(Listed::Changed(" (now a symbolic link)")),
@@ -426,14 +441,14 @@ fn open_beneath(root: &fs::File, rel: &str) -> Result<(fs::File, rustix::fs::Sta
         _ => return Err(Listed::Changed(" (now not a file)")),
     }
     let fd = openat(
-        &dir,
+        dir,
         name,
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(missing)?;
+    .map_err(unopened)?;
     let file = fs::File::from(fd);
-    let now = rustix::fs::fstat(&file).map_err(missing)?;
+    let now = rustix::fs::fstat(&file).map_err(unopened)?;
     if now.st_ino != st.st_ino || now.st_dev != st.st_dev {
         return Err(Listed::Changed(" (replaced while it was read)"));
     }
@@ -445,24 +460,32 @@ fn open_beneath(root: &fs::File, rel: &str) -> Result<(fs::File, rustix::fs::Sta
 /// hashes nothing); else the file is hashed as it is read.
 fn check_listed(
     root: &fs::File,
+    open: &HashMap<String, Result<OwnedFd, Listed>>,
     rel: &str,
     hash: &str,
     new: Option<&Artifact>,
     new_hash: Option<&String>,
 ) -> Listed {
     use std::io::Read as _;
-    let (mut file, st) = match open_beneath(root, rel) {
+    let (dir, name) = match rel.rsplit_once('/') {
+        Some((d, n)) => (open.get(d).map(|f| f.as_ref().map(|f| f.as_fd())), n),
+        None => (None, rel),
+    };
+    let opened = match dir {
+        None => open_file(root.as_fd(), name),
+        Some(Ok(d)) => open_file(d, name),
+        Some(Err(e)) => Err(*e),
+    };
+    let (mut file, st) = match opened {
         Ok(x) => x,
         Err(l) => return l,
     };
     let intact = match new.zip(new_hash) {
         Some((a, h)) if h == hash => {
-            let mut bytes = Vec::new();
-            st.st_size as u64 == a.content.len() as u64
-                && (&mut file)
-                    .take(a.content.len() as u64 + 1)
-                    .read_to_end(&mut bytes)
-                    .is_ok()
+            let len = a.content.len();
+            let mut bytes = Vec::with_capacity(len);
+            st.st_size as u64 == len as u64
+                && (&mut file).take(len as u64).read_to_end(&mut bytes).is_ok()
                 && a.content.eq_bytes(&bytes)
         }
         _ => {
@@ -495,7 +518,7 @@ fn survey(
         return Ok(Existing::Empty);
     }
     let dir = fs::File::open(root).with_context(|| format!("opening {shown}"))?;
-    let text = match open_beneath(&dir, MANIFEST) {
+    let text = match open_file(dir.as_fd(), MANIFEST) {
         Ok((f, _)) => {
             use std::io::Read as _;
             let mut text = Vec::new();
@@ -527,9 +550,10 @@ fn survey(
         Err(why) => return Ok(Existing::Foreign(why)),
     };
     let paths: Vec<(&String, &String)> = listed.iter().collect();
+    let open = open_folders(&dir, listed.keys().map(String::as_str));
     let checked = crate::jobs::par(&paths, |(p, h)| {
         let n = new.get(p.as_str());
-        check_listed(&dir, p, h, n.map(|n| n.0), n.map(|n| n.1))
+        check_listed(&dir, &open, p, h, n.map(|n| n.0), n.map(|n| n.1))
     });
     if !checked.iter().any(|c| matches!(c, Listed::Intact { .. })) {
         return Ok(Existing::Foreign(format!(
