@@ -82,7 +82,7 @@ pub enum Refusal {
     )]
     Symlink { dir: String },
     #[error(
-        "{dir:?} cannot be an output folder: a tree is written beside its folder and swapped in, so it needs a folder of its own below another, e.g. -o out"
+        "\"{dir}\" cannot be an output folder: a tree is written beside its folder and swapped in, so it needs a folder of its own below another, e.g. -o out"
     )]
     NoFolder { dir: String },
     #[error(
@@ -215,6 +215,11 @@ pub fn parse_manifest(
     Ok(listed)
 }
 
+/// A path for a message: a user's file names may hold terminal escapes.
+fn show(p: &Path) -> String {
+    one_line(&p.to_string_lossy())
+}
+
 /// At most [`SHOWN`] lines, then how many more there are.
 fn bounded(lines: impl Iterator<Item = String>) -> String {
     let mut shown = Vec::new();
@@ -237,8 +242,8 @@ fn bounded(lines: impl Iterator<Item = String>) -> String {
 fn contents(dir: &Path) -> anyhow::Result<String> {
     let mut first: BTreeSet<String> = BTreeSet::new();
     let mut total = 0usize;
-    for e in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
-        let e = e.with_context(|| format!("listing {}", dir.display()))?;
+    for e in fs::read_dir(dir).with_context(|| format!("listing {}", show(dir)))? {
+        let e = e.with_context(|| format!("listing {}", show(dir)))?;
         total += 1;
         let slash = if e.file_type().is_ok_and(|t| t.is_dir()) {
             "/"
@@ -268,7 +273,7 @@ struct Place {
     path: PathBuf,
     /// The name as text, for the names of the lock and temporary folders.
     name: String,
-    /// The path as the user gave it.
+    /// The path as the user gave it, escaped for a terminal.
     shown: String,
 }
 
@@ -277,7 +282,7 @@ impl Place {
     /// (realpath) so that the lock and the temporary tree go beside it, not
     /// into it. `/` and the empty path have no folder to be written beside.
     fn of(dir: &Path) -> anyhow::Result<Place> {
-        let shown = dir.display().to_string();
+        let shown = show(dir);
         let found;
         let dir = match dir.components().next_back() {
             Some(Component::Normal(_)) => dir,
@@ -509,7 +514,7 @@ fn survey(
     own_uid: u32,
     new: &HashMap<&str, (&Artifact, &String)>,
 ) -> anyhow::Result<Existing> {
-    let shown = root.display();
+    let shown = show(root);
     if fs::read_dir(root)
         .with_context(|| format!("listing {shown}"))?
         .next()
@@ -573,7 +578,7 @@ fn survey(
         let e = e.with_context(|| format!("listing {shown}"))?;
         let m = e
             .metadata()
-            .with_context(|| format!("inspecting {}", e.path().display()))?;
+            .with_context(|| format!("inspecting {}", show(e.path())))?;
         let rel = e
             .path()
             .strip_prefix(root)
@@ -669,13 +674,13 @@ pub fn write_tree_hashed(
     // lock is a file of our own beside it (`.NAME.lock`), which only those who
     // may write there can hold.
     let (parent, name, shown) = (&place.parent, place.name.as_str(), &place.shown);
-    fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    fs::create_dir_all(parent).with_context(|| format!("creating {}", show(parent)))?;
     let (_lock, own_uid) = lock(parent, name).map_err(|e| {
         match e.downcast_ref::<std::io::Error>().map(std::io::Error::kind) {
             Some(std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem) => {
                 Refusal::ParentNotWritable {
                     dir: shown.clone(),
-                    parent: parent.display().to_string(),
+                    parent: show(parent),
                     err: e.downcast::<std::io::Error>().expect("an I/O error"),
                 }
                 .into()
@@ -761,7 +766,7 @@ pub fn write_tree_hashed(
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}.render-{}-", std::process::id()))
         .tempdir_in(parent)
-        .with_context(|| format!("creating a temporary folder in {}", parent.display()))?;
+        .with_context(|| format!("creating a temporary folder in {}", show(parent)))?;
 
     // Folders are 0755 whatever the umask: a web server serves them.
     let umask = current_umask();
@@ -805,10 +810,10 @@ pub fn write_tree_hashed(
     // One flush of the file system for the whole tree, before it is swapped
     // in: a crash afterwards finds every file on disk.
     let root =
-        fs::File::open(tmp.path()).with_context(|| format!("opening {}", tmp.path().display()))?;
-    rustix::fs::syncfs(&root).with_context(|| format!("flushing {}", tmp.path().display()))?;
+        fs::File::open(tmp.path()).with_context(|| format!("opening {}", show(tmp.path())))?;
+    rustix::fs::syncfs(&root).with_context(|| format!("flushing {}", show(tmp.path())))?;
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("setting permissions of {}", tmp.path().display()))?;
+        .with_context(|| format!("setting permissions of {}", show(tmp.path())))?;
 
     if existing {
         let here = fs::canonicalize(".")
@@ -842,10 +847,10 @@ pub fn write_tree_hashed(
 
 /// A folder of ours, 0755 whatever the umask.
 fn make_folder(d: &Path, umask: u32) -> anyhow::Result<()> {
-    fs::create_dir(d).with_context(|| format!("creating {}", d.display()))?;
+    fs::create_dir(d).with_context(|| format!("creating {}", show(d)))?;
     if 0o777 & !umask != 0o755 {
         fs::set_permissions(d, fs::Permissions::from_mode(0o755))
-            .with_context(|| format!("setting permissions of {}", d.display()))?;
+            .with_context(|| format!("setting permissions of {}", show(d)))?;
     }
     Ok(())
 }
@@ -858,12 +863,7 @@ fn make_folder(d: &Path, umask: u32) -> anyhow::Result<()> {
 fn carry(yours: &[Yours], from: &Path, to: &Path, umask: u32) -> anyhow::Result<()> {
     for y in yours {
         let (src, dst) = (from.join(&y.rel), to.join(&y.rel));
-        let what = || {
-            format!(
-                "keeping your {} in the new tree",
-                from.join(&y.rel).display()
-            )
-        };
+        let what = || format!("keeping your {} in the new tree", show(&from.join(&y.rel)));
         for a in y
             .rel
             .ancestors()
@@ -931,8 +931,8 @@ fn remove_previous(
         .filter(|kept| fs::rename(previous, kept).is_ok() || fs::remove_dir(kept).is_err());
     eprintln!(
         "note: files appeared in {} while it was rendered; they are in {} now",
-        parent.join(name).display(),
-        kept.as_deref().unwrap_or(previous).display()
+        show(&parent.join(name)),
+        show(kept.as_deref().unwrap_or(previous))
     );
 }
 
@@ -964,7 +964,7 @@ fn write_file(path: &Path, mode: u32, content: &Content, umask: u32) -> anyhow::
         .create_new(true)
         .mode(mode)
         .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
+        .with_context(|| format!("writing {}", show(path)))?;
     // One writev for a file in pieces.
     let pieces = content.pieces();
     let mut slices: Vec<IoSlice> = pieces
@@ -996,7 +996,7 @@ fn write_file(path: &Path, mode: u32, content: &Content, umask: u32) -> anyhow::
                 Ok(())
             }
         })
-        .with_context(|| format!("writing {}", path.display()))
+        .with_context(|| format!("writing {}", show(path)))
 }
 
 /// Exchange two directories atomically; where the file system cannot, move the
@@ -1056,14 +1056,14 @@ fn lock(parent: &Path, name: &str) -> anyhow::Result<(Lock, u32)> {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
-            .with_context(|| format!("opening the lock {}", path.display()))?;
+            .with_context(|| format!("opening the lock {}", show(&path)))?;
         let meta = file
             .metadata()
-            .with_context(|| format!("inspecting {}", path.display()))?;
+            .with_context(|| format!("inspecting {}", show(&path)))?;
         if meta.uid() != uid || !meta.is_file() {
             anyhow::bail!(crate::UserError(format!(
                 "{} belongs to another user: remove it, or choose an output folder in a folder of your own",
-                path.display()
+                show(&path)
             )));
         }
         // Locked at once, or a file system without locks: go on.
@@ -1073,7 +1073,7 @@ fn lock(parent: &Path, name: &str) -> anyhow::Result<(Lock, u32)> {
             if !said {
                 eprintln!(
                     "waiting for another render into {} to finish ...",
-                    parent.join(name).display()
+                    show(&parent.join(name))
                 );
                 said = true;
             }

@@ -188,6 +188,12 @@ fn a_foreign_folder_made_here_is_refused_too() {
         assert_eq!(snapshot(&out), before, "{how}");
     }
 
+    // The output's own name is escaped too.
+    let named = t.path().join("\x1b[2Jmusic");
+    fs::create_dir(&named).unwrap();
+    fs::write(named.join("a.flac"), "x").unwrap();
+    assert!(refused(&render_to(None, &named, &["--force"])).contains("\\u{1b}[2Jmusic"));
+
     // A manifest past the size limit is not read on.
     let big = t.path().join("big");
     fs::create_dir(&big).unwrap();
