@@ -186,12 +186,33 @@ fn init(path: &Path, force: bool) -> anyhow::Result<i32> {
         std::io::stdout().write_all(profile::DEFAULT_PROFILE.as_bytes())?;
         return Ok(exit::OK);
     }
-    if !force && path.symlink_metadata().is_ok() {
-        return Err(UserError(format!(
-            "{} exists: not overwriting it (use --force to replace it, or give another path)",
-            path.display()
-        ))
-        .into());
+    // As for `render`: never through a link, and --force replaces only what
+    // is ours to replace, a profile (edited or not), never another file.
+    match path.symlink_metadata() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Ok(m) if m.is_file() && force => {
+            if let Err(why) = is_profile(path) {
+                return Err(UserError(format!(
+                    "{} is not a profile ({why}): not replacing it, --force replaces only a profile; give another path, or remove it yourself if you mean to",
+                    path.display()
+                ))
+                .into());
+            }
+        }
+        Ok(m) if m.is_file() => {
+            return Err(UserError(format!(
+                "{} exists: not overwriting it (use --force to replace it, or give another path)",
+                path.display()
+            ))
+            .into());
+        }
+        _ => {
+            return Err(UserError(format!(
+                "{} exists and is not a file (a folder, a symbolic link, a device): not replacing it, with or without --force; give another path",
+                path.display()
+            ))
+            .into());
+        }
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -209,6 +230,24 @@ fn init(path: &Path, force: bool) -> anyhow::Result<i32> {
         path.display()
     );
     Ok(exit::OK)
+}
+
+/// Whether the file at `path` is a profile `init --force` may replace: UTF-8
+/// TOML of at most a profile's size with a top-level `version`, the one key a
+/// profile must have. `Err` says why not.
+fn is_profile(path: &Path) -> Result<(), String> {
+    let text = std::fs::File::open(path)
+        .map_err(|e| e.to_string())
+        .and_then(|f| {
+            profile::read_text(f, "profile", "", profile::MAX_PROFILE_BYTES, "")
+                .map_err(|_| "larger than a profile, or not UTF-8".to_string())
+        })?;
+    let table: toml::Table = text.parse().map_err(|_| "not TOML".to_string())?;
+    if table.contains_key("version") {
+        Ok(())
+    } else {
+        Err("no top-level `version` key".into())
+    }
 }
 
 /// Load a profile and print its report; `None` when it is fatal.

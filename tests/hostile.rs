@@ -41,15 +41,6 @@ fn render_refused(dir: &Path, profile: &Path) -> String {
     err
 }
 
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 /// The profile corpus: `NAME.toml` profiles, and `NAME/` folders whose
 /// `profile.toml` brings files of its own (SELinux module sources), copied
 /// whole. Folders without a profile.toml hold other kinds of hostile input

@@ -490,7 +490,8 @@ fn hand_edited_trees_are_not_overwritten() {
     let o = run(bin().arg("render").arg("-o").arg(&out).arg("--force"));
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(fs::read_to_string(&edited).unwrap().contains("rtprio\t95"));
-    assert!(!out.join("notes.txt").exists());
+    // A file the manifest does not list is the user's: kept.
+    assert_eq!(fs::read_to_string(out.join("notes.txt")).unwrap(), "mine\n");
     // No temporary folders are left beside the output.
     assert_eq!(fs::read_dir(t.path()).unwrap().count(), 1);
 }

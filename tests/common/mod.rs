@@ -47,6 +47,16 @@ pub fn render(profile: Option<&Path>, out: &Path) {
     assert!(o.status.success(), "render failed: {}", stderr(&o));
 }
 
+/// The names in a folder, sorted: what a run left beside its output.
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
 /// All files of a tree as (relative path, bytes), sorted.
 pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
