@@ -307,6 +307,8 @@ fn walk(
     let mut macs: HashMap<String, String> = HashMap::new();
     let mut addresses: HashMap<Ipv4Addr, String> = HashMap::new();
     let mut hosts = Vec::with_capacity(hosts_s.len());
+    // Where lines start, found once and only when a message needs a line.
+    let mut lines = None;
     for (i, s) in hosts_s.iter().enumerate() {
         let named = cx.string_with(s, "name", grammar::host_name);
         if s.get("name").is_none() {
@@ -319,7 +321,9 @@ fn walk(
         }
         if let Some((name, name_span)) = &named {
             if let Some(first) = names.get(name) {
-                let (line, _) = crate::report::Source { name: "", text }.line_col(first.start);
+                let (line, _) = lines
+                    .get_or_insert_with(|| crate::report::Lines::new(text))
+                    .line_col(first.start);
                 cx.rep.error(
                     format!("host[{i}].name"),
                     Some(name_span.clone()),
@@ -619,7 +623,14 @@ fn host_variant(
                     .is_some_and(|r| r.starts_with(['.', '[']))
         })
     };
-    for e in rep.entries {
+    let (entries, omitted) = rep.into_parts();
+    // Entries past the report's bound are counted; errors only, as whether a
+    // warning was the host's own is no longer known.
+    cx.rep.add_omitted(crate::report::Tally {
+        warnings: 0,
+        ..omitted
+    });
+    for e in entries {
         let own = overridden(&e.key);
         if e.severity == Severity::Warning && !own {
             continue;

@@ -257,13 +257,16 @@ fn load_profile(
 
 /// The last line when input was refused: how many problems, nothing written.
 fn refused(source: &str, reports: &[&report::Report], strict: bool) {
-    let problems = reports
+    let problems: usize = reports
         .iter()
-        .flat_map(|r| &r.entries)
-        .filter(|e| e.severity == report::Severity::Error || strict)
-        .count();
+        .map(|r| {
+            let t = r.tally();
+            t.errors + if strict { t.warnings } else { 0 }
+        })
+        .sum();
     eprintln!(
-        "{source}: {problems} problem(s){}; nothing was written",
+        "{}: {problems} problem(s){}; nothing was written",
+        text::one_line(source),
         if strict {
             " (--strict: warnings count)"
         } else {
@@ -312,8 +315,8 @@ fn fleet_cmd(
             Err(selinux::CompileError::Report) => loaded.fleet = None,
         }
         match loaded.profile.as_mut() {
-            Some(p) => p.report.entries.extend(rep.entries),
-            None => loaded.report.entries.extend(rep.entries),
+            Some(p) => p.report.append(rep),
+            None => loaded.report.append(rep),
         }
     }
     let fatal = loaded.is_fatal(strict) || loaded.fleet.is_none();
