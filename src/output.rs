@@ -497,10 +497,10 @@ fn lock(parent: &Path, name: &str) -> anyhow::Result<(Lock, u32)> {
             flock(&file, FlockOperation::NonBlockingLockExclusive)
         {
             if !said {
-                eprintln!(
+                crate::errln!(
                     "waiting for another render into {} to finish ...",
                     parent.join(name).display()
-                );
+                )?;
                 said = true;
             }
             while let Err(rustix::io::Errno::INTR) = flock(&file, FlockOperation::LockExclusive) {}
