@@ -302,7 +302,7 @@ fn walk(
     }
 
     let mut variants = vec![base];
-    let mut by_overrides: HashMap<String, usize> = HashMap::new();
+    let mut by_overrides: HashMap<String, Result<usize, String>> = HashMap::new();
     let mut names: HashMap<String, Span> = HashMap::new();
     let mut macs: HashMap<String, String> = HashMap::new();
     let mut addresses: HashMap<Ipv4Addr, String> = HashMap::new();
@@ -537,14 +537,16 @@ fn netmask(prefix: u8) -> u32 {
 }
 
 /// The variant a host's overrides make of the base profile: merged into the
-/// base's TOML and walked as a profile, once per distinct set of overrides.
+/// base's TOML and walked as a profile, once per distinct set of overrides
+/// (`seen`: its variant, or the first host whose equal overrides were refused),
+/// so that a walk of the whole base is not repeated for every host.
 fn host_variant(
     cx: &mut Cx,
     s: &Section,
     base: &DeTable,
     base_dir: Option<&Path>,
     variants: &mut Vec<Profile>,
-    seen: &mut HashMap<String, usize>,
+    seen: &mut HashMap<String, Result<usize, String>>,
 ) -> usize {
     const SECTIONS: [(&str, Option<&[&str]>); 3] = [
         ("kernel", Some(KERNEL_OVERRIDES)),
@@ -588,8 +590,18 @@ fn host_variant(
     if key.is_empty() {
         return 0;
     }
-    if let Some(&i) = seen.get(&key) {
-        return i;
+    match seen.get(&key) {
+        Some(Ok(i)) => return *i,
+        Some(Err(first)) => {
+            cx.rep.error(
+                s.path.clone(),
+                Some(s.span.clone()),
+                format!("this host overrides the profile as {first} does, which is refused above"),
+                format!("fix the overrides of {first}: the same fix applies here"),
+            );
+            return 0;
+        }
+        None => {}
     }
     let mut merged = base.clone();
     for (section, allowed) in SECTIONS {
@@ -612,7 +624,8 @@ fn host_variant(
         }
     }
     let mut rep = Report::default();
-    let profile = parse_table(&merged, s.path.clone(), s.span.clone(), base_dir, &mut rep);
+    let profile = parse_table(&merged, s.path.clone(), s.span.clone(), base_dir, &mut rep)
+        .filter(|_| !rep.has_errors());
     // The base profile's own warnings were reported with it; what is new here
     // concerns the host's overrides, which carry the inventory's positions.
     let overridden = |key: &str| {
@@ -639,12 +652,15 @@ fn host_variant(
         cx.rep.push(e.severity, e.key, span, e.message, e.fix);
     }
     match profile {
-        Some(p) if !cx.rep.has_errors() => {
+        Some(p) => {
             variants.push(p);
-            seen.insert(key, variants.len() - 1);
+            seen.insert(key, Ok(variants.len() - 1));
             variants.len() - 1
         }
-        _ => 0,
+        None => {
+            seen.insert(key, Err(s.path.clone()));
+            0
+        }
     }
 }
 

@@ -257,6 +257,14 @@ fn an_inventory_of_wrong_hosts_gets_the_same_bounds() {
     fs::write(&inv, &text).unwrap();
     let err = fleet_refused(&inv);
     assert_eq!(blocks(&err).len(), PRINTED);
+    // Equal overrides are walked once: the hosts after the first are told so.
+    assert!(
+        err.contains(
+            "error: host.h1: this host overrides the profile as host.h0 does, which is refused above"
+        ),
+        "{}",
+        &err[..3000]
+    );
     assert!(
         err.contains("40000 problem(s); nothing was written"),
         "{}",
