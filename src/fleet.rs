@@ -302,11 +302,13 @@ fn walk(
     }
 
     let mut variants = vec![base];
-    let mut by_overrides: HashMap<String, usize> = HashMap::new();
+    let mut by_overrides: HashMap<String, Result<usize, String>> = HashMap::new();
     let mut names: HashMap<String, Span> = HashMap::new();
     let mut macs: HashMap<String, String> = HashMap::new();
     let mut addresses: HashMap<Ipv4Addr, String> = HashMap::new();
     let mut hosts = Vec::with_capacity(hosts_s.len());
+    // Where lines start, found once and only when a message needs a line.
+    let mut lines = None;
     for (i, s) in hosts_s.iter().enumerate() {
         let named = cx.string_with(s, "name", grammar::host_name);
         if s.get("name").is_none() {
@@ -319,7 +321,9 @@ fn walk(
         }
         if let Some((name, name_span)) = &named {
             if let Some(first) = names.get(name) {
-                let (line, _) = crate::report::Source { name: "", text }.line_col(first.start);
+                let (line, _) = lines
+                    .get_or_insert_with(|| crate::report::Lines::new(text))
+                    .line_col(first.start);
                 cx.rep.error(
                     format!("host[{i}].name"),
                     Some(name_span.clone()),
@@ -562,14 +566,16 @@ fn netmask(prefix: u8) -> u32 {
 }
 
 /// The variant a host's overrides make of the base profile: merged into the
-/// base's TOML and walked as a profile, once per distinct set of overrides.
+/// base's TOML and walked as a profile, once per distinct set of overrides
+/// (`seen`: its variant, or the first host whose equal overrides were refused),
+/// so that a walk of the whole base is not repeated for every host.
 fn host_variant(
     cx: &mut Cx,
     s: &Section,
     base: &DeTable,
     base_dir: Option<&Path>,
     variants: &mut Vec<Profile>,
-    seen: &mut HashMap<String, usize>,
+    seen: &mut HashMap<String, Result<usize, String>>,
 ) -> usize {
     const SECTIONS: [(&str, Option<&[&str]>); 3] = [
         ("kernel", Some(KERNEL_OVERRIDES)),
@@ -613,8 +619,18 @@ fn host_variant(
     if key.is_empty() {
         return 0;
     }
-    if let Some(&i) = seen.get(&key) {
-        return i;
+    match seen.get(&key) {
+        Some(Ok(i)) => return *i,
+        Some(Err(first)) => {
+            cx.rep.error(
+                s.path.clone(),
+                Some(s.span.clone()),
+                format!("this host overrides the profile as {first} does, which is refused above"),
+                format!("fix the overrides of {first}: the same fix applies here"),
+            );
+            return 0;
+        }
+        None => {}
     }
     let mut merged = base.clone();
     for (section, allowed) in SECTIONS {
@@ -637,7 +653,8 @@ fn host_variant(
         }
     }
     let mut rep = Report::default();
-    let profile = parse_table(&merged, s.path.clone(), s.span.clone(), base_dir, &mut rep);
+    let profile = parse_table(&merged, s.path.clone(), s.span.clone(), base_dir, &mut rep)
+        .filter(|_| !rep.has_errors());
     // The base profile's own warnings were reported with it; what is new here
     // concerns the host's overrides, which carry the inventory's positions.
     let overridden = |key: &str| {
@@ -648,7 +665,14 @@ fn host_variant(
                     .is_some_and(|r| r.starts_with(['.', '[']))
         })
     };
-    for e in rep.entries {
+    let (entries, omitted) = rep.into_parts();
+    // Entries past the report's bound are counted; errors only, as whether a
+    // warning was the host's own is no longer known.
+    cx.rep.add_omitted(crate::report::Tally {
+        warnings: 0,
+        ..omitted
+    });
+    for e in entries {
         let own = overridden(&e.key);
         if e.severity == Severity::Warning && !own {
             continue;
@@ -657,12 +681,15 @@ fn host_variant(
         cx.rep.push(e.severity, e.key, span, e.message, e.fix);
     }
     match profile {
-        Some(p) if !cx.rep.has_errors() => {
+        Some(p) => {
             variants.push(p);
-            seen.insert(key, variants.len() - 1);
+            seen.insert(key, Ok(variants.len() - 1));
             variants.len() - 1
         }
-        _ => 0,
+        None => {
+            seen.insert(key, Err(s.path.clone()));
+            0
+        }
     }
 }
 

@@ -153,17 +153,17 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
         Err(e) => {
             if o.json {
                 let doc = serde_json::json!({ "error": format!("{e:#}") });
-                println!("{}", serde_json::to_string_pretty(&doc)?);
+                crate::console::json(&doc)?;
             } else {
-                eprintln!("latency: no measurement: {e:#}");
+                crate::errln!("latency: no measurement: {e:#}")?;
             }
             return Ok(crate::exit::FAILED);
         }
     };
     if o.json {
-        println!("{}", serde_json::to_string_pretty(&m)?);
+        crate::console::json(&m)?;
     } else {
-        print!("{}", text_report(&m));
+        crate::out!("{}", text_report(&m))?;
     }
     if let (Some(mut file), Some(path)) = (histogram_file, &o.histogram) {
         file.write_all(histogram_text(&m).as_bytes())
@@ -194,7 +194,7 @@ pub fn measure(o: &Options) -> anyhow::Result<Measurement> {
         handles.push(handle);
     }
     if o.progress {
-        show_progress(o.duration, &live);
+        show_progress(o.duration, &live)?;
     }
     let runs = handles
         .into_iter()
@@ -378,7 +378,7 @@ fn measure_thread(
 
 /// Print "elapsed / duration, max so far" on stderr once a second until the
 /// duration is over. Reads the threads' relaxed counters: no lock they wait on.
-fn show_progress(duration: Duration, live: &[Live]) {
+fn show_progress(duration: Duration, live: &[Live]) -> anyhow::Result<()> {
     let start = Instant::now();
     let total = duration.as_secs_f64().ceil();
     for tick in 1.. {
@@ -393,13 +393,13 @@ fn show_progress(duration: Duration, live: &[Live]) {
             .max()
             .unwrap_or(0);
         let samples: u64 = live.iter().map(|l| l.samples.load(Ordering::Relaxed)).sum();
-        eprint!(
+        crate::err!(
             "\rlatency: {tick}/{total} s, {samples} samples, max {} us   ",
             max_ns / NS_PER_US
-        );
+        )?;
     }
     // Erase the line (stderr is a terminal) so that the report starts clean.
-    eprint!("\r\x1b[K");
+    crate::err!("\r\x1b[K")
 }
 
 /// What the process holds while measuring; dropping it gives it back.

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod cli;
 pub mod cmd;
+pub mod console;
 pub mod fleet;
 pub mod jobs;
 pub mod latency;
@@ -31,6 +32,9 @@ pub mod exit {
     pub const FAILED: i32 = 1;
     pub const BAD_INPUT: i32 = 2;
     pub const TOOL_MISSING: i32 = 3;
+    /// Standard output or error was closed by its reader (`| head`): 128 +
+    /// SIGPIPE, as for a command a SIGPIPE ended (see [`crate::console`]).
+    pub const CLOSED: i32 = 141;
 }
 
 /// A needed external tool is missing: exit 3, with how to install it.
@@ -171,7 +175,10 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
 
 /// The exit code for an error that reached the top.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.downcast_ref::<UserError>().is_some() || err.downcast_ref::<output::Refusal>().is_some()
+    if err.downcast_ref::<console::Closed>().is_some() {
+        exit::CLOSED
+    } else if err.downcast_ref::<UserError>().is_some()
+        || err.downcast_ref::<output::Refusal>().is_some()
     {
         exit::BAD_INPUT
     } else if err.downcast_ref::<ToolMissing>().is_some() {
@@ -183,7 +190,7 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 
 fn init(path: &Path, force: bool) -> anyhow::Result<i32> {
     if path.as_os_str() == "-" {
-        std::io::stdout().write_all(profile::DEFAULT_PROFILE.as_bytes())?;
+        out!("{}", profile::DEFAULT_PROFILE)?;
         return Ok(exit::OK);
     }
     // As for `render`: never through a link, and --force replaces only what
@@ -224,11 +231,8 @@ fn init(path: &Path, force: bool) -> anyhow::Result<i32> {
         .with_context(|| format!("writing {}", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("writing {}", path.display()))?;
-    eprintln!(
-        "wrote {}: edit it, then run `rtaudio-tuning render {} -o out`",
-        path.display(),
-        path.display()
-    );
+    let shown = text::one_line(&path.display().to_string());
+    errln!("wrote {shown}: edit it, then run `rtaudio-tuning render {shown} -o out`")?;
     Ok(exit::OK)
 }
 
@@ -276,9 +280,9 @@ fn load_profile(
                 return Err(ToolMissing(format!("install {what}")).into());
             }
             Err(selinux::CompileError::Unavailable(what)) => {
-                eprintln!(
+                errln!(
                     "note: the profile's SELinux modules are not checked here (install {what})"
-                );
+                )?;
                 p.selinux.module.clear();
             }
             Err(selinux::CompileError::Report) => loaded.profile = None,
@@ -286,29 +290,32 @@ fn load_profile(
     }
     let fatal = loaded.report.is_fatal(strict) || loaded.profile.is_none();
     if !json && !loaded.report.entries.is_empty() {
-        eprint!("{}", report::format(&loaded.report, &loaded.source()));
+        err!("{}", report::format(&loaded.report, &loaded.source()))?;
         if fatal {
-            refused(&loaded.source_name, &[&loaded.report], strict);
+            refused(&loaded.source_name, &[&loaded.report], strict)?;
         }
     }
     Ok((loaded, fatal))
 }
 
 /// The last line when input was refused: how many problems, nothing written.
-fn refused(source: &str, reports: &[&report::Report], strict: bool) {
-    let problems = reports
+fn refused(source: &str, reports: &[&report::Report], strict: bool) -> anyhow::Result<()> {
+    let problems: usize = reports
         .iter()
-        .flat_map(|r| &r.entries)
-        .filter(|e| e.severity == report::Severity::Error || strict)
-        .count();
-    eprintln!(
-        "{source}: {problems} problem(s){}; nothing was written",
+        .map(|r| {
+            let t = r.tally();
+            t.errors + if strict { t.warnings } else { 0 }
+        })
+        .sum();
+    errln!(
+        "{}: {problems} problem(s){}; nothing was written",
+        text::one_line(source),
         if strict {
             " (--strict: warnings count)"
         } else {
             ""
         }
-    );
+    )
 }
 
 #[derive(Serialize)]
@@ -351,8 +358,8 @@ fn fleet_cmd(
             Err(selinux::CompileError::Report) => loaded.fleet = None,
         }
         match loaded.profile.as_mut() {
-            Some(p) => p.report.entries.extend(rep.entries),
-            None => loaded.report.entries.extend(rep.entries),
+            Some(p) => p.report.append(rep),
+            None => loaded.report.append(rep),
         }
     }
     let fatal = loaded.is_fatal(strict) || loaded.fleet.is_none();
@@ -362,12 +369,12 @@ fn fleet_cmd(
     if let (Some(p), Some(source)) = (&loaded.profile, &profile_source) {
         problems.extend(report::json_entries(&p.report, source));
         if !json && !p.report.entries.is_empty() {
-            eprint!("{}", report::format(&p.report, &p.source()));
+            err!("{}", report::format(&p.report, &p.source()))?;
         }
     }
     problems.extend(report::json_entries(&loaded.report, &inventory_source));
     if !json && !loaded.report.entries.is_empty() {
-        eprint!("{}", report::format(&loaded.report, &loaded.source()));
+        err!("{}", report::format(&loaded.report, &loaded.source()))?;
     }
     let print_json = |ok: bool, hosts, variants, files, changed: Vec<&str>| {
         let doc = FleetJson {
@@ -380,7 +387,7 @@ fn fleet_cmd(
             changed_hosts: changed,
             problems,
         };
-        serde_json::to_string_pretty(&doc).map(|s| println!("{s}"))
+        console::json(&doc)
     };
     let Some(f) = loaded.fleet.as_ref().filter(|_| !fatal) else {
         if json {
@@ -388,7 +395,7 @@ fn fleet_cmd(
         } else {
             let mut reports = vec![&loaded.report];
             reports.extend(loaded.profile.as_ref().map(|p| &p.report));
-            refused(&loaded.source_name, &reports, strict);
+            refused(&loaded.source_name, &reports, strict)?;
         }
         return Ok(exit::BAD_INPUT);
     };
@@ -424,18 +431,18 @@ fn fleet_cmd(
         )?;
     } else if changed_only {
         for h in &changed {
-            println!("{h}");
+            outln!("{h}")?;
         }
     } else {
-        eprintln!(
+        errln!(
             "rendered {} hosts ({} variants of profile \"{}\", {} changed) as {} files to {}",
             f.hosts.len(),
             f.variants.len(),
             f.base().name,
             changed.len(),
             rendered.artifacts.len(),
-            out.display()
-        );
+            text::one_line(&out.display().to_string())
+        )?;
     }
     Ok(exit::OK)
 }
@@ -452,6 +459,9 @@ struct RenderJson<'a> {
 /// With `--json`, a failure that is not a profile problem (an unreadable
 /// profile, a refused overwrite) still prints the JSON document.
 fn json_failure(profile: &str, err: anyhow::Error) -> anyhow::Result<i32> {
+    if err.is::<console::Closed>() {
+        return Err(err);
+    }
     let code = exit_code(&err);
     let doc = serde_json::json!({
         "ok": false,
@@ -468,7 +478,7 @@ fn json_failure(profile: &str, err: anyhow::Error) -> anyhow::Result<i32> {
             "column": null,
         }],
     });
-    println!("{}", serde_json::to_string_pretty(&doc)?);
+    console::json(&doc)?;
     Ok(code)
 }
 
@@ -499,8 +509,7 @@ fn render(
             files,
             problems: report::json_entries(&loaded.report, &source),
         };
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-        Ok(())
+        console::json(&doc)
     };
     let profile = match (&loaded.profile, fatal) {
         (Some(p), false) => p,
@@ -520,12 +529,12 @@ fn render(
     if json {
         print_json(true, artifacts.len())?;
     } else {
-        eprintln!(
+        errln!(
             "rendered profile \"{}\" ({} files) to {}",
             profile.name,
             artifacts.len(),
-            out.display()
-        );
+            text::one_line(&out.display().to_string())
+        )?;
     }
     Ok(exit::OK)
 }
@@ -551,10 +560,7 @@ fn tree_dir(target: &Path, strict: bool, json: bool) -> anyhow::Result<Result<Tr
         _ => {
             if json {
                 let source = loaded.source();
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report::json_entries(&loaded.report, &source))?
-                );
+                console::json(&report::json_entries(&loaded.report, &source))?;
             }
             return Ok(Err(exit::BAD_INPUT));
         }
@@ -585,10 +591,10 @@ fn list_validators(json: bool) -> anyhow::Result<i32> {
                 description: v.description,
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        console::json(&list)?;
     } else {
         for v in validate::VALIDATORS {
-            println!("{:<12} {}", v.name, v.description);
+            outln!("{:<12} {}", v.name, v.description)?;
         }
     }
     Ok(exit::OK)
@@ -610,11 +616,11 @@ fn validate_cmd(
     };
     let tree = validate::Tree::read(&tree_dir.dir)?;
     if !json && std::io::stderr().is_terminal() {
-        eprintln!(
+        errln!(
             "running {} validators on {} ...",
             chosen.len(),
-            target.display()
-        );
+            text::one_line(&target.display().to_string())
+        )?;
     }
     let start = std::time::Instant::now();
     let mut results = validate::run_all(&tree, &chosen);
@@ -637,7 +643,7 @@ fn validate_cmd(
         count(validate::Status::Pass),
     );
     if json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
+        console::json(&results)?;
     } else {
         for r in &results {
             let status = match r.outcome.status {
@@ -645,20 +651,20 @@ fn validate_cmd(
                 validate::Status::Fail => "FAIL",
                 validate::Status::Unavailable => "unavailable",
             };
-            println!("{status:<12} {:<12} {}", r.name, r.outcome.summary);
+            outln!("{status:<12} {:<12} {}", r.name, r.outcome.summary)?;
             for d in &r.outcome.details {
                 for line in d.lines() {
-                    println!("{:<25}{line}", "");
+                    outln!("{:<25}{line}", "")?;
                 }
             }
             for w in &r.outcome.warnings {
-                println!("{:<25}warning: {w}", "");
+                outln!("{:<25}warning: {w}", "")?;
             }
         }
-        println!(
+        outln!(
             "{passed} passed, {failed} failed, {unavailable} unavailable ({:.1} s)",
             start.elapsed().as_secs_f64()
-        );
+        )?;
     }
     Ok(if failed > 0 {
         exit::FAILED
@@ -701,7 +707,7 @@ fn rpm_cmd(target: &Path, out: &Path, strict: bool) -> anyhow::Result<i32> {
     staged
         .persist(&dest)
         .with_context(|| format!("writing {}", dest.display()))?;
-    println!("{}", dest.display());
+    outln!("{}", text::one_line(&dest.display().to_string()))?;
     Ok(exit::OK)
 }
 
@@ -732,9 +738,9 @@ fn check_cmd(
         profile: loaded.as_ref().and_then(|l| l.profile.as_ref()),
     })?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        console::json(&out)?;
     } else {
-        print!("{}", check::format(&out));
+        out!("{}", check::format(&out))?;
     }
     Ok(if out.failed > 0 {
         exit::FAILED

@@ -1,11 +1,21 @@
 use clap::Parser as _;
 
+use rtaudio_tuning::console::Closed;
+use rtaudio_tuning::text::for_terminal;
+
 fn main() {
     let cli = rtaudio_tuning::cli::Cli::parse();
-    let code = match rtaudio_tuning::run(cli) {
+    let result = rtaudio_tuning::run(cli).and_then(|code| {
+        rtaudio_tuning::console::flush()?;
+        Ok(code)
+    });
+    let code = match result {
         Ok(code) => code,
+        // Nobody reads any more: nothing to say, and nowhere to say it.
+        Err(err) if err.is::<Closed>() => rtaudio_tuning::exit::CLOSED,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // A closed standard error leaves the exit code to tell.
+            let _ = rtaudio_tuning::errln!("error: {}", for_terminal(&format!("{err:#}")));
             rtaudio_tuning::exit_code(&err)
         }
     };

@@ -825,7 +825,8 @@ pub fn write_tree_hashed(
         let previous = tmp.keep();
         remove_previous(&previous, tree.as_ref().map(|t| &t.inodes), parent, name);
         if here {
-            eprintln!(
+            // The tree is in place: a closed standard error changes nothing.
+            let _ = crate::errln!(
                 "note: {shown} is a new folder now; a shell that was in it is still in the old one (removed): `cd .` to see the new tree"
             );
         }
@@ -837,7 +838,7 @@ pub fn write_tree_hashed(
         }
     }
     if let Some(t) = tree.as_ref().filter(|t| !t.yours.is_empty()) {
-        eprintln!(
+        let _ = crate::errln!(
             "kept {} files and folders of yours in {shown} (not in its {MANIFEST}) as they were",
             t.yours.len()
         );
@@ -929,7 +930,7 @@ fn remove_previous(
         .map(tempfile::TempDir::keep)
         .ok()
         .filter(|kept| fs::rename(previous, kept).is_ok() || fs::remove_dir(kept).is_err());
-    eprintln!(
+    let _ = crate::errln!(
         "note: files appeared in {} while it was rendered; they are in {} now",
         show(&parent.join(name)),
         show(kept.as_deref().unwrap_or(previous))
@@ -1071,10 +1072,10 @@ fn lock(parent: &Path, name: &str) -> anyhow::Result<(Lock, u32)> {
             flock(&file, FlockOperation::NonBlockingLockExclusive)
         {
             if !said {
-                eprintln!(
+                crate::errln!(
                     "waiting for another render into {} to finish ...",
                     show(&parent.join(name))
-                );
+                )?;
                 said = true;
             }
             while let Err(rustix::io::Errno::INTR) = flock(&file, FlockOperation::LockExclusive) {}

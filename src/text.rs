@@ -131,6 +131,73 @@ pub fn one_line(s: &str) -> String {
     for_terminal(s).replace('\n', "\\n").replace('\t', "\\t")
 }
 
+/// `s` cut to about `max` characters, its head and tail around `…`: a message
+/// that quotes a value of a mebibyte stays a line.
+pub fn clip(s: &str, max: usize) -> Cow<'_, str> {
+    if s.len() <= max {
+        return Cow::Borrowed(s);
+    }
+    let n = s.chars().count();
+    if n <= max {
+        return Cow::Borrowed(s);
+    }
+    let half = max / 2;
+    let head_end = s.char_indices().nth(half).map_or(s.len(), |(i, _)| i);
+    let tail_start = s.char_indices().nth(n - half).map_or(s.len(), |(i, _)| i);
+    Cow::Owned(format!("{}…{}", &s[..head_end], &s[tail_start..]))
+}
+
+/// `value` quoted as Rust's `{:?}` quotes it, escapes and all, in about `max`
+/// characters: a longer one as its head and tail and its length,
+/// `"head"…"tail" (N characters)`. Escapes are counted as they are shown, so a
+/// value of control characters is cut as short as a plain one.
+pub fn quoted(value: &str, max: usize) -> String {
+    let shown = |c: char| c.escape_debug().len();
+    // The prefix of `chars` whose escapes fit in `budget` characters.
+    let fits = |chars: &mut dyn Iterator<Item = char>, budget: usize| {
+        let (mut used, mut bytes) = (0, 0);
+        for c in chars {
+            used += shown(c);
+            if used > budget {
+                return (bytes, false);
+            }
+            bytes += c.len_utf8();
+        }
+        (bytes, true)
+    };
+    if let (_, true) = fits(&mut value.chars(), max) {
+        return format!("{value:?}");
+    }
+    let (head, _) = fits(&mut value.chars(), max / 2);
+    let (tail, _) = fits(&mut value.chars().rev(), max / 2);
+    format!(
+        "{:?}…{:?} ({} characters)",
+        &value[..head],
+        &value[value.len() - tail..],
+        value.chars().count()
+    )
+}
+
+/// JSON text safe to print on a terminal: serde_json escapes C0 controls in
+/// strings, but writes DEL, C1 controls (U+009B is a CSI to some terminals)
+/// and the bidirectional controls raw. Outside its strings JSON is ASCII, so
+/// any such character is inside a string, where `\uXXXX` means the same.
+pub fn json_for_terminal(json: &str) -> Cow<'_, str> {
+    if !json.chars().any(unsafe_on_terminal) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if unsafe_on_terminal(c) {
+            // Every such character is in the Basic Multilingual Plane.
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +241,32 @@ mod tests {
         assert_eq!(for_terminal("\u{9b}31m"), "\\u{9b}31m");
         assert_eq!(one_line("a\nb\tc"), "a\\nb\\tc");
         assert_eq!(char_name('\r'), "carriage return (U+000D)");
+    }
+
+    #[test]
+    fn long_text_is_clipped_in_the_middle() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("abcdefghijkl", 4), "ab…kl");
+        assert_eq!(clip("ééééééé", 6), "ééé…ééé");
+        assert_eq!(clip("éééééé", 6), "éééééé");
+        assert_eq!(quoted("a\nb", 10), r#""a\nb""#);
+        assert_eq!(
+            quoted("abcdefghijkl", 8),
+            r#""abcd"…"ijkl" (12 characters)"#
+        );
+        // Escapes count as shown: four of \u{1b} are 32 characters.
+        assert_eq!(
+            quoted(&"\x1b".repeat(9), 32),
+            r#""\u{1b}\u{1b}"…"\u{1b}\u{1b}" (9 characters)"#
+        );
+    }
+
+    #[test]
+    fn json_keeps_no_raw_terminal_control() {
+        let json = serde_json::to_string("a\u{9b}31m\u{202e}\u{7f}\x1b").unwrap();
+        let safe = json_for_terminal(&json);
+        assert_eq!(safe, r#""a\u009b31m\u202e\u007f\u001b""#);
+        let back: String = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back, "a\u{9b}31m\u{202e}\u{7f}\x1b");
     }
 }

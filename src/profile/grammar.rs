@@ -19,9 +19,10 @@ fn problem(message: impl Into<String>, fix: impl Into<String>) -> Check {
 }
 
 /// Show a value in a message, with control characters escaped so that a newline
-/// in a hostile value cannot forge lines of our output.
+/// in a hostile value cannot forge lines of our output; a long value by its
+/// head and tail, so that a message stays a line whatever the value's size.
 pub fn shown(value: &str) -> String {
-    format!("{value:?}")
+    crate::text::quoted(value, 200)
 }
 
 /// Profile name: names files, the image and the SELinux module.

@@ -142,9 +142,9 @@ pub fn run(o: Options) -> anyhow::Result<i32> {
     if keep.is_empty() {
         report(&summary, o.json)?;
         if !o.json {
-            eprintln!(
+            crate::errln!(
                 "error: every rule was refused; nothing written (--allow-dangerous writes them anyway)"
-            );
+            )?;
         }
         return Ok(exit::FAILED);
     }
@@ -316,39 +316,41 @@ fn read_lines(r: impl Read, shown: &str) -> anyhow::Result<Log> {
 
 fn report(s: &Summary, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(s)?);
+        crate::console::json(s)?;
         return Ok(());
     }
-    eprintln!(
+    crate::errln!(
         "{} denial(s) read; {} granted record(s) and {} other line(s) ignored",
-        s.denials, s.granted_ignored, s.other_lines
-    );
+        s.denials,
+        s.granted_ignored,
+        s.other_lines
+    )?;
     for u in &s.unreadable {
-        eprintln!("unreadable avc record, skipped: {u}");
+        crate::errln!("unreadable avc record, skipped: {u}")?;
     }
     if s.unreadable_more > 0 {
-        eprintln!("and {} more unreadable record(s)", s.unreadable_more);
+        crate::errln!("and {} more unreadable record(s)", s.unreadable_more)?;
     }
     for r in &s.refused {
-        eprintln!("refused: {}\n    because {}", r.rule, r.reason);
+        crate::errln!("refused: {}\n    because {}", r.rule, r.reason)?;
     }
     if let Some(m) = &s.module {
         let how = if s.merged { "merged into" } else { "wrote" };
-        eprintln!("{how} {} with {} rule(s):", for_terminal(m), s.rules.len());
+        crate::errln!("{how} {} with {} rule(s):", for_terminal(m), s.rules.len())?;
         for r in &s.rules {
-            eprintln!("    {r}");
+            crate::errln!("    {r}")?;
         }
     }
     match s.compiled {
-        Some(true) => eprintln!("checkmodule -M -m compiles it"),
+        Some(true) => crate::errln!("checkmodule -M -m compiles it")?,
         Some(false) => {}
         None if s.module.is_some() => {
-            eprintln!("not compiled here: install checkpolicy (checkmodule) to check it")
+            crate::errln!("not compiled here: install checkpolicy (checkmodule) to check it")?
         }
         None => {}
     }
     if let Some(p) = &s.profile {
-        eprintln!("the module is in {}", for_terminal(p));
+        crate::errln!("the module is in {}", for_terminal(p))?;
     }
     Ok(())
 }

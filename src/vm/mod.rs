@@ -181,10 +181,10 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
     // The artifacts: the given tree, or the profile rendered now.
     let loaded = crate::profile::load(crate::profile::ProfileSource::File(o.profile))?;
     let Some(mut profile) = loaded.profile.clone() else {
-        eprint!(
+        crate::err!(
             "{}",
             crate::report::format(&loaded.report, &loaded.source())
-        );
+        )?;
         return Ok(exit::BAD_INPUT);
     };
     let tree = match o.tree {
@@ -204,7 +204,7 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
     let kargs = kargs_from_tree(&tree)?;
 
     let guest = guest_parts(o, &profile)?;
-    eprintln!("vm-test: guest kernel {}", guest.kernel.display());
+    crate::errln!("vm-test: guest kernel {}", guest.kernel.display())?;
     let stage = work.path().join("stage");
     assemble(&guest.rootfs, &stage, &tree, o.profile, &profile)?;
     let disk = work.path().join("disk.img");
@@ -218,10 +218,10 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
         "root=/dev/vda rw console=ttyS0 panic=-1 systemd.unit=multi-user.target systemd.show_status=false {}",
         kargs.join(" ")
     );
-    eprintln!(
+    crate::errln!(
         "vm-test: booting ({accel}, timeout {} s): {cmdline}",
         o.timeout.as_secs()
-    );
+    )?;
     // Enough CPUs for the profile's isolated and banned ones to exist, and at
     // least two packages: irqbalance quits on a single cache domain.
     let cpus = [&profile.kernel.isolate_cpus, &profile.irq.banned_cpus]
@@ -245,10 +245,10 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
     let mut accel = accel;
     if matches!(outcome, Boot::NoSignOfLife) {
         // KVM started but the guest kernel never spoke: nested KVM that hangs.
-        eprintln!(
+        crate::errln!(
             "vm-test: the guest made no progress under KVM within {} s; booting with TCG",
             SIGN_OF_LIFE.as_secs()
-        );
+        )?;
         accel = "tcg";
         outcome = boot(
             &qemu, accel, cpus, &guest, &disk, &cmdline, &log, o.timeout, false,
@@ -256,7 +256,7 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
     }
     let kept = if o.keep {
         let dir = work.keep();
-        eprintln!("vm-test: kept {}", dir.display());
+        crate::errln!("vm-test: kept {}", dir.display())?;
         dir
     } else {
         // The serial log outlives the work folder.
@@ -291,16 +291,16 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
     let agent = match how {
         None => tail,
         Some(how) => {
-            eprintln!(
+            crate::errln!(
                 "vm-test: {how} without a verdict; the last lines of the serial console ({}):",
                 log_shown.display()
-            );
+            )?;
             let lines = tail.as_array().cloned().unwrap_or_default();
             if lines.is_empty() {
-                eprintln!("  | (the guest printed nothing)");
+                crate::errln!("  | (the guest printed nothing)")?;
             }
             for l in lines {
-                eprintln!("  | {}", l.as_str().unwrap_or_default());
+                crate::errln!("  | {}", l.as_str().unwrap_or_default())?;
             }
             return Ok(exit::FAILED);
         }
@@ -356,28 +356,30 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
         agent: agent.clone(),
     };
     if o.json {
-        println!("{}", serde_json::to_string_pretty(&verdict)?);
+        crate::console::json(&verdict)?;
     } else {
-        print_verdict(&verdict);
+        print_verdict(&verdict)?;
     }
     Ok(if verdict.ok { exit::OK } else { exit::FAILED })
 }
 
-fn print_verdict(v: &Verdict) {
-    println!(
+fn print_verdict(v: &Verdict) -> anyhow::Result<()> {
+    crate::outln!(
         "vm-test verdict ({}, {:.0} s to verdict; serial log {}):",
-        v.accel, v.seconds_to_verdict, v.serial_log
-    );
+        v.accel,
+        v.seconds_to_verdict,
+        v.serial_log
+    )?;
     for r in &v.rows {
-        println!("  {:<5} {}", if r.ok { "pass" } else { "FAIL" }, r.what);
+        crate::outln!("  {:<5} {}", if r.ok { "pass" } else { "FAIL" }, r.what)?;
         if !r.ok {
             for c in &r.checks {
-                println!("          {c}");
+                crate::outln!("          {c}")?;
             }
         }
     }
     if let Some(max) = v.latency["max_us"].as_f64() {
-        println!(
+        crate::outln!(
             "  latency in the guest: max {max:.0} us, p99 {:.0} us over {} s ({}; under emulation these figures say little about real hardware)",
             v.latency["p99_us"].as_f64().unwrap_or(0.0),
             v.latency["duration_s"],
@@ -386,16 +388,16 @@ fn print_verdict(v: &Verdict) {
             } else {
                 "not realtime"
             }
-        );
+        )?;
     }
-    println!(
+    crate::outln!(
         "{}",
         if v.ok {
             "every check passed"
         } else {
             "some checks failed"
         }
-    );
+    )
 }
 
 /// The kernel arguments as the rendered artifacts carry them (bootc's kargs.d),
@@ -477,9 +479,9 @@ fn guest_parts(o: &Options, profile: &crate::profile::Profile) -> anyhow::Result
         crate::profile::Flavor::Rt => "rt",
         crate::profile::Flavor::Stock => "stock",
     };
-    eprintln!(
+    crate::errln!(
         "vm-test: building or reusing the {flavor} guest (scripts/vm/build-guest; the first build takes minutes)"
-    );
+    )?;
     let scripts = tempfile::Builder::new()
         .prefix("rtaudio-tuning-build-guest-")
         .tempdir()?;

@@ -1,0 +1,89 @@
+//! Standard output and standard error: everything the tool prints goes through
+//! [`write`] (the `out!`, `outln!`, `err!` and `errln!` macros), so that a
+//! reader that went away (`rtaudio-tuning validate --list | head -1`) ends the
+//! command quietly.
+//!
+//! Rust's runtime ignores SIGPIPE, so a write to a closed pipe fails with EPIPE
+//! and `println!` panics on it (exit 101, "failed printing to stdout"). Giving
+//! SIGPIPE back its default action would end the process at once, in the
+//! middle of whatever it was doing: the render lock beside the output folder,
+//! the temporary tree `validate PROFILE` renders into and the virtual machine
+//! of `vm-test` would be left behind. Here EPIPE becomes the error [`Closed`]
+//! instead: it unwinds the command like any other error, so everything held is
+//! given back, and `main` exits with [`crate::exit::CLOSED`] without a word
+//! (128 + SIGPIPE, the status a shell shows for a command a SIGPIPE ended).
+
+use std::fmt;
+use std::io::{self, Write as _};
+
+/// Standard output or standard error was closed by its reader.
+#[derive(Debug, thiserror::Error)]
+#[error("standard {0} was closed")]
+pub struct Closed(&'static str);
+
+#[derive(Debug, Clone, Copy)]
+pub enum Stream {
+    Out,
+    Err,
+}
+
+/// Write to a stream: a closed pipe is [`Closed`], any other failure an error
+/// naming the stream.
+pub fn write(stream: Stream, args: fmt::Arguments) -> anyhow::Result<()> {
+    let (name, result) = match stream {
+        Stream::Out => ("output", io::stdout().lock().write_fmt(args)),
+        Stream::Err => ("error", io::stderr().lock().write_fmt(args)),
+    };
+    check(name, result)
+}
+
+/// Flush standard output (it is line buffered: a last line without a newline
+/// waits there).
+pub fn flush() -> anyhow::Result<()> {
+    check("output", io::stdout().lock().flush())
+}
+
+fn check(name: &'static str, result: io::Result<()>) -> anyhow::Result<()> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Closed(name).into()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("writing to standard {name}"))),
+    }
+}
+
+/// A JSON document on standard output, pretty and safe for a terminal.
+pub fn json(doc: &impl serde::Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(doc)?;
+    write(
+        Stream::Out,
+        format_args!("{}\n", crate::text::json_for_terminal(&text)),
+    )
+}
+
+/// `print!` through [`write`].
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::console::write($crate::console::Stream::Out, format_args!($($arg)*))
+    };
+}
+
+/// `println!` through [`write`].
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::out!("{}\n", format_args!($($arg)*)) };
+}
+
+/// `eprint!` through [`write`].
+#[macro_export]
+macro_rules! err {
+    ($($arg:tt)*) => {
+        $crate::console::write($crate::console::Stream::Err, format_args!($($arg)*))
+    };
+}
+
+/// `eprintln!` through [`write`].
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::err!("{}\n", format_args!($($arg)*)) };
+}
