@@ -797,6 +797,8 @@ fn toml_round_trip(b: &Built, tree: &[(String, Vec<u8>)]) -> Result<(), String> 
 
 /// The error block for `key`: `error: KEY: ...` followed by `--> FILE:L:C`.
 fn names_key_at(stderr: &str, key: &str, line: usize, col: usize) -> bool {
+    // A report clips a long key to its head and tail.
+    let key = rtaudio_tuning::text::clip(key, rtaudio_tuning::report::KEY_CHARS);
     let head = format!("error: {key}: ");
     let at = format!("p.toml:{line}:{col}");
     let lines: Vec<&str> = stderr.lines().collect();

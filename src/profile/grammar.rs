@@ -947,7 +947,16 @@ pub fn selinux_module_name(v: &str) -> Check {
         && v.starts_with(|c: char| c.is_ascii_lowercase())
         && v.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if ok {
+    if ok && crate::selinux::audit::is_keyword(v) {
+        // `module allow 1.0;` is a syntax error to checkmodule.
+        problem(
+            format!(
+                "{} is a keyword of the policy language, not a module name",
+                shown(v)
+            ),
+            "choose another name, e.g. with a _local suffix (\"studio_local\")",
+        )
+    } else if ok {
         Ok(())
     } else {
         problem(

@@ -50,6 +50,9 @@ pub fn line(raw: &str) -> Line {
     let Some(at) = line.find("avc:") else {
         return Line::Other;
     };
+    if !from_the_kernel_or_audit(&line[..at]) {
+        return Line::Other;
+    }
     let rest = line[at + 4..].trim_start();
     if rest.starts_with("granted") {
         return Line::Granted;
@@ -58,6 +61,39 @@ pub fn line(raw: &str) -> Line {
         Some(d) => Line::Denial(d),
         None => Line::Unreadable(shown(line)),
     }
+}
+
+/// Whether the text before `avc:` is the header of a record the kernel or the
+/// audit daemon wrote: an audit.log/ausearch record (`type=AVC msg=audit(...):`,
+/// `type=USER_AVC msg=audit(...): pid=... msg='`), a kernel log line
+/// (`[ 12.3] audit: type=1400 audit(...):`, after a syslog header and the
+/// `kernel:` tag), a journal line of auditd (`audit[PID]: AVC`), or nothing (a
+/// bare record). Anything else is some program's message that merely holds
+/// `avc:` (sshd logs `Invalid user NAME` for any name a stranger tries), and a
+/// rule read from it would be the stranger's. A local user who can forge the
+/// `kernel:` tag (`logger -t kernel`) is not told apart here: read the audit
+/// log (ausearch) rather than the syslog where that matters.
+fn from_the_kernel_or_audit(prefix: &str) -> bool {
+    use std::sync::OnceLock;
+    static HEADER: OnceLock<pcre2::bytes::Regex> = OnceLock::new();
+    let re = HEADER.get_or_init(|| {
+        // A syslog or journal header: month, day, time, an optional host.
+        let syslog = r"(?:\S+\s+\d+\s+\d\d:\d\d:\d\d(?:\.\d+)?\s+(?:[^\s:]+\s+)?|\d{4}-\d\d-\d\dT\S+\s+(?:[^\s:]+\s+)?)?";
+        let stamp = r"audit\([0-9./: ]+\)\s*:\s*";
+        let kernel = format!(r"(?:\[[^\]]*\]\s*)*(?:audit:\s*)?(?:type=1400\s+)?{stamp}");
+        let auditd = format!(
+            r"(?:node=\S+\s+)?type=AVC\s+msg={stamp}|(?:node=\S+\s+)?type=USER_AVC\s+msg={stamp}pid=\d+\s[^']*msg='"
+        );
+        let journal = r"audit\[\d+\]:\s*(?:AVC\s+|USER_AVC\s+pid=\d+\s[^']*msg=')";
+        let pattern = format!(
+            r"^(?:{syslog}kernel:\s*{kernel}|{syslog}{journal}|{kernel}|{auditd}|)$"
+        );
+        pcre2::bytes::RegexBuilder::new()
+            .build(&pattern)
+            .expect("the record header pattern compiles")
+    });
+    // A header longer than any real one is not a header (and bounds the match).
+    prefix.len() <= 512 && re.is_match(prefix.as_bytes()).unwrap_or(false)
 }
 
 /// A record as it may be printed: escaped (a log can hold terminal escapes),
@@ -215,6 +251,7 @@ const KEYWORDS: &[&str] = &[
     "low",
     "mlsconstrain",
     "mlsvalidatetrans",
+    "neveraudit",
     "module",
     "netifcon",
     "neverallow",
@@ -265,7 +302,8 @@ const KEYWORDS: &[&str] = &[
     "xor",
 ];
 
-fn is_keyword(s: &str) -> bool {
+/// Whether checkmodule reads `s` as one of its keywords rather than a name.
+pub fn is_keyword(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
     (s == lower || s == s.to_ascii_uppercase()) && KEYWORDS.contains(&lower.as_str())
 }
@@ -307,7 +345,7 @@ mod tests {
         let journal = "Nov 23 10:00:00 studio kernel: audit: type=1400 audit(1700000000.123:456): avc:  denied  { open } for  pid=1 comm=\"pipewire\" scontext=system_u:system_r:init_t:s0 tcontext=system_u:object_r:sound_device_t:s0 tclass=chr_file permissive=1";
         let interpreted = "type=AVC msg=audit(11/23/2026 10:00:00.123:456) : avc:  denied  { getattr } for  pid=1 comm=rtkit-daemon path=/proc/1 scontext=system_u:system_r:rtkit_daemon_t:s0 tcontext=system_u:system_r:init_t:s0 tclass=dir permissive=0 ";
         let text = format!(
-            "----\ntime->Mon Nov 23 10:00:00 2026\n{RAW}\n{journal}\n{interpreted}\nnonsense avc: denied {{ x\n\navc:  granted  {{ setenforce }} for pid=1\n"
+            "----\ntime->Mon Nov 23 10:00:00 2026\n{RAW}\n{journal}\n{interpreted}\navc: denied {{ x\nnonsense from sshd: avc: denied {{ open }} for scontext=a:b:c_t tcontext=a:b:d_t tclass=file\n\navc:  granted  {{ setenforce }} for pid=1\n"
         );
         let p = parse(&text);
         assert_eq!(p.denials.len(), 3);
@@ -321,7 +359,31 @@ mod tests {
         assert_eq!(p.granted, 1);
         assert_eq!(p.unreadable.len(), 1);
         assert_eq!(p.unreadable[0].0, 6);
-        assert_eq!(p.other, 3);
+        // A program's message holding `avc:` is no record.
+        assert_eq!(p.other, 4);
+    }
+
+    #[test]
+    fn only_records_of_the_kernel_or_audit_are_read() {
+        let rec = "avc:  denied  { write } for  pid=1 comm=\"x\" scontext=system_u:system_r:jackd_t:s0 tcontext=system_u:object_r:etc_t:s0 tclass=file permissive=0";
+        for forged in [
+            format!("Dec 02 07:30:01 studio sshd[4242]: Invalid user {rec} from 203.0.113.9"),
+            format!("Dec 02 07:30:01 studio sshd[4242]: Invalid user audit(1.2:3): {rec}"),
+            format!("Dec 02 07:30:01 studio logger: type=AVC msg=audit(1.2:3): {rec}"),
+            format!("type=USER_CMD msg=audit(1.2:3): {rec}"),
+        ] {
+            assert_eq!(line(&forged), Line::Other, "{forged}");
+        }
+        for real in [
+            format!("type=AVC msg=audit(1700000000.123:456): {rec}"),
+            format!("node=studio type=AVC msg=audit(12/02/2026 07:30:01.123:456) : {rec}"),
+            format!("[   12.345678] audit: type=1400 audit(1700000000.123:456): {rec}"),
+            format!("Apr 2 07:30:01 localhost kernel: audit: type=1400 audit(1.2:3): {rec}"),
+            format!("Jul 2 07:30:01 localhost audit[812]: AVC {rec}"),
+            rec.to_string(),
+        ] {
+            assert!(matches!(line(&real), Line::Denial(_)), "{real}");
+        }
     }
 
     #[test]
