@@ -944,7 +944,7 @@ fn hash_all(artifacts: &[Artifact]) -> Vec<String> {
 
 /// The process's umask, from /proc/self/status (setting it to read it would
 /// race with other threads). Unknown: every bit, so every file gets a chmod.
-fn current_umask() -> u32 {
+pub(crate) fn current_umask() -> u32 {
     fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|t| {

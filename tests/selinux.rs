@@ -557,7 +557,10 @@ mod props {
             let t = tempfile::tempdir().unwrap();
             fs::create_dir(t.path().join("selinux")).unwrap();
             fs::write(t.path().join("selinux/p_local.te"), "module p_local 1.0;\nrequire {\n\ttype etc_t;\n\tclass file { read };\n}\nallow etc_t self:file read;\n").unwrap();
-            let fc = format!("{}{bad}\n", "/srv/ok(/.*)?\tsystem_u:object_r:etc_t:s0\n".repeat(before));
+            // Good lines before the bad one, each its own path (one path
+            // twice is refused too).
+            let good: String = (0..before).map(|i| format!("/srv/ok{i}(/.*)?\tsystem_u:object_r:etc_t:s0\n")).collect();
+            let fc = format!("{good}{bad}\n");
             fs::write(t.path().join("selinux/p_local.fc"), fc).unwrap();
             let profile = t.path().join("p.toml");
             fs::write(&profile, "version = 1\n[[selinux.module]]\nname = \"p_local\"\nfile = \"selinux/p_local.te\"\nfc = \"selinux/p_local.fc\"\n").unwrap();

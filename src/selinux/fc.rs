@@ -176,13 +176,30 @@ fn regex_problem(path: &str) -> Option<String> {
     ))
 }
 
+/// Path expressions libselinux compiles are shorter than this (PATH_MAX).
+const MAX_PATH_EXPR: usize = 4096;
+
 /// The `filecon` statements for an .fc file; errors carry their line number.
 pub fn fc_to_cil(fc: &str) -> Result<String, (usize, String)> {
     let mut out = String::new();
+    // (path, file type) -> the line that gave it a context first.
+    let mut seen: std::collections::HashMap<(&str, &str), usize> = std::collections::HashMap::new();
     for (i, line) in fc.lines().enumerate() {
         let code = line.trim();
         if code.is_empty() || code.starts_with('#') {
             continue;
+        }
+        // libselinux refuses a specification with a byte outside ASCII
+        // ("Non-ASCII characters found", label_support.c read_spec_entry),
+        // and semodule -i with it.
+        if let Some(c) = code.chars().find(|c| !c.is_ascii()) {
+            return Err((
+                i + 1,
+                format!(
+                    "{} is not ASCII: libselinux refuses file contexts with other characters; match it with `.` or a character class",
+                    crate::text::char_name(c)
+                ),
+            ));
         }
         let words: Vec<&str> = code.split_whitespace().collect();
         let (path, ty, ctx) = match words.as_slice() {
@@ -208,8 +225,31 @@ pub fn fc_to_cil(fc: &str) -> Result<String, (usize, String)> {
                 ),
             ));
         }
+        // libselinux compiles no longer expression (label_file.h
+        // compile_regex, "regex of length ... too long").
+        if path.len() >= MAX_PATH_EXPR {
+            return Err((
+                i + 1,
+                format!(
+                    "the path expression is {} bytes long; libselinux compiles at most {}",
+                    path.len(),
+                    MAX_PATH_EXPR - 1
+                ),
+            ));
+        }
         if let Some(why) = regex_problem(path) {
             return Err((i + 1, why));
+        }
+        // Two contexts for one path and file type are "conflicting filecon
+        // rules" to CIL (libsepol cil_post.c), and semodule -i fails.
+        if let Some(first) = seen.insert((path, ty), i + 1) {
+            return Err((
+                i + 1,
+                format!(
+                    "`{}` already has a context for this file type (line {first}); CIL refuses two",
+                    crate::text::one_line(path)
+                ),
+            ));
         }
         let ctx = context(ctx).map_err(|e| (i + 1, e))?;
         out.push_str(&format!("(filecon \"{path}\" {ty} {ctx})\n"));
@@ -220,6 +260,24 @@ pub fn fc_to_cil(fc: &str) -> Result<String, (usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refuses_what_semodule_would() {
+        let e = fc_to_cil("/srv/Überspielungen(/.*)?\tsystem_u:object_r:etc_t:s0\n").unwrap_err();
+        assert!(e.0 == 1 && e.1.contains("not ASCII"), "{e:?}");
+        let long = format!("/{} system_u:object_r:etc_t:s0\n", "a".repeat(5000));
+        assert!(fc_to_cil(&long).unwrap_err().1.contains("bytes long"));
+        let twice = "/srv/x system_u:object_r:etc_t:s0\n/srv/x system_u:object_r:var_t:s0\n";
+        let e = fc_to_cil(twice).unwrap_err();
+        assert!(e.0 == 2 && e.1.contains("line 1"), "{e:?}");
+        // Another file type for the same path is a rule of its own.
+        assert!(
+            fc_to_cil(
+                "/srv/x -d system_u:object_r:etc_t:s0\n/srv/x -- system_u:object_r:var_t:s0\n"
+            )
+            .is_ok()
+        );
+    }
 
     #[test]
     fn converts_the_forms_semodule_package_reads() {

@@ -568,16 +568,38 @@ fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
             Some(rustix::fs::Gid::from_raw(m.gid())),
         );
         in_place = m.nlink() > 1 || owner.is_err();
+    } else {
+        // A new file gets what the umask leaves of rw for everyone, as any
+        // editor's would (the temporary file is 0600).
+        use std::os::unix::fs::PermissionsExt as _;
+        let umask = crate::output::current_umask();
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o666 & !umask))?;
     }
     if in_place {
         drop(tmp);
+        // Hard links stay linked only if the file itself is rewritten, which
+        // is not atomic: on a failure (a full disk) its old bytes go back.
+        let before = std::fs::read(&real).with_context(|| format!("reading {shown}"))?;
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .open(&real)
             .with_context(|| format!("writing {shown}"))?;
-        f.write_all(bytes)?;
-        f.set_len(bytes.len() as u64)?;
-        f.sync_all()?;
+        let rewrite = |f: &mut std::fs::File, b: &[u8]| -> std::io::Result<()> {
+            use std::io::{Seek as _, SeekFrom};
+            f.seek(SeekFrom::Start(0))?;
+            f.write_all(b)?;
+            f.set_len(b.len() as u64)?;
+            f.sync_all()
+        };
+        if let Err(e) = rewrite(&mut f, bytes) {
+            let restored = rewrite(&mut f, &before);
+            return Err(UserError(match restored {
+                Ok(()) => format!("{shown}: {e}; it was left as it was"),
+                Err(r) => format!("{shown}: {e}, and its old contents could not be put back ({r})"),
+            })
+            .into());
+        }
         return Ok(());
     }
     tmp.write_all(bytes)?;

@@ -56,10 +56,7 @@ pub fn te_problem(file: &str, te: &str) -> Option<String> {
     if let Some(p) = text_problem(file, te) {
         return Some(p);
     }
-    let (n, _) = te
-        .lines()
-        .enumerate()
-        .find(|(_, l)| l.trim_start().starts_with("#line"))?;
+    let (n, _) = te.lines().enumerate().find(|(_, l)| l.contains("#line"))?;
     Some(format!(
         "{file} line {}: `#line` is a checkmodule directive that renumbers its messages, not a comment",
         n + 1
@@ -344,6 +341,7 @@ mod tests {
                 .contains("U+001B")
         );
         assert!(text_problem("m.te", "module m 1.0;\n\tallow a_t b_t:file read;\n").is_none());
+        assert!(te_problem("m.te", "module m 1.0;\nrequire { type etc_t; } #line 900\n").is_some());
         assert!(
             te_problem("m.te", "module m 1.0;\n#line 7\n")
                 .unwrap()
