@@ -220,7 +220,16 @@ pub fn forbidden_karg(arg: &str) -> Option<&'static str> {
     match name {
         "init" | "rdinit" | "initrd" | "noinitrd" | "retain_initrd" | "root" | "rootfstype"
         | "rootflags" | "ro" | "rw" | "resume" | "resume_offset" | "resumeflags" | "noresume"
-        | "hibernate" | "nfsroot" | "ip" | "BOOT_IMAGE" => return Some(BOOT),
+        | "hibernate" | "nfsroot" | "ip" | "BOOT_IMAGE"
+        // Another /usr, root hash or fallback root: systemd's fstab- and
+        // veritysetup-generators (kernel-command-line(7)), dracut's
+        // rootfallback= and netroot=, the kernel's nfsaddrs= alias of ip=,
+        // and ostree=, which picks the deployment an image-mode host boots.
+        | "mount.usr" | "mount.usrfstype" | "mount.usrflags" | "roothash" | "usrhash"
+        | "rootfallback" | "netroot" | "nfsaddrs" | "ostree"
+        // systemd as PID 1 takes `container=` from its environment, which
+        // unknown dot-less arguments reach (src/basic/virt.c detect_container).
+        | "container" | "container_uuid" => return Some(BOOT),
         "single" | "s" | "S" | "1" | "2" | "3" | "4" | "5" | "emergency" | "rescue" => {
             return Some(RUNLEVEL);
         }
@@ -247,7 +256,14 @@ pub fn forbidden_karg(arg: &str) -> Option<&'static str> {
         | "sysrq_always_enabled"
         | "dis_ucode_ldr"
         | "initcall_blacklist" => return Some(SECURITY),
-        "kgdboc" | "kgdbwait" | "kgdbcon" | "kgdbdbgp" | "ekgdboc" | "kdb" => {
+        // Every kgdb and kdb switch, whatever its suffix or module spelling
+        // (kgdboc.kgdboc=, kgdboc_earlycon, kgdbts, kdb.cmd_enable).
+        _ if name.starts_with("kgdb")
+            || name.starts_with("ekgdb")
+            || name == "kdb"
+            || space == "kdb"
+            || space == "kgdboc" =>
+        {
             return Some(DEBUGGER);
         }
         "modprobe.blacklist" | "module_blacklist" | "driver.blacklist" => {
@@ -257,6 +273,21 @@ pub fn forbidden_karg(arg: &str) -> Option<&'static str> {
                 .then_some(BLACKLIST);
         }
         _ => {}
+    }
+    // obsolete_checksetup() (init/main.c) matches a __setup name as a prefix
+    // of the token, and handlers such as disable_randmaps() ignore the rest:
+    // `norandmapsx` is `norandmaps`.
+    if [
+        "norandmaps",
+        "sysrq_always_enabled",
+        "nosmap",
+        "nosmep",
+        "nokaslr",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
+    {
+        return Some(SECURITY);
     }
     if name.starts_with("ima_")
         || name == "ima"
@@ -640,6 +671,11 @@ pub fn forbidden_sysctl(key: &str) -> Option<&'static str> {
             Some(RUNS)
         }
         _ if key.starts_with("kernel.usermodehelper.") => Some(RUNS),
+        // An interpreter registered here runs for every matching binary, as
+        // root for setuid ones with flag C (admin-guide/binfmt-misc.rst).
+        _ if key == "fs.binfmt_misc" || key.starts_with("fs.binfmt_misc.") => Some(RUNS),
+        // io_uring is off by default on EL for its attack surface.
+        "kernel.io_uring_disabled" => Some(LIFTS),
         "kernel.kptr_restrict"
         | "kernel.dmesg_restrict"
         | "kernel.perf_event_paranoid"
@@ -1193,6 +1229,30 @@ pub fn ipv4_cidr(v: &str) -> Result<(std::net::Ipv4Addr, u8), Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_giving_switches_found_by_review_are_refused() {
+        for k in [
+            "norandmapsx",
+            "sysrq_always_enabledx",
+            "kgdboc.kgdboc=kms,kbd",
+            "kgdboc_earlycon",
+            "kgdbts=V1F100",
+            "kdb.cmd_enable=1",
+            "mount.usr=/dev/sdb1",
+            "roothash=abc",
+            "rootfallback=/dev/sdb1",
+            "netroot=nfs:10.0.0.1:/x",
+            "nfsaddrs=dhcp",
+            "ostree=/ostree/boot.1/x",
+            "container=other",
+        ] {
+            assert!(forbidden_karg(k).is_some(), "{k}");
+        }
+        assert!(forbidden_sysctl("fs.binfmt_misc.register").is_some());
+        assert!(forbidden_karg("threadirqs").is_none());
+        assert!(forbidden_karg("nosoftlockup").is_none());
+    }
 
     #[test]
     fn account_names() {
