@@ -1030,14 +1030,21 @@ fn irq(cx: &mut Cx, root: &Section) -> Irq {
 fn sysctl(cx: &mut Cx, root: &Section) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     if let Some(s) = cx.table(root, "sysctl") {
-        sysctl_entries(cx, &s, "", &mut out);
+        sysctl_entries(cx, &s, "", &mut out, &mut BTreeMap::new());
     }
     out
 }
 
 /// Walk [sysctl], where `"vm.swappiness" = 10` and the dotted-key spelling
-/// `vm.swappiness = 10` (a nested table in TOML) mean the same.
-fn sysctl_entries(cx: &mut Cx, s: &Section, prefix: &str, out: &mut BTreeMap<String, String>) {
+/// `vm.swappiness = 10` (a nested table in TOML) mean the same. `spelled`
+/// keeps how each key was first written, for the "set twice" message.
+fn sysctl_entries(
+    cx: &mut Cx,
+    s: &Section,
+    prefix: &str,
+    out: &mut BTreeMap<String, String>,
+    spelled: &mut BTreeMap<String, String>,
+) {
     for (k, v) in s.table.iter() {
         let part = k.get_ref().as_ref();
         let key = if prefix.is_empty() {
@@ -1052,7 +1059,7 @@ fn sysctl_entries(cx: &mut Cx, s: &Section, prefix: &str, out: &mut BTreeMap<Str
                 table: t,
                 span: v.span(),
             };
-            sysctl_entries(cx, &sub, &key, out);
+            sysctl_entries(cx, &sub, &key, out, spelled);
             continue;
         }
         if let Err(p) = grammar::sysctl_key(&key) {
@@ -1090,10 +1097,15 @@ fn sysctl_entries(cx: &mut Cx, s: &Section, prefix: &str, out: &mut BTreeMap<Str
             Ok(()) if out.contains_key(&norm) => cx.rep.error(
                 path,
                 Some(k.span()),
-                format!("this sysctl is set twice ({} is one key)", shown(&norm)),
-                "keep one spelling of the key",
+                format!(
+                    "this sysctl is set twice: {} sets it already ({} is one key)",
+                    shown(spelled.get(&norm).map_or(norm.as_str(), String::as_str)),
+                    shown(&norm)
+                ),
+                "keep one of the two lines",
             ),
             Ok(()) => {
+                spelled.insert(norm.clone(), key);
                 out.insert(norm, value);
             }
             Err(p) => cx.rep.error(path, Some(v.span()), p.message, p.fix),
