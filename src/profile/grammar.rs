@@ -190,14 +190,18 @@ pub fn unprivileged_group(name: &str) -> Check {
 ///   `sysrq_always_enabled`, `dis_ucode_ldr`, `initcall_blacklist`, the kernel
 ///   debuggers (`kgdboc`, `kgdbwait`, `kgdbcon`, `kgdbdbgp`, `ekgdboc`, `kdb`),
 ///   and the parameters of the security modules themselves (`apparmor.*`,
-///   `ima.*`, `loadpin.*`, `lockdown.*`, ...).
+///   `ima.*`, `loadpin.*`, `lockdown.*`, ...); `rodata=`, `clearcpuid=`,
+///   arm64's `id_aa64*` overrides and `firmware_class.path=`.
+/// - **Tracing from boot** (`ftrace*`, `trace_*`, `kprobe_event`,
+///   `tp_printk`, ...): probes copy kernel memory into buffers and the log.
 /// - **Module lists** (`modprobe.blacklist`, `module_blacklist`,
 ///   `rd.driver.blacklist`) may keep any module from loading but a security or
 ///   integrity one (TPM, dm-crypt, dm-verity, trusted and encrypted keys).
 ///
-/// CPU vulnerability mitigations (`mitigations=off`, ...) are not refused: they
-/// trade protection against local programs for latency, which is the studio's
-/// call; [`weakening_karg`] warns about them.
+/// CPU vulnerability mitigations (`mitigations=off`, ...), control-flow
+/// protection and the IOMMU are not refused: they trade protection for
+/// latency or a driver, which is the studio's call; [`weakening_karg`] warns
+/// about them.
 pub fn forbidden_karg(arg: &str) -> Option<&'static str> {
     const BOOT: &str = "changes how the system boots (its root file system, init or target), which the installer and boot loader own";
     const RUNLEVEL: &str =
@@ -207,6 +211,7 @@ pub fn forbidden_karg(arg: &str) -> Option<&'static str> {
     const SECURITY: &str = "turns off or weakens a security protection of the kernel (SELinux, audit, module signatures, lockdown, integrity, address randomisation)";
     const DEBUGGER: &str = "opens a kernel debugger on a console: root for anyone at that port";
     const BLACKLIST: &str = "keeps a security or integrity module (TPM, dm-crypt, dm-verity, trusted or encrypted keys) from loading";
+    const TRACING: &str = "turns on kernel tracing from boot: probes and events copy kernel memory into trace buffers and the kernel log, and cost latency";
     const ENVIRONMENT: &str = "is not a kernel parameter (they are lowercase): the kernel hands it to init (PID 1) as an environment variable or argument";
     let (raw_key, value) = arg.split_once('=').unwrap_or((arg, ""));
     let key = raw_key.replace('-', "_");
@@ -255,7 +260,31 @@ pub fn forbidden_karg(arg: &str) -> Option<&'static str> {
         | "hardened_usercopy"
         | "sysrq_always_enabled"
         | "dis_ucode_ldr"
-        | "initcall_blacklist" => return Some(SECURITY),
+        | "initcall_blacklist"
+        // Kernel text and read-only data writable (kernel-parameters.txt
+        // `rodata=`), and CPU feature bits cleared at boot, SMAP and SMEP
+        // among them (`clearcpuid=`, x86 Documentation/arch/x86/cpuinfo.rst).
+        | "rodata"
+        | "clearcpuid"
+        // Device firmware read from another folder (firmware_class.path=,
+        // admin-guide: firmware-guide/fw_search_path.rst): a device runs it,
+        // with DMA to all memory.
+        | "firmware_class.path" => return Some(SECURITY),
+        // Another fstab or LUKS setup: systemd's fstab- and
+        // cryptsetup-generators read `fstab=`, `luks=` and `luks.*`
+        // (kernel-command-line(7)); the `rd.` forms are the initrd's.
+        "fstab" | "luks" => return Some(BOOT),
+        _ if space == "luks" => return Some(BOOT),
+        // Kernel tracing from boot (kernel-parameters.txt: ftrace=,
+        // trace_event=, kprobe_event=, tp_printk, ...): probes that copy
+        // kernel memory into trace buffers and the log, and latency.
+        _ if tracing(name) => return Some(TRACING),
+        // arm64's raw ID register overrides (`id_aa64mmfr1.vh=0`,
+        // arch/arm64/kernel/pi/idreg-override.c) hide CPU features from the
+        // kernel, protections such as PAN and BTI among them.
+        _ if name.starts_with("id_aa64") || name.starts_with("id_isar") => {
+            return Some(SECURITY);
+        }
         // Every kgdb and kdb switch, whatever its suffix or module spelling
         // (kgdboc.kgdboc=, kgdboc_earlycon, kgdbts, kdb.cmd_enable).
         _ if name.starts_with("kgdb")
@@ -321,6 +350,19 @@ pub fn forbidden_karg(arg: &str) -> Option<&'static str> {
         return Some(ENVIRONMENT);
     }
     None
+}
+
+/// Boot-time tracing switches (kernel-parameters.txt, trace/ftrace.rst,
+/// trace/kprobetrace.rst, trace/boottime-trace.rst).
+fn tracing(name: &str) -> bool {
+    name.starts_with("ftrace")
+        || name.starts_with("trace_")
+        || name.starts_with("tp_printk")
+        || name.starts_with("traceoff_on_warning")
+        || matches!(
+            name,
+            "kprobe_event" | "alloc_snapshot" | "trace_instance" | "dump_on_oops"
+        )
 }
 
 /// The `systemd.*` switches that tune or only log (kernel-command-line(7)):
@@ -402,9 +444,45 @@ pub fn weakening_karg(arg: &str) -> Option<&'static str> {
             | "init_on_free"
             | "randomize_kstack_offset"
     );
-    mitigation.then_some(
-        "changes CPU vulnerability mitigations or memory hardening: turned off, they buy latency by letting local programs read memory that is not theirs",
-    )
+    // Control-flow protection (x86 `ibt=`, `cfi=`; arm64 `arm64.nobti`,
+    // `arm64.nopauth`, `arm64.nomte`) and the IOMMU, which keeps devices
+    // (Thunderbolt and USB4 audio interfaces among them) from reaching all
+    // memory by DMA (kernel-parameters.txt `iommu=`, `iommu.passthrough=`,
+    // `iommu.strict=`, `intel_iommu=`, `amd_iommu=`). Some drivers and
+    // latency guides want them off.
+    // Only the values that turn a protection off warn: `intel_iommu=on`
+    // turns one on.
+    let value = arg.split_once('=').map_or("", |(_, v)| v);
+    let off = |v: &str| matches!(v, "off" | "0" | "n" | "no" | "N");
+    let on = |v: &str| matches!(v, "on" | "1" | "y" | "yes" | "Y");
+    let listed = |words: &[&str]| value.split(',').any(|w| words.contains(&w));
+    let control_flow = match key.as_str() {
+        "ibt" | "cfi" => off(value),
+        "arm64.nobti" | "arm64.nopauth" | "arm64.nomte" => true,
+        _ => false,
+    };
+    let iommu = match key.as_str() {
+        "iommu" => listed(&["off", "pt", "soft"]),
+        "intel_iommu" | "amd_iommu" => listed(&["off", "tboot_noforce"]),
+        "iommu.passthrough" => on(value),
+        "iommu.strict" => off(value),
+        _ => false,
+    };
+    if mitigation {
+        Some(
+            "changes CPU vulnerability mitigations or memory hardening: turned off, they buy latency by letting local programs read memory that is not theirs",
+        )
+    } else if control_flow {
+        Some(
+            "changes the kernel's control-flow protection (indirect branch tracking, CFI, pointer authentication, memory tagging): off, an exploited bug is easier to turn into code",
+        )
+    } else if iommu {
+        Some(
+            "changes the IOMMU: off or in passthrough, a device (a Thunderbolt audio interface too) can read and write all memory by DMA",
+        )
+    } else {
+        None
+    }
 }
 
 /// RPM package names (`Name:` tag rules: alphanumerics and `-._+`, not starting
@@ -760,6 +838,25 @@ pub fn repo_url(v: &str) -> Check {
         problem(
             format!("{} is not a valid repository URL", shown(v)),
             "use one http(s)://, ftp:// or file:/// URL of letters, digits and -._~:/?=&%+@ ($releasever and $basearch are allowed; no commas or spaces, which make dnf read a list), e.g. \"https://example.org/kernel-rt/fedora-$releasever-$basearch/\"",
+        )
+    }
+}
+
+/// The URL of a repository's signing key: a [`repo_url`] that nobody on the
+/// network path can swap, `https://` or a local `file:///`. dnf trusts every
+/// package the key signed, so a key fetched over `http://` or `ftp://` lets
+/// whoever answers instead install anything as root.
+pub fn gpgkey_url(v: &str) -> Check {
+    repo_url(v)?;
+    if v.starts_with("https://") || v.starts_with("file:///") {
+        Ok(())
+    } else {
+        problem(
+            format!(
+                "{} is fetched over a channel anyone on the way can change",
+                shown(v)
+            ),
+            "serve the signing key over https:// (or ship it and use file:///etc/pki/rpm-gpg/...)",
         )
     }
 }
@@ -1363,6 +1460,24 @@ mod tests {
             "INIT=/bin/sh",
             "BOOT_IMAGE=x",
             "root=/dev/sda1",
+            "rodata=off",
+            "clearcpuid=smap,smep",
+            "id_aa64mmfr1.vh=0",
+            "id_aa64pfr1.bt=0",
+            "firmware_class.path=/home/x",
+            "firmware-class.path=/home/x",
+            "fstab=no",
+            "rd.fstab=no",
+            "luks=no",
+            "luks.uuid=x",
+            "luks.key=/x",
+            "ftrace=function",
+            "ftrace_dump_on_oops",
+            "trace_event=sched:*",
+            "trace_options=sym-addr",
+            "tp_printk",
+            "kprobe_event=p,vfs_read",
+            "traceoff_on_warning",
         ] {
             assert!(forbidden_karg(bad).is_some(), "{bad}");
         }
@@ -1388,6 +1503,34 @@ mod tests {
         assert!(weakening_karg("mitigations=off").is_some());
         assert!(weakening_karg("nospectre-v2").is_some());
         assert!(weakening_karg("threadirqs").is_none());
+        for weak in [
+            "ibt=off",
+            "cfi=off",
+            "arm64.nobti",
+            "arm64.nopauth",
+            "arm64.nomte",
+            "iommu=off",
+            "iommu=pt",
+            "intel_iommu=off",
+            "amd_iommu=off",
+            "intel_iommu=on,tboot_noforce",
+            "iommu.passthrough=1",
+            "iommu.strict=0",
+        ] {
+            assert!(forbidden_karg(weak).is_none(), "{weak}");
+            assert!(weakening_karg(weak).is_some(), "{weak}");
+        }
+        for strong in [
+            "intel_iommu=on",
+            "amd_iommu=on",
+            "iommu=force",
+            "iommu.strict=1",
+            "iommu.passthrough=0",
+            "ibt=warn",
+            "cfi=kcfi",
+        ] {
+            assert!(weakening_karg(strong).is_none(), "{strong}");
+        }
     }
 
     #[test]
@@ -1530,6 +1673,16 @@ mod tests {
     #[test]
     fn repo_urls() {
         assert!(repo_url("https://example.org/rt/fedora-$releasever-$basearch/").is_ok());
+        assert!(repo_url("http://mirror.example/rt/").is_ok());
+        assert!(gpgkey_url("https://example.org/RPM-GPG-KEY").is_ok());
+        assert!(gpgkey_url("file:///etc/pki/rpm-gpg/RPM-GPG-KEY-rt").is_ok());
+        for bad in [
+            "http://example.org/KEY",
+            "ftp://example.org/KEY",
+            "https://a/K,https://b/K",
+        ] {
+            assert!(gpgkey_url(bad).is_err(), "{bad}");
+        }
         assert!(repo_url("file:///srv/repo").is_ok());
         for bad in [
             "example.org",

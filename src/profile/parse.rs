@@ -615,7 +615,7 @@ fn kernel(cx: &mut Cx, root: &Section, target: &Target) -> Kernel {
     let repo = cx
         .string_with(&s, "repo", grammar::repo_url)
         .map(|(v, _)| v);
-    let gpgkey = cx.string_with(&s, "gpgkey", grammar::repo_url);
+    let gpgkey = cx.string_with(&s, "gpgkey", grammar::gpgkey_url);
     if let (Some((_, span)), None) = (&gpgkey, &repo) {
         cx.rep.error(
             s.key("gpgkey"),
