@@ -9,6 +9,8 @@ pub struct Problem {
     pub fix: String,
 }
 
+use num_bigint::BigUint;
+
 pub type Check = Result<(), Problem>;
 
 fn problem(message: impl Into<String>, fix: impl Into<String>) -> Check {
@@ -921,13 +923,17 @@ pub fn ssh_key(v: &str) -> Check {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
         && comment.len() <= 256
         && comment.chars().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, ' ' | '@' | '.' | '_' | '-' | '+' | ':')
+            c.is_ascii_alphanumeric()
+                || matches!(
+                    c,
+                    ' ' | '@' | '.' | '_' | '-' | '+' | ':' | '(' | ')' | '\'' | ',' | '/' | '='
+                )
         });
     if !ok {
         return problem(
             "not a valid OpenSSH public key",
             format!(
-                "paste one public key line (`TYPE BASE64 [comment]`, TYPE one of {}); the comment may use letters, digits, spaces and @._-+:",
+                "paste one public key line (`TYPE BASE64 [comment]`, TYPE one of {}); the comment may use letters, digits, spaces and @._-+:()',/=",
                 SSH_KEY_TYPES.join(", ")
             ),
         );
@@ -968,12 +974,12 @@ fn ssh_blob_type(blob: &[u8]) -> Result<&[u8], &'static str> {
             }
         }
         b"ssh-rsa" => {
-            let e = field()?;
-            let n = field()?;
-            // mpints, without the sign byte: OpenSSH refuses moduli under
-            // 1024 bits (SSH_RSA_MINIMUM_MODULUS_SIZE) and over 16384.
-            let n = n.strip_prefix(&[0]).unwrap_or(n);
-            if e.is_empty() || !(128..=2048).contains(&n.len()) {
+            let e = ssh_mpint(field()?)?;
+            let n = ssh_mpint(field()?)?;
+            // OpenSSH refuses moduli under 1024 bits
+            // (SSH_RSA_MINIMUM_MODULUS_SIZE, sshkey.c) and over 16384
+            // (SSHBUF_MAX_BIGNUM); no private key matches an even exponent.
+            if e.bits() < 2 || !e.bit(0) || !(1024..=16384).contains(&n.bits()) || !n.bit(0) {
                 return Err("does not hold an RSA key of 1024 to 16384 bits");
             }
         }
@@ -991,6 +997,7 @@ fn ssh_blob_type(blob: &[u8]) -> Result<&[u8], &'static str> {
             if named != Some(curve) || q.len() != point(curve) || q.first() != Some(&4) {
                 return Err("does not hold a point on the curve its type names");
             }
+            ec_public_point(curve, &q[1..])?;
         }
         _ => return Ok(ty),
     }
@@ -1001,6 +1008,73 @@ fn ssh_blob_type(blob: &[u8]) -> Result<&[u8], &'static str> {
         return Err("has bytes after the key");
     }
     Ok(ty)
+}
+
+/// An SSH mpint (RFC 4251 5) as OpenSSH reads it
+/// (`sshbuf_get_bignum2_bytes_direct`, sshbuf-getput-crypto.c): a set top bit
+/// is a negative number, which it refuses; leading zero bytes are skipped.
+fn ssh_mpint(b: &[u8]) -> Result<BigUint, &'static str> {
+    if b.first().is_some_and(|&d| d & 0x80 != 0) {
+        return Err("holds a negative number where a key needs a positive one");
+    }
+    Ok(BigUint::from_bytes_be(b))
+}
+
+/// The NIST prime curves as SEC 2 defines them (`openssl ecparam -name
+/// prime256v1 -param_enc explicit -text` prints the same): the field prime
+/// p, the constant b of y^2 = x^3 - 3x + b, and the group order n.
+const NIST_CURVES: &[(&[u8], &str, &str, &str)] = &[
+    (
+        b"nistp256",
+        "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff",
+        "5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b",
+        "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551",
+    ),
+    (
+        b"nistp384",
+        "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff",
+        "b3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aef",
+        "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973",
+    ),
+    (
+        b"nistp521",
+        "1ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        "51953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef109e156193951ec7e937b1652c0bd3bb1bf073573df883d2c34f1ef451fd46b503f00",
+        "1fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409",
+    ),
+];
+
+/// An uncompressed point `x || y` that sshd accepts as a public key: on the
+/// curve (OpenSSL's `EC_POINT_oct2point`), and as OpenSSH's
+/// `sshkey_ec_validate_public` (sshkey.c) wants it: x and y above half the
+/// order's bits and below `n - 1`. The curves' cofactor is 1, so a point on
+/// the curve has order n, which is its last check (`nQ == infinity`).
+fn ec_public_point(curve: &[u8], xy: &[u8]) -> Result<(), &'static str> {
+    const OFF: &str = "does not hold a point on the curve its type names";
+    let Some(&(_, p, b, n)) = NIST_CURVES.iter().find(|c| c.0 == curve) else {
+        return Err(OFF);
+    };
+    let hex = |h: &str| BigUint::parse_bytes(h.as_bytes(), 16).expect("a curve constant");
+    let (p, b, n) = (hex(p), hex(b), hex(n));
+    let (x, y) = xy.split_at(xy.len() / 2);
+    let (x, y) = (BigUint::from_bytes_be(x), BigUint::from_bytes_be(y));
+    if x >= p || y >= p {
+        return Err(OFF);
+    }
+    // y^2 = x^3 - 3x + b (mod p), with -3x written as + 3(p - x).
+    let three = BigUint::from(3u8);
+    let right = (&x * &x * &x + &three * (&p - &x) + &b) % &p;
+    if (&y * &y) % &p != right {
+        return Err(OFF);
+    }
+    let half = n.bits() / 2;
+    let below = &n - 1u8;
+    if x.bits() <= half || y.bits() <= half || x >= below || y >= below {
+        return Err(
+            "holds a point OpenSSH refuses as a public key (a coordinate too small or too large)",
+        );
+    }
+    Ok(())
 }
 
 /// The next SSH string of `rest` (a u32 big-endian length, then the bytes).
@@ -1585,6 +1659,50 @@ mod tests {
         // Cut short, padded wrongly, trailing bits set.
         assert!(ssh_key(&format!("ssh-ed25519 {}", &ed[..40])).is_err());
         assert!(ssh_key(&format!("ssh-ed25519 {ed}=")).is_err());
+        // Real ssh-keygen keys (1024-bit RSA, the three NIST curves) with a
+        // comment of the characters people put there.
+        let comment = "Jane's laptop (studio, A/B=1)";
+        for key in [
+            "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDs2suSPTdvngOzeZsoM4aWdxiOwIlMRKMPa3IdmQUnbwa3Qwl8pYHYvrMLmgweT6ekQLM0Rg7JqvKaQm4owNKf8X1ZQVqfwv1hoiWft/FLQfAm2ctft2WsYjYkMMhCmelFDZVmPw1YWeLnIplfzkkEZSr6IAWmYnaItrFDlq3OKQ==",
+            "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBI/qsnAl9YIzLHJ/v9oAM2jeAbmoxv0eAugnEEpMWVF8O1Q+PjW+wdfHkob5rrs3+BJMXoZdRJQEOuXcw3+vJ1w=",
+            "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBP95zhOmHwNnZMDtO6Ri2XLpMu0E/gDgff9vG8U3O4y33vFKc8nu0MJWbJWtSgy599kkEpi8ssa0/Ew+7jS5LY3Au4wpVz338S1rBCIo3rRUf88QY7W3DUXahRyotBQ/VA==",
+            "ecdsa-sha2-nistp521 AAAAE2VjZHNhLXNoYTItbmlzdHA1MjEAAAAIbmlzdHA1MjEAAACFBAGNH3CdmYgXkWe2pJxI9UfmVprJ91VjEXceuJgz+nuDCvOqajRuX9g791PVdf0jejjUCa10X7dXycGdy2LRnAWUuAB/SCVbM5Ku/PgmsRLqoKMucdQTWWoSnuGY3HaVpPPVvpp7b6EUgkRvYxC8BHgRiiZGzW/kqQx+YwudkJ4kYIvbCw==",
+        ] {
+            assert_eq!(ssh_key(&format!("{key} {comment}")), Ok(()), "{key}");
+        }
+        // What sshd refuses: the P-256 point with y's last bit flipped (off
+        // the curve), the RSA modulus without its sign byte (negative), a
+        // 768-bit modulus (openssl genrsa 768), an even exponent.
+        for (bad, why) in [
+            (
+                "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBI/qsnAl9YIzLHJ/v9oAM2jeAbmoxv0eAugnEEpMWVF8O1Q+PjW+wdfHkob5rrs3+BJMXoZdRJQEOuXcw3+vJ10=",
+                "curve",
+            ),
+            (
+                "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgOzay5I9N2+eA7N5mygzhpZ3GI7AiUxEow9rch2ZBSdvBrdDCXylgdi+swuaDB5Pp6RAszRGDsmq8ppCbijA0p/xfVlBWp/C/WGiJZ+38UtB8CbZy1+3ZaxiNiQwyEKZ6UUNlWY/DVhZ4ucimV/OSQRlKvogBaZidoi2sUOWrc4p",
+                "negative",
+            ),
+            (
+                "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAYQCuKSR++IzhRx/jt+pmKeRkFRpvPLNvNmL7R3Dw1dTvRx5etVq20FPvjXme2R8CpLCtBYBrMPUnWvqXvclZNMp9gYB5RlCR6CpGIlWqEo3jz4UTKwtFI9ZuF5FY86ITu70=",
+                "1024",
+            ),
+            (
+                "ssh-rsa AAAAB3NzaC1yc2EAAAADAQAAAAAAgQDs2suSPTdvngOzeZsoM4aWdxiOwIlMRKMPa3IdmQUnbwa3Qwl8pYHYvrMLmgweT6ekQLM0Rg7JqvKaQm4owNKf8X1ZQVqfwv1hoiWft/FLQfAm2ctft2WsYjYkMMhCmelFDZVmPw1YWeLnIplfzkkEZSr6IAWmYnaItrFDlq3OKQ==",
+                "1024",
+            ),
+        ] {
+            let e = ssh_key(bad).unwrap_err();
+            assert!(e.message.contains(why), "{bad}: {}", e.message);
+        }
+        // The point at x = 0 is not on P-256; small coordinates are refused
+        // even where a point exists.
+        assert!(ec_public_point(b"nistp256", &[0; 64]).is_err());
+        for bad_comment in ["a\"b", "a\\b", "a`id`", "a$HOME", "a;b"] {
+            assert!(
+                ssh_key(&format!("ssh-ed25519 {ed} {bad_comment}")).is_err(),
+                "{bad_comment}"
+            );
+        }
         assert_eq!(base64_decode("TWE="), Some(b"Ma".to_vec()));
         assert_eq!(base64_decode("TWF="), None);
         assert_eq!(base64_decode("TQ=="), Some(b"M".to_vec()));

@@ -61,7 +61,7 @@ case $home in /?*) ;; *) echo "{{ u.name }} has no home folder" >&2; exit 1 ;; e
 install -d -m 0700 -o {{ u.name }} -g "$(id -g {{ u.name }})" "$home/.ssh"
 touch "$home/.ssh/authorized_keys"
 {% for k in u.ssh_keys -%}
-grep -qxF '{{ k }}' "$home/.ssh/authorized_keys" || printf '%s\n' '{{ k }}' >>"$home/.ssh/authorized_keys"
+grep -qxF {{ k | sq }} "$home/.ssh/authorized_keys" || printf '%s\n' {{ k | sq }} >>"$home/.ssh/authorized_keys"
 {% endfor -%}
 chown {{ u.name }}: "$home/.ssh/authorized_keys"
 chmod 0600 "$home/.ssh/authorized_keys"
