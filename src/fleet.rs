@@ -533,7 +533,10 @@ fn network(cx: &mut Cx, s: &Section) -> (Network, Option<Span>) {
         let g32 = u32::from(*g);
         let problem = if *g == address {
             Some(format!("the gateway {g} is this host's own address"))
-        } else if g32 & mask != a & mask {
+        } else if prefix < 32 && g32 & mask != a & mask {
+            // A /32 host has no network of its own: its gateway is outside
+            // by design (hosted and routed networks hand out such
+            // addresses), and NetworkManager adds the direct route to it.
             Some(format!("the gateway {g} is outside {address}/{prefix}"))
         } else if reserved(g32) {
             Some(format!(
@@ -586,14 +589,14 @@ fn host_variant(
     // the host set, which its report entries may point at
     // (`host.a.kernel.cpu`, `host.a.irq.ban[1]`, anything under `host.a.users`).
     let mut key = String::new();
-    let mut own_keys: Vec<String> = Vec::new();
+    let mut own_keys: Vec<(String, std::ops::Range<usize>)> = Vec::new();
     for (section, allowed) in SECTIONS {
         let Some(v) = s.get(section) else { continue };
         let _ = write!(key, "{section}=");
         canonical(v.get_ref(), &mut key);
         key.push('\n');
         match (allowed, v.get_ref()) {
-            (None, _) => own_keys.push(s.key(section)),
+            (None, _) => own_keys.push((s.key(section), v.span())),
             (Some(allowed), DeValue::Table(t)) => {
                 cx.check_keys(
                     &Section {
@@ -604,8 +607,9 @@ fn host_variant(
                     allowed,
                 );
                 own_keys.extend(
-                    t.iter()
-                        .map(|(k, _)| format!("{}.{}", s.key(section), k.get_ref())),
+                    t.iter().map(|(k, val)| {
+                        (format!("{}.{}", s.key(section), k.get_ref()), val.span())
+                    }),
                 );
             }
             (Some(_), _) => cx.wrong_type(
@@ -658,12 +662,24 @@ fn host_variant(
     // The base profile's own warnings were reported with it; what is new here
     // concerns the host's overrides, which carry the inventory's positions.
     let overridden = |key: &str| {
-        own_keys.iter().any(|k| {
+        own_keys.iter().any(|(k, _)| {
             key == k
                 || key
                     .strip_prefix(k.as_str())
                     .is_some_and(|r| r.starts_with(['.', '[']))
         })
+    };
+    // An error at a key of the profile, in a section the host overrode, comes
+    // of what the host set there (the kernel command line grown too long by
+    // the host's isolate_cpus is reported at the profile's kernel.args): it
+    // is named by the host's own key in that section.
+    let own_in_section = |key: &str| {
+        let section = key
+            .strip_prefix(s.path.as_str())?
+            .split(['.', '['])
+            .nth(1)?;
+        let prefix = format!("{}.{section}.", s.path);
+        own_keys.iter().find(|(k, _)| k.starts_with(&prefix))
     };
     let (entries, omitted) = rep.into_parts();
     // Entries past the report's bound are counted; errors only, as whether a
@@ -677,8 +693,12 @@ fn host_variant(
         if e.severity == Severity::Warning && !own {
             continue;
         }
-        let span = if own { e.span } else { Some(s.span.clone()) };
-        cx.rep.push(e.severity, e.key, span, e.message, e.fix);
+        let (key, span) = match own_in_section(&e.key) {
+            _ if own => (e.key, e.span),
+            Some((k, span)) => (k.clone(), Some(span.clone())),
+            None => (e.key, Some(s.span.clone())),
+        };
+        cx.rep.push(e.severity, key, span, e.message, e.fix);
     }
     match profile {
         Some(p) => {

@@ -273,6 +273,41 @@ fn an_inventory_of_wrong_hosts_gets_the_same_bounds() {
     assert!(err.len() < 40_000, "{} bytes of report", err.len());
 }
 
+#[test]
+fn a_document_of_too_many_values_is_refused_before_it_is_parsed() {
+    // A value every four bytes, far inside the size limit: the 200,001st is
+    // named, in the profile and in an inventory.
+    let t = tempfile::tempdir().unwrap();
+    let args = vec!["\"a\""; 200_000].join(",");
+    let err = refused(
+        t.path(),
+        &format!("version = 1\n[kernel]\nargs = [{args}]\n"),
+    );
+    assert!(
+        err.contains("error: (size): the document holds more than 200000 values"),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    // version, kernel's header and args' `=` and bracket come first.
+    assert!(
+        err.contains(&format!(":3:{}", 8 + 4 * 199_997)),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    let inv = t.path().join("inventory.toml");
+    fs::write(
+        &inv,
+        format!("version = 1\n[[host]]\nname = \"a\"\n[host.kernel]\nargs = [{args}]\n[profile]\nversion = 1\n"),
+    )
+    .unwrap();
+    let err = fleet_refused(&inv);
+    assert!(
+        err.contains("error: (size):"),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+}
+
 /// A pipe whose reader is gone: the write end of a pipe `true` read from.
 fn closed_pipe() -> Stdio {
     let mut reader = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();

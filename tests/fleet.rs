@@ -868,3 +868,57 @@ fn every_hostile_inventory_is_refused_naming_its_keys() {
         );
     }
 }
+
+#[test]
+fn third_review_findings_stay_fixed() {
+    // A /32 address has no network: its gateway is outside it by design.
+    let t = tempfile::tempdir().unwrap();
+    let inv = t.path().join("room.toml");
+    fs::write(
+        &inv,
+        "version = 1\n[[host]]\nname = \"a\"\n[host.network]\naddress = \"203.0.113.7/32\"\ngateway = \"203.0.113.1\"\ndns = [\"203.0.113.1\"]\n[profile]\nversion = 1\n",
+    )
+    .unwrap();
+    let out = t.path().join("fleet");
+    ok(&fleet(&inv, &out, &[]));
+    let ks = read(&out.join("hosts/a.ks"));
+    assert!(
+        ks.contains("--ip=203.0.113.7 --netmask=255.255.255.255 --gateway=203.0.113.1"),
+        "{ks}"
+    );
+    // The same host's own address as its gateway is still refused.
+    refused(
+        &format!(
+            "{HEAD}[[host]]\nname = \"a\"\n[host.network]\naddress = \"203.0.113.7/32\"\ngateway = \"203.0.113.7\"\n"
+        ),
+        &["host.a.network.gateway", "this host's own address"],
+    );
+    // Loopback in disguise: inet_aton reads 0x7f000001 and 0x7f.1 as 127.0.0.1.
+    for url in [
+        "http://0x7f000001/fleet",
+        "http://0x7f.1/fleet",
+        "http://2130706433/fleet",
+    ] {
+        refused(
+            &format!(
+                "{HEAD}[pxe]\nurl = \"{url}\"\nkernel = \"http://10.0.0.1/k\"\ninitrd = \"http://10.0.0.1/i\"\nrepo = \"http://10.0.0.1/os\"\n[[host]]\nname = \"a\"\nmac = \"52:54:00:00:00:0a\"\n"
+            ),
+            &["pxe.url", "not a plain http(s) URL"],
+        );
+    }
+    // A command line grown too long by a host's CPU list is the host's
+    // isolate_cpus, not the profile's kernel.args.
+    let args: Vec<String> = (0..6)
+        .map(|i| format!("\"x{i}={}\"", "a".repeat(245)))
+        .collect();
+    refused(
+        &format!(
+            "version = 1\n[[host]]\nname = \"a\"\n[host.kernel]\nisolate_cpus = \"2-3\"\n[profile]\nversion = 1\n[profile.kernel]\nargs = [{}]\n",
+            args.join(", ")
+        ),
+        &[
+            "error: host.a.kernel.isolate_cpus: the kernel command line",
+            "room.toml:5:16",
+        ],
+    );
+}

@@ -1224,15 +1224,23 @@ fn ssh_blob(ty: &str, seed: &[u8]) -> Vec<u8> {
     };
     let bytes = |n: usize| -> Vec<u8> { seed.iter().copied().cycle().take(n).collect() };
     string(&mut b, ty.as_bytes());
+    // A point must be on its curve: these are of real ssh-keygen keys.
     let point = |curve: &str| {
-        let len = match curve {
-            "nistp256" => 65,
-            "nistp384" => 97,
-            _ => 133,
+        let hex = match curve {
+            "nistp256" => {
+                "048feab27025f582332c727fbfda003368de01b9a8c6fd1e02e827104a4c59517c3b543e3e35bec1d7c79286f9aebb37f8124c5e865d4494043ae5dcc37faf275c"
+            }
+            "nistp384" => {
+                "04ff79ce13a61f036764c0ed3ba462d972e932ed04fe00e07dff6f1bc5373b8cb7def14a73c9eed0c2566c95ad4a0cb9f7d9241298bcb2c6b4fc4c3eee34b92d8dc0bb8c29573df7f12d6b042228deb4547fcf1063b5b70d45da851ca8b4143f54"
+            }
+            _ => {
+                "04018d1f709d9988179167b6a49c48f547e6569ac9f7556311771eb89833fa7b830af3aa6a346e5fd83bf753d575fd237a38d409ad745fb757c9c19dcb62d19c0594b8007f48255b3392aefcf826b112eaa0a32e71d413596a129ee198dc7695a4f3d5be9a7b6fa11482446f6310bc0478118a2646cd6fe4a90c7e630b9d909e24608bdb0b"
+            }
         };
-        let mut q = bytes(len);
-        q[0] = 4;
-        q
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect::<Vec<u8>>()
     };
     match ty {
         "ssh-ed25519" => string(&mut b, &bytes(32)),
@@ -1245,6 +1253,7 @@ fn ssh_blob(ty: &str, seed: &[u8]) -> Vec<u8> {
             let mut n = vec![0];
             n.extend(bytes(256));
             n[1] |= 0x80;
+            n[256] |= 1;
             string(&mut b, &n);
         }
         "sk-ecdsa-sha2-nistp256@openssh.com" => {

@@ -1201,6 +1201,18 @@ pub fn relative_path(v: &str, ext: &str) -> Check {
     }
 }
 
+/// A label that `inet_aton(3)`, which getaddrinfo and the firmware's
+/// resolvers follow, reads as a number: decimal, octal (`0177`) or hex
+/// (`0x7f000001`). A name whose last label is one is an address in disguise
+/// (`0x7f000001` is 127.0.0.1, `0x7f.1` too).
+fn numeric_label(l: &str) -> bool {
+    let hex = l
+        .strip_prefix("0x")
+        .or_else(|| l.strip_prefix("0X"))
+        .is_some_and(|h| h.chars().all(|c| c.is_ascii_hexdigit()));
+    hex || (!l.is_empty() && l.chars().all(|c| c.is_ascii_digit()))
+}
+
 /// A fleet host's name: its hostname (`network --hostname`) and the name of its
 /// files. RFC 1123 labels, lowercase so that two hosts cannot differ only in
 /// case, dot-separated, at most 64 characters (Linux's HOST_NAME_MAX). The
@@ -1208,10 +1220,7 @@ pub fn relative_path(v: &str, ext: &str) -> Check {
 /// dotted-decimal form #.#.#.#, since at least the highest-level component
 /// label will be alphabetic" (RFC 1123 2.1), so `10.0.0.5` names no host.
 pub fn host_name(v: &str) -> Check {
-    if v.rsplit('.')
-        .next()
-        .is_some_and(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_digit()))
-    {
+    if v.rsplit('.').next().is_some_and(numeric_label) {
         return problem(
             format!("{} is a number or an address, not a host name", shown(v)),
             "give the machine a name with a letter in its last label, e.g. \"studio-07\"; its address goes in [host.network]",
@@ -1333,13 +1342,16 @@ pub fn plain_http_url(v: &str) -> Check {
         // Dotted digits are an address: one a machine can be reached at.
         ipv4(host).is_ok_and(|a| unusable_ipv4(a).is_none())
     } else {
-        host.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
+        // A name, not a number in another spelling (RFC 1123 2.1: its last
+        // label is not numeric).
+        !host.rsplit('.').next().is_some_and(numeric_label)
+            && host.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            })
     };
     if chars_ok && port_ok && host_ok {
         Ok(())
@@ -1730,7 +1742,17 @@ mod tests {
         assert!(host_name("10.0.0.5").is_err());
         assert!(host_name("42").is_err());
         assert!(host_name("studio-01.lab").is_ok());
+        assert!(host_name("0x7f000001").is_err());
+        assert!(host_name("studio.0x1").is_err());
+        assert!(host_name("studio-0x1").is_ok());
         for bad in [
+            "http://0x7f000001/x",
+            "http://0X7F000001/x",
+            "http://0x7f.1/x",
+            "http://0177.0.0.1/x",
+            "http://2130706433/x",
+            "http://127.1/x",
+            "http://pxe.lab.0x0/x",
             "http://:/",
             "http:///x",
             "http://x:/",
@@ -1747,6 +1769,7 @@ mod tests {
         for good in [
             "http://10.0.0.1/fleet",
             "http://pxe.lab:8080/x",
+            "http://0xcafe.lab/x",
             "https://x",
         ] {
             assert!(plain_http_url(good).is_ok(), "{good}");

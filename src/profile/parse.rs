@@ -396,8 +396,25 @@ pub(super) fn parse(text: &str, dir: Option<&Path>, rep: &mut Report) -> Option<
     parse_table(doc.get_ref(), String::new(), 0..0, dir, rep)
 }
 
+/// The most values (keys with their values, list items, table headers) a
+/// profile or an inventory may hold. A document's tree takes about a hundred
+/// bytes a value, and every value is checked, copied into each host's
+/// variant and rendered: bytes alone do not bound that (`["a","a",...]`
+/// holds a value every four bytes). A room of [`crate::fleet::MAX_HOSTS`]
+/// hosts of ten values each fits.
+pub const MAX_VALUES: usize = 200_000;
+
 /// A TOML document with positions, or its syntax errors in the report.
 pub(crate) fn document<'i>(text: &'i str, rep: &mut Report) -> Option<Spanned<DeTable<'i>>> {
+    if let Some(span) = too_many_values(text) {
+        rep.error(
+            "(size)",
+            Some(span),
+            format!("the document holds more than {MAX_VALUES} values (keys, list items and table headers); this is the first past the limit"),
+            "split it (an inventory into several rooms), or write lists shorter: a kernel command line, a package list or a CPU list never needs this many",
+        );
+        return None;
+    }
     let (doc, errors) = DeTable::parse_recoverable(text);
     if errors.is_empty() {
         return Some(doc);
@@ -414,6 +431,28 @@ pub(crate) fn document<'i>(text: &'i str, rep: &mut Report) -> Option<Spanned<De
             format!("TOML syntax error: {}{what}", e.message().trim()),
             "fix the TOML syntax at this position (strings in double quotes, one key per line, [section] headers)",
         );
+    }
+    None
+}
+
+/// Where the document's values pass [`MAX_VALUES`], if they do: counted on
+/// the lexer's tokens (which keep `,` `=` `[` inside strings and comments out
+/// of the count) as they stream, before any tree is built. Every value follows
+/// a `=` or a `,`, or opens a list; a table header counts as its bracket.
+fn too_many_values(text: &str) -> Option<Span> {
+    use toml_parser::lexer::TokenKind;
+    let mut n = 0usize;
+    for t in toml_parser::Source::new(text).lex() {
+        if matches!(
+            t.kind(),
+            TokenKind::Equals | TokenKind::Comma | TokenKind::LeftSquareBracket
+        ) {
+            n += 1;
+            if n > MAX_VALUES {
+                let span = t.span();
+                return Some(span.start()..span.end());
+            }
+        }
     }
     None
 }
