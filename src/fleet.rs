@@ -24,6 +24,7 @@ use crate::profile::parse::{Cx, Section, Val, parse_table};
 use crate::profile::{self, Profile, Span, grammar};
 use crate::render::{self, Artifact, Content, Plan, RenderBug};
 use crate::report::{Report, Severity};
+use crate::selinux::Compiled;
 
 /// Inventories larger than this are refused before they are parsed.
 pub const MAX_INVENTORY_BYTES: u64 = 32 * 1024 * 1024;
@@ -1026,9 +1027,9 @@ pub struct Rendered {
     pub hashes: Vec<String>,
 }
 
-pub fn render(fleet: &Fleet) -> Result<Rendered, RenderBug> {
+pub fn render(fleet: &Fleet, compiled: &Compiled) -> Result<Rendered, RenderBug> {
     let base = fleet.base();
-    let base_plan = render::plan(base)?;
+    let base_plan = render::plan(base, compiled)?;
     let mut shared: Vec<Artifact> = render::artifacts(&base_plan)?
         .into_iter()
         .filter(|a| !a.path.starts_with("kickstart/"))
@@ -1037,7 +1038,7 @@ pub fn render(fleet: &Fleet) -> Result<Rendered, RenderBug> {
     // One render per variant (the base's plan is the one above).
     let mut outs = Vec::with_capacity(fleet.variants.len());
     for p in &fleet.variants[1..] {
-        outs.push(variant_out(render::plan(p)?, Some(&base_plan))?);
+        outs.push(variant_out(render::plan(p, compiled)?, Some(&base_plan))?);
     }
     outs.insert(0, variant_out(base_plan, None)?);
 

@@ -7,6 +7,7 @@ pub mod console;
 pub mod fleet;
 pub mod jobs;
 pub mod latency;
+pub mod load;
 pub mod output;
 pub mod profile;
 pub mod render;
@@ -24,7 +25,6 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use cli::{Cli, Command, SelinuxCommand};
-use profile::{Loaded, ProfileSource};
 
 /// Exit codes (DESIGN.md).
 pub mod exit {
@@ -254,52 +254,12 @@ fn is_profile(path: &Path) -> Result<(), String> {
     }
 }
 
-/// Load a profile and print its report; `None` when it is fatal.
-fn load_checked(path: Option<&Path>, strict: bool, json: bool) -> anyhow::Result<(Loaded, bool)> {
-    load_profile(path, strict, json, true)
-}
-
-/// Load a profile and print its report. Its SELinux modules are compiled; when
-/// `modules_required` is false and checkmodule is missing (a guest judging
-/// itself), they are left out with a note instead.
-fn load_profile(
-    path: Option<&Path>,
-    strict: bool,
-    json: bool,
-    modules_required: bool,
-) -> anyhow::Result<(Loaded, bool)> {
-    let src = path.map_or(ProfileSource::Embedded, ProfileSource::File);
-    // A profile that cannot be read is the user's to fix, like a wrong key.
-    let mut loaded = profile::load(src).map_err(|e| UserError(format!("{e:#}")))?;
-    // The profile's SELinux modules are compiled now, so that their compiler
-    // errors are reported like the profile's own, against their entry.
-    if let Some(p) = loaded.profile.as_mut() {
-        match selinux::compile(p, &mut loaded.report) {
-            Ok(()) => {}
-            Err(selinux::CompileError::Unavailable(what)) if modules_required => {
-                return Err(ToolMissing(format!("install {what}")).into());
-            }
-            Err(selinux::CompileError::Unavailable(what)) => {
-                errln!(
-                    "note: the profile's SELinux modules are not checked here (install {what})"
-                )?;
-                p.selinux.module.clear();
-            }
-            Err(selinux::CompileError::Report) => loaded.profile = None,
-        }
-    }
-    let fatal = loaded.report.is_fatal(strict) || loaded.profile.is_none();
-    if !json && !loaded.report.entries.is_empty() {
-        err!("{}", report::format(&loaded.report, &loaded.source()))?;
-        if fatal {
-            refused(&loaded.source_name, &[&loaded.report], strict)?;
-        }
-    }
-    Ok((loaded, fatal))
-}
-
 /// The last line when input was refused: how many problems, nothing written.
-fn refused(source: &str, reports: &[&report::Report], strict: bool) -> anyhow::Result<()> {
+pub(crate) fn refused(
+    source: &str,
+    reports: &[&report::Report],
+    strict: bool,
+) -> anyhow::Result<()> {
     let problems: usize = reports
         .iter()
         .map(|r| {
@@ -342,16 +302,12 @@ fn fleet_cmd(
 ) -> anyhow::Result<i32> {
     let mut loaded = fleet::load(path)?;
     // The base profile's SELinux modules are compiled once; hosts cannot
-    // change them, so every variant carries the same compiled modules.
+    // change them, so every variant renders the same compiled modules.
+    let mut compiled = selinux::Compiled::default();
     if let Some(f) = loaded.fleet.as_mut() {
         let mut rep = report::Report::default();
-        match selinux::compile(&mut f.variants[0], &mut rep) {
-            Ok(()) => {
-                let modules = f.variants[0].selinux.clone();
-                for v in &mut f.variants[1..] {
-                    v.selinux = modules.clone();
-                }
-            }
+        match selinux::compile(f.base(), &mut rep) {
+            Ok(c) => compiled = c,
             Err(selinux::CompileError::Unavailable(what)) => {
                 return Err(ToolMissing(format!("install {what}")).into());
             }
@@ -399,7 +355,7 @@ fn fleet_cmd(
         }
         return Ok(exit::BAD_INPUT);
     };
-    let rendered = fleet::render(f)?;
+    let rendered = fleet::render(f, &compiled)?;
     let changes = output::write_tree_hashed(out, &rendered.artifacts, &rendered.hashes, force)?;
     let written: std::collections::HashSet<&str> = changes
         .written
@@ -495,7 +451,7 @@ fn render(
         || profile::DEFAULT_PROFILE_NAME.to_string(),
         |p| p.display().to_string(),
     );
-    let (loaded, fatal) = match load_checked(path, strict, json) {
+    let (loaded, compiled, fatal) = match load::load_and_compile(path, strict, json, true) {
         Ok(x) => x,
         Err(e) if json => return json_failure(&profile_name, e),
         Err(e) => return Err(e),
@@ -520,7 +476,7 @@ fn render(
             return Ok(exit::BAD_INPUT);
         }
     };
-    let artifacts = render::render_all(profile)?;
+    let artifacts = render::render_all(profile, &compiled)?;
     match output::write_tree(out, &artifacts, force) {
         Ok(_) => {}
         Err(e) if json => return json_failure(&profile_name, e),
@@ -554,7 +510,7 @@ fn tree_dir(target: &Path, strict: bool, json: bool) -> anyhow::Result<Result<Tr
             _tmp: None,
         }));
     }
-    let (loaded, fatal) = load_checked(Some(target), strict, json)?;
+    let (loaded, compiled, fatal) = load::load_and_compile(Some(target), strict, json, true)?;
     let profile = match (&loaded.profile, fatal) {
         (Some(p), false) => p,
         _ => {
@@ -569,7 +525,7 @@ fn tree_dir(target: &Path, strict: bool, json: bool) -> anyhow::Result<Result<Tr
         .prefix("rtaudio-tuning-")
         .tempdir()?;
     let dir = tmp.path().join(&profile.name);
-    output::write_tree(&dir, &render::render_all(profile)?, false)?;
+    output::write_tree(&dir, &render::render_all(profile, &compiled)?, false)?;
     Ok(Ok(TreeDir {
         dir,
         _tmp: Some(tmp),
@@ -719,14 +675,15 @@ fn check_cmd(
 ) -> anyhow::Result<i32> {
     let loaded = match profile {
         Some(p) => {
-            let (loaded, fatal) = load_profile(Some(p), false, json, false)?;
+            let (loaded, compiled, fatal) = load::load_and_compile(Some(p), false, json, false)?;
             if fatal {
                 return Ok(exit::BAD_INPUT);
             }
-            Some(loaded)
+            Some((loaded, compiled))
         }
         None => None,
     };
+    let no_modules = selinux::Compiled::default();
     if let Some(r) = root {
         if !r.is_dir() {
             return Err(UserError(format!("--root {}: not a folder", r.display())).into());
@@ -735,7 +692,8 @@ fn check_cmd(
     let out = check::run(&check::Options {
         root,
         user,
-        profile: loaded.as_ref().and_then(|l| l.profile.as_ref()),
+        profile: loaded.as_ref().and_then(|(l, _)| l.profile.as_ref()),
+        compiled: loaded.as_ref().map_or(&no_modules, |(_, c)| c),
     })?;
     if json {
         console::json(&out)?;

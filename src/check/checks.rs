@@ -44,6 +44,7 @@ impl<'a> Context<'a> {
         m: &'a Machine,
         user: Option<&str>,
         profile: Option<&'a Profile>,
+        compiled: &'a crate::selinux::Compiled,
     ) -> anyhow::Result<Context<'a>> {
         let passwd = m.read("/etc/passwd").unwrap_or_default();
         let group = m.read("/etc/group").unwrap_or_default();
@@ -94,7 +95,9 @@ impl<'a> Context<'a> {
             .filter(|p| p.chars().all(|c| c.is_ascii_digit()))
             .filter_map(|p| m.line(&format!("/proc/{p}/comm")).ok().map(|c| (p, c)))
             .collect();
-        let plan = profile.map(crate::render::plan).transpose()?;
+        let plan = profile
+            .map(|p| crate::render::plan(p, compiled))
+            .transpose()?;
         Ok(Context {
             m,
             user: User {
@@ -1467,7 +1470,8 @@ mod tests {
         )
         .unwrap();
         let m = Machine::new(Some(t.path())).unwrap();
-        let cx = Context::new(&m, Some("nobody"), None).unwrap();
+        let none = crate::selinux::Compiled::default();
+        let cx = Context::new(&m, Some("nobody"), None, &none).unwrap();
         let c = os_release(&cx);
         assert_eq!(c.status, Status::Warn);
         assert!(c.summary.contains("SUPPORT_END"), "{}", c.summary);

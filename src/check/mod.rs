@@ -64,6 +64,8 @@ pub struct Options<'a> {
     /// first user of the profile when a captured machine is read).
     pub user: Option<&'a str>,
     pub profile: Option<&'a Profile>,
+    /// The profile's SELinux modules, compiled (what its drop-ins hold).
+    pub compiled: &'a crate::selinux::Compiled,
 }
 
 /// The JSON document of `check --json` (README.md, "check --json"). `schema`
@@ -123,7 +125,7 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
             o.root.unwrap_or(Path::new("/")).display()
         ))
     })?;
-    let cx = checks::Context::new(&machine, o.user, o.profile)?;
+    let cx = checks::Context::new(&machine, o.user, o.profile, o.compiled)?;
     let list: Vec<Check> = checks::all(&cx).into_iter().map(bounded).collect();
     let count = |s: Status| list.iter().filter(|c| c.status == s).count();
     Ok(Outcome {

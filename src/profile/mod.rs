@@ -235,10 +235,6 @@ pub struct SelinuxModule {
     /// Where `file` is in the profile, for the compiler's errors.
     #[serde(skip)]
     pub file_span: Span,
-    /// The compiled module (CIL), with the file contexts; filled by
-    /// `selinux::compile` before rendering.
-    #[serde(skip)]
-    pub cil: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -1337,7 +1337,6 @@ fn selinux(cx: &mut Cx, root: &Section, dir: Option<&Path>) -> Selinux {
                 te_text,
                 fc_text: fc.map(|(_, t)| t),
                 file_span,
-                cil: String::new(),
             });
         }
     }

@@ -18,6 +18,7 @@ use serde::Serialize;
 pub use plan::{DHCP_NETWORK, Plan, RootfsFile, TOOL};
 
 use crate::profile::Profile;
+use crate::selinux::Compiled;
 
 /// One file of the artifact tree, relative to its root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,14 +118,14 @@ pub struct RenderBug {
 
 /// The shared facts of a profile (kernel arguments, the rootfs files, ...),
 /// for those who judge a machine against it.
-pub fn plan(profile: &Profile) -> Result<Plan<'_>, RenderBug> {
-    Plan::new(profile, templates::engine())
+pub fn plan<'a>(profile: &'a Profile, compiled: &'a Compiled) -> Result<Plan<'a>, RenderBug> {
+    Plan::new(profile, compiled, templates::engine())
 }
 
 /// Everything `render` writes, sorted by path (MANIFEST.sha256 comes from the
 /// output writer).
-pub fn render_all(profile: &Profile) -> Result<Vec<Artifact>, RenderBug> {
-    artifacts(&plan(profile)?)
+pub fn render_all(profile: &Profile, compiled: &Compiled) -> Result<Vec<Artifact>, RenderBug> {
+    artifacts(&plan(profile, compiled)?)
 }
 
 /// [`render_all`] from a plan already made.
@@ -151,9 +152,13 @@ pub fn artifacts(plan: &Plan) -> Result<Vec<Artifact>, RenderBug> {
         if let Some(fc) = &m.fc_text {
             out.push(Artifact::text(format!("selinux/{}.fc", m.name), fc.clone()));
         }
+        let cil = plan.compiled.cil(&m.name).ok_or_else(|| RenderBug {
+            artifact: format!("selinux/{}.cil", m.name),
+            detail: "the module was not compiled before rendering".into(),
+        })?;
         out.push(Artifact::text(
             format!("selinux/{}.cil", m.name),
-            m.cil.clone(),
+            cil.to_string(),
         ));
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -241,7 +246,8 @@ mod tests {
     fn render_text(text: &str) -> Vec<Artifact> {
         let loaded = parse_text("t.toml".into(), text.into(), None);
         assert!(!loaded.report.has_errors(), "{:?}", loaded.report);
-        render_all(loaded.profile.as_ref().unwrap()).unwrap()
+        let p = loaded.profile.as_ref().unwrap();
+        render_all(p, &Compiled::without_modules(p).unwrap()).unwrap()
     }
 
     #[test]

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::{RenderBug, rootfs};
 use crate::profile::{Conflicts, Distro, Flavor, Profile};
+use crate::selinux::Compiled;
 
 /// The package's and the files' name on the target.
 pub const TOOL: &str = "rtaudio-tuning";
@@ -57,6 +58,9 @@ pub struct Repo {
 #[derive(Debug, Serialize)]
 pub struct Plan<'a> {
     pub profile: &'a Profile,
+    /// The profile's SELinux modules, compiled.
+    #[serde(skip)]
+    pub compiled: &'a Compiled,
     pub tool: &'static str,
     pub tool_version: &'static str,
     /// Human name of the target, e.g. "Fedora 44" or "CentOS Stream 10".
@@ -134,7 +138,17 @@ pub struct Plan<'a> {
 const CHANGELOG_DATE: &str = "Tue Nov 24 2026";
 
 impl<'a> Plan<'a> {
-    pub fn new(p: &'a Profile, tera: &tera::Tera) -> Result<Self, RenderBug> {
+    pub fn new(
+        p: &'a Profile,
+        compiled: &'a Compiled,
+        tera: &tera::Tera,
+    ) -> Result<Self, RenderBug> {
+        if !compiled.matches(p) {
+            return Err(RenderBug {
+                artifact: "selinux/".into(),
+                detail: "the compiled SELinux modules are not this profile's".into(),
+            });
+        }
         let kernel_rt = p.kernel.flavor == Flavor::Rt;
         let arch = p.target.arch.as_str();
         let release = p.target.release;
@@ -355,6 +369,7 @@ impl<'a> Plan<'a> {
             .collect();
 
         let mut plan = Plan {
+            compiled,
             profile: p,
             tool: TOOL,
             tool_version: env!("CARGO_PKG_VERSION"),

@@ -134,12 +134,12 @@ pub fn files(plan: &Plan, tera: &tera::Tera) -> Result<Vec<RootfsFile>, RenderBu
     }
     let mut modules = Vec::new();
     for m in &p.selinux.module {
-        if m.cil.is_empty() {
+        let Some(cil) = plan.compiled.cil(&m.name) else {
             return Err(RenderBug {
                 artifact: format!("selinux/{}.cil", m.name),
                 detail: "the module was not compiled before rendering".into(),
             });
-        }
+        };
         modules.push(RootfsFile {
             path: format!("{SELINUX_DIR}/{}.cil", m.name),
             source: format!("selinux-{}.cil", m.name),
@@ -148,7 +148,7 @@ pub fn files(plan: &Plan, tera: &tera::Tera) -> Result<Vec<RootfsFile>, RenderBu
             config: false,
             etc_path: Some(format!("{SELINUX_ETC_DIR}/{}.cil", m.name)),
             dir: SELINUX_DIR.into(),
-            content: m.cil.clone(),
+            content: cil.to_string(),
         });
     }
     specs.push(Spec {

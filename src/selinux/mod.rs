@@ -6,6 +6,7 @@
 
 mod attributes;
 pub mod audit;
+mod compile;
 mod fc;
 pub mod from_audit;
 pub mod rules;
@@ -13,11 +14,10 @@ pub mod rules;
 use std::path::Path;
 use std::process::Command;
 
+pub use compile::{CompileError, Compiled, compile};
 pub use fc::fc_to_cil;
 
 use crate::cmd;
-use crate::profile::{Profile, SelinuxModule};
-use crate::report::Report;
 use crate::text;
 
 /// Why a module's text (`.te`, `.fc`, or the CIL made from them) cannot be
@@ -165,64 +165,6 @@ pub fn module_header(te: &str) -> Result<String, String> {
         };
     }
     Err("the file is empty".into())
-}
-
-/// Why a profile's modules could not be compiled.
-pub enum CompileError {
-    /// checkmodule is missing: exit 3.
-    Unavailable(String),
-    /// The modules' own mistakes, in the profile's report: exit 2.
-    Report,
-}
-
-/// Compile every module of the profile to CIL (checkmodule -M -m -C), appending
-/// its file contexts; errors go into `report`, against the module's `file` key.
-pub fn compile(profile: &mut Profile, report: &mut Report) -> Result<(), CompileError> {
-    if profile.selinux.module.is_empty() {
-        return Ok(());
-    }
-    let Some(checkmodule) = cmd::find("checkmodule") else {
-        return Err(CompileError::Unavailable(
-            "checkpolicy (checkmodule), to compile the profile's SELinux modules".into(),
-        ));
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix("rtaudio-tuning-selinux-")
-        .tempdir()
-        .map_err(|e| CompileError::Unavailable(format!("a writable temporary folder ({e})")))?;
-    let mut failed = false;
-    for (i, m) in profile.selinux.module.iter_mut().enumerate() {
-        match compile_one(&checkmodule, tmp.path(), m) {
-            Ok(cil) => m.cil = cil,
-            Err(problems) => {
-                failed = true;
-                for p in problems {
-                    report.error(
-                        format!("selinux.module[{i}].file"),
-                        Some(m.file_span.clone()),
-                        p,
-                        "fix the module source; `checkmodule -M -m FILE` shows the same error",
-                    );
-                }
-            }
-        }
-    }
-    if failed {
-        Err(CompileError::Report)
-    } else {
-        Ok(())
-    }
-}
-
-fn compile_one(checkmodule: &Path, tmp: &Path, m: &SelinuxModule) -> Result<String, Vec<String>> {
-    compile_text(
-        checkmodule,
-        tmp,
-        &m.name,
-        &m.file,
-        &m.te_text,
-        m.fc_text.as_deref(),
-    )
 }
 
 /// One module's CIL: checkmodule's translation of the .te, then the .fc's

@@ -178,35 +178,32 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
         .tempdir()?;
     let started = Instant::now();
 
-    // The artifacts: the given tree, or the profile rendered now.
-    let loaded = crate::profile::load(crate::profile::ProfileSource::File(o.profile))?;
-    let Some(mut profile) = loaded.profile.clone() else {
-        crate::err!(
-            "{}",
-            crate::report::format(&loaded.report, &loaded.source())
-        )?;
+    // The artifacts: the given tree, or the profile rendered now. The
+    // profile is loaded and its modules compiled as `render` does it, either
+    // way: the guest is set up from its plan.
+    let (loaded, compiled, fatal) =
+        crate::load::load_and_compile(Some(o.profile), false, false, true)?;
+    let Some(profile) = loaded.profile.as_ref().filter(|_| !fatal) else {
         return Ok(exit::BAD_INPUT);
     };
     let tree = match o.tree {
         Some(t) => t.to_path_buf(),
         None => {
-            let mut report = crate::report::Report::default();
-            if let Err(crate::selinux::CompileError::Unavailable(what)) =
-                crate::selinux::compile(&mut profile, &mut report)
-            {
-                return Err(ToolMissing(format!("install {what}")).into());
-            }
             let dir = work.path().join("tree");
-            crate::output::write_tree(&dir, &crate::render::render_all(&profile)?, false)?;
+            crate::output::write_tree(
+                &dir,
+                &crate::render::render_all(profile, &compiled)?,
+                false,
+            )?;
             dir
         }
     };
     let kargs = kargs_from_tree(&tree)?;
 
-    let guest = guest_parts(o, &profile)?;
+    let guest = guest_parts(o, profile)?;
     crate::errln!("vm-test: guest kernel {}", guest.kernel.display())?;
     let stage = work.path().join("stage");
-    assemble(&guest.rootfs, &stage, &tree, o.profile, &profile)?;
+    assemble(&guest.rootfs, &stage, &tree, o.profile, profile, &compiled)?;
     let disk = work.path().join("disk.img");
     make_disk(&stage, &disk)?;
     let _ = std::fs::remove_dir_all(&stage);
@@ -528,6 +525,7 @@ fn assemble(
     tree: &Path,
     profile_path: &Path,
     profile: &crate::profile::Profile,
+    compiled: &crate::selinux::Compiled,
 ) -> anyhow::Result<()> {
     run_ok(Command::new("cp").arg("-a").arg(base).arg(stage))?;
     let rootfs = tree.join("rootfs");
@@ -565,7 +563,7 @@ fn assemble(
         run_ok(c.arg(name))?;
     }
 
-    let plan = crate::render::plan(profile)?;
+    let plan = crate::render::plan(profile, compiled)?;
     for unit in &plan.enable_all {
         // A unit the guest's distribution does not ship (Fedora's cpupower.service
         // on Debian) is left out; the checks say what that means.
