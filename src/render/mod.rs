@@ -7,6 +7,7 @@
 
 mod blueprint;
 mod bootc;
+pub mod fleet;
 mod kickstart;
 mod plan;
 mod rootfs;

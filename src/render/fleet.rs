@@ -1,0 +1,450 @@
+//! The tree `fleet` writes: the base profile's shared artifacts once, a
+//! kickstart per host (its variant's body and the host's own lines), image-mode
+//! snippets, PXE menus and `index.json`.
+
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use super::{self as render, Artifact, Content, Plan, RenderBug};
+use crate::fleet::{Fleet, Host, Network, Pxe, netmask};
+use crate::profile;
+use crate::selinux::Compiled;
+
+/// Marks where a host's own lines go in its variant's kickstart. No validated
+/// value contains a control character, so it cannot occur otherwise.
+const HOST_MARK: &str = "\u{1}rtaudio-tuning host lines\u{1}";
+
+/// A variant rendered once: its kickstart around the host lines, and what a
+/// host of it changes on top of the shared image.
+struct VariantOut {
+    /// The kickstart every host of the variant shares, and its sha256 state.
+    body: Arc<[u8]>,
+    body_sha: Sha256,
+    /// The snippet and its path, `image-mode/SHA.sh`: one file per variant,
+    /// named by its content so that it keeps its name across renders.
+    image_mode: Option<(String, String)>,
+}
+
+/// The kickstart lines of one host: network (with its name) and install disk.
+pub fn host_lines(h: &Host) -> String {
+    let device = h.mac.as_deref().unwrap_or("link");
+    let mut s = match &h.network {
+        Network::Dhcp => format!("network --bootproto=dhcp --device={device} --activate"),
+        Network::Static {
+            address,
+            prefix,
+            gateway,
+            dns,
+        } => {
+            let mask = Ipv4Addr::from(netmask(*prefix));
+            let mut s = format!(
+                "network --bootproto=static --device={device} --ip={address} --netmask={mask}"
+            );
+            if let Some(g) = gateway {
+                let _ = write!(s, " --gateway={g}");
+            }
+            if !dns.is_empty() {
+                let list: Vec<String> = dns.iter().map(Ipv4Addr::to_string).collect();
+                let _ = write!(s, " --nameserver={}", list.join(","));
+            }
+            s.push_str(" --activate");
+            s
+        }
+    };
+    let _ = write!(s, " --hostname={}", h.name);
+    if let Some(d) = &h.disk {
+        let _ = write!(s, "\nignoredisk --only-use={d}");
+    }
+    s
+}
+
+#[derive(Serialize)]
+struct ImageCtx<'a> {
+    tool: &'static str,
+    version: &'static str,
+    base: &'a str,
+    files: Vec<render::RootfsFile>,
+    skipped: Vec<&'a str>,
+    users: Option<&'a [profile::User]>,
+    /// The users' groups, each once.
+    groups: Vec<&'a str>,
+    /// Drop-ins under /etc the image has and this host must not.
+    removed: Vec<String>,
+    enable: Vec<&'a str>,
+    disable: Vec<&'a str>,
+    mask: Vec<&'a str>,
+    unmask: Vec<&'a str>,
+    heredoc: &'static str,
+    kargs_add: Vec<&'a str>,
+    kargs_remove: Vec<&'a str>,
+}
+
+/// What a host of this variant changes on top of the image built from the
+/// base profile: its drop-ins under /etc, its accounts and its kernel
+/// arguments. `None` when nothing differs.
+fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    let etc_target = |f: &render::RootfsFile| -> Option<String> {
+        if f.path.starts_with("/etc/") {
+            Some(f.path.clone())
+        } else {
+            f.etc_path.clone()
+        }
+    };
+    for f in &plan.rootfs {
+        let same = base
+            .rootfs
+            .iter()
+            .any(|b| b.path == f.path && b.content == f.content && b.mode == f.mode);
+        // The kernel arguments are applied by rpm-ostree below, not by file.
+        if same || f.path.contains("/bootc/kargs.d/") {
+            continue;
+        }
+        match etc_target(f) {
+            Some(path) => {
+                let mut g = f.clone();
+                g.dir = path
+                    .rsplit_once('/')
+                    .map_or("/etc".into(), |(d, _)| d.to_string());
+                g.path = path;
+                files.push(g);
+            }
+            None => skipped.push(f.path.as_str()),
+        }
+    }
+    let users = (plan.profile.users != base.profile.users).then_some(plan.profile.users.as_slice());
+    fn missing<'b>(from: &'b [String], in_: &[String]) -> Vec<&'b str> {
+        from.iter()
+            .filter(|a| !in_.contains(a))
+            .map(String::as_str)
+            .collect()
+    }
+    let kargs_add = missing(&plan.kargs, &base.kargs);
+    let kargs_remove = missing(&base.kargs, &plan.kargs);
+    let enable = missing(&plan.enable_all, &base.enable_all);
+    let disable = missing(&base.enable_all, &plan.enable_all);
+    let mask = missing(&plan.mask, &base.mask);
+    let unmask = missing(&base.mask, &plan.mask);
+    // What the image carries and this host does not: its /etc copies go; a
+    // unit the host does not run is disabled above, whatever its place.
+    let mut removed: Vec<String> = base
+        .rootfs
+        .iter()
+        .filter(|b| !plan.rootfs.iter().any(|f| f.path == b.path))
+        .filter(|b| !b.path.contains("/bootc/kargs.d/"))
+        .filter_map(etc_target)
+        .collect();
+    removed.sort();
+    let mut groups: Vec<&str> = users
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|u| u.groups.iter().map(String::as_str))
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    if files.is_empty()
+        && skipped.is_empty()
+        && users.is_none()
+        && removed.is_empty()
+        && enable.is_empty()
+        && disable.is_empty()
+        && mask.is_empty()
+        && unmask.is_empty()
+        && kargs_add.is_empty()
+        && kargs_remove.is_empty()
+    {
+        return Ok(None);
+    }
+    let ctx = ImageCtx {
+        tool: render::TOOL,
+        version: env!("CARGO_PKG_VERSION"),
+        base: &base.profile.name,
+        files,
+        skipped,
+        users,
+        groups,
+        removed,
+        enable,
+        disable,
+        mask,
+        unmask,
+        heredoc: plan.heredoc,
+        kargs_add,
+        kargs_remove,
+    };
+    let ctx = tera::Context::from_serialize(ctx).map_err(|e| RenderBug {
+        artifact: "fleet/image-mode.sh".into(),
+        detail: e.to_string(),
+    })?;
+    render::fleet_template("fleet/image-mode.sh", &ctx).map(Some)
+}
+
+/// A variant's kickstart body and image-mode snippet; `base` is `None` for
+/// the base profile itself, which the shared image already is.
+fn variant_out(mut plan: Plan, base: Option<&Plan>) -> Result<VariantOut, RenderBug> {
+    plan.host_lines = HOST_MARK.to_string();
+    let ks = render::install_kickstart(&plan)?;
+    // The variant's kickstart without the network line; each host's own
+    // lines go at its end (kickstart commands may follow the sections), so
+    // that the body's sha256 state is computed once per variant.
+    let bug = |detail: &str| RenderBug {
+        artifact: "kickstart/install.ks".into(),
+        detail: detail.into(),
+    };
+    let (head, tail) = ks
+        .split_once(&format!("{HOST_MARK}\n"))
+        .ok_or_else(|| bug("the host lines are missing from the installation kickstart"))?;
+    if tail.contains(HOST_MARK) {
+        return Err(bug(
+            "the host lines appear twice in the installation kickstart",
+        ));
+    }
+    let body = [head.as_bytes(), tail.as_bytes()].concat();
+    let mut body_sha = Sha256::new();
+    body_sha.update(&body);
+    let image_mode = match base {
+        None => None,
+        Some(base) => image_mode(base, &plan)?,
+    }
+    .map(|script| {
+        let sha = crate::output::sha256_hex(script.as_bytes());
+        (format!("image-mode/{}.sh", &sha[..16]), script)
+    });
+    Ok(VariantOut {
+        body: Arc::from(body),
+        body_sha,
+        image_mode,
+    })
+}
+
+#[derive(Serialize)]
+struct IndexHost<'a> {
+    name: &'a str,
+    mac: Option<&'a str>,
+    network: &'a Network,
+    disk: Option<&'a str>,
+    kickstart: IndexFile,
+    /// What the host applies on top of the shared bootc image; `None`: nothing.
+    image_mode: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct IndexFile {
+    path: String,
+    sha256: String,
+}
+
+#[derive(Serialize)]
+struct Index<'a> {
+    schema: u32,
+    profile: &'a str,
+    tool_version: &'static str,
+    shared: Vec<IndexFile>,
+    hosts: Vec<IndexHost<'a>>,
+}
+
+#[derive(Serialize)]
+struct PxeCtx<'a> {
+    tool: &'static str,
+    version: &'static str,
+    profile: &'a str,
+    pxe: &'a Pxe,
+    /// The installer's kernel and initrd as GRUB names files on an HTTP
+    /// server, `(http,HOST)/PATH`.
+    grub_kernel: Option<String>,
+    grub_initrd: Option<String>,
+    hosts: Vec<PxeHost<'a>>,
+}
+
+/// `http://HOST/PATH` as GRUB's `(http,HOST)/PATH`; GRUB has no HTTPS.
+fn grub_http(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    Some(format!("(http,{host})/{path}"))
+}
+
+#[derive(Serialize)]
+struct PxeHost<'a> {
+    name: &'a str,
+    mac: &'a str,
+    /// The MAC as iPXE's `${netX/mac:hexhyp}` writes it: `52-54-00-12-34-56`.
+    hyphens: String,
+}
+
+/// A host's installation kickstart, in the tree.
+pub fn kickstart_path(h: &Host) -> String {
+    format!("hosts/{}.ks", h.name)
+}
+
+/// Everything `fleet` writes: the base profile's shared artifacts (its
+/// kickstarts excepted), one kickstart per host, image-mode snippets, the PXE
+/// files and `index.json`, sorted by path, with their sha256.
+pub struct Rendered {
+    pub artifacts: Vec<Artifact>,
+    pub hashes: Vec<String>,
+}
+
+pub fn render(fleet: &Fleet, compiled: &Compiled) -> Result<Rendered, RenderBug> {
+    let base = fleet.base();
+    let base_plan = render::plan(base, compiled)?;
+    let mut shared: Vec<Artifact> = render::artifacts(&base_plan)?
+        .into_iter()
+        .filter(|a| !a.path.starts_with("kickstart/"))
+        .collect();
+
+    // One render per variant (the base's plan is the one above).
+    let mut outs = Vec::with_capacity(fleet.variants.len());
+    for p in &fleet.variants[1..] {
+        outs.push(variant_out(render::plan(p, compiled)?, Some(&base_plan))?);
+    }
+    outs.insert(0, variant_out(base_plan, None)?);
+
+    // Hosts on every core: their own lines and hashes.
+    let rendered: Vec<(Artifact, String)> =
+        crate::jobs::par(&fleet.hosts, |h| host_kickstart(h, &outs[h.variant]));
+    // Variants whose snippets are equal share the file (it is named by its
+    // content).
+    let mut snippets: Vec<&(String, String)> =
+        outs.iter().filter_map(|o| o.image_mode.as_ref()).collect();
+    snippets.sort();
+    snippets.dedup();
+    for (path, script) in snippets {
+        shared.push(Artifact {
+            path: path.clone(),
+            mode: 0o755,
+            content: Content::Bytes(script.clone().into_bytes()),
+        });
+    }
+
+    if let Some(pxe) = &fleet.pxe {
+        let ctx = PxeCtx {
+            tool: render::TOOL,
+            version: env!("CARGO_PKG_VERSION"),
+            profile: &base.name,
+            pxe,
+            grub_kernel: grub_http(&pxe.kernel),
+            grub_initrd: grub_http(&pxe.initrd),
+            hosts: fleet
+                .hosts
+                .iter()
+                .filter_map(|h| {
+                    h.mac.as_deref().map(|mac| PxeHost {
+                        name: &h.name,
+                        mac,
+                        hyphens: mac.replace(':', "-"),
+                    })
+                })
+                .collect(),
+        };
+        let mut menus = vec![
+            ("fleet/boot.ipxe", "pxe/boot.ipxe"),
+            ("fleet/pxelinux.cfg", "pxe/pxelinux.menu"),
+        ];
+        if ctx.grub_kernel.is_some() && ctx.grub_initrd.is_some() {
+            menus.push(("fleet/grub.cfg", "pxe/grub.cfg"));
+        }
+        let ctx = tera::Context::from_serialize(ctx).map_err(|e| RenderBug {
+            artifact: "fleet".into(),
+            detail: e.to_string(),
+        })?;
+        for (name, path) in menus {
+            shared.push(Artifact {
+                path: path.into(),
+                mode: 0o644,
+                content: Content::Bytes(render::fleet_template(name, &ctx)?.into_bytes()),
+            });
+        }
+    }
+
+    let mut files: Vec<(Artifact, String)> = shared
+        .into_iter()
+        .map(|a| {
+            let sha = a.content.sha256_hex();
+            (a, sha)
+        })
+        .collect();
+    let mut index = Index {
+        schema: 1,
+        profile: &base.name,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        shared: files
+            .iter()
+            .map(|(a, sha256)| IndexFile {
+                path: a.path.clone(),
+                sha256: sha256.clone(),
+            })
+            .collect(),
+        hosts: Vec::with_capacity(fleet.hosts.len()),
+    };
+    for (h, (ks, sha256)) in fleet.hosts.iter().zip(rendered) {
+        index.hosts.push(IndexHost {
+            name: &h.name,
+            mac: h.mac.as_deref(),
+            network: &h.network,
+            disk: h.disk.as_deref(),
+            kickstart: IndexFile {
+                path: ks.path.clone(),
+                sha256: sha256.clone(),
+            },
+            image_mode: outs[h.variant].image_mode.as_ref().map(|(p, _)| p.as_str()),
+        });
+        files.push((ks, sha256));
+    }
+    let mut json = serde_json::to_string_pretty(&index).map_err(|e| RenderBug {
+        artifact: "index.json".into(),
+        detail: e.to_string(),
+    })?;
+    json.push('\n');
+    let json = json.into_bytes();
+    let sha = crate::output::sha256_hex(&json);
+    files.push((
+        Artifact {
+            path: "index.json".into(),
+            mode: 0o644,
+            content: Content::Bytes(json),
+        },
+        sha,
+    ));
+    files.sort_unstable_by(|a, b| a.0.path.cmp(&b.0.path));
+    // crate::text's rule over every file; a host's kickstart shares its head
+    // with its variant's, which is looked at once.
+    for o in &outs {
+        render::single_line_breaks("hosts/*.ks", &[&o.body])?;
+    }
+    for (a, _) in &files {
+        match &a.content {
+            Content::Shared { own, .. } => render::single_line_breaks(&a.path, &[own])?,
+            Content::Bytes(b) => render::single_line_breaks(&a.path, &[b])?,
+        }
+    }
+    let (artifacts, hashes) = files.into_iter().unzip();
+    Ok(Rendered { artifacts, hashes })
+}
+
+fn host_kickstart(h: &Host, v: &VariantOut) -> (Artifact, String) {
+    let own = format!(
+        "\n# This machine: host \"{}\" of the fleet (its network and install disk).\n{}\n",
+        h.name,
+        host_lines(h)
+    )
+    .into_bytes();
+    let mut sha = v.body_sha.clone();
+    sha.update(&own);
+    let sha = crate::output::hex(&sha.finalize());
+    (
+        Artifact {
+            path: kickstart_path(h),
+            mode: 0o644,
+            content: Content::Shared {
+                head: v.body.clone(),
+                own,
+            },
+        },
+        sha,
+    )
+}
