@@ -14,10 +14,6 @@ use crate::fleet::{Fleet, Host, Network, Pxe, netmask};
 use crate::profile;
 use crate::selinux::Compiled;
 
-/// Marks where a host's own lines go in its variant's kickstart. No validated
-/// value contains a control character, so it cannot occur otherwise.
-const HOST_MARK: &str = "\u{1}rtaudio-tuning host lines\u{1}";
-
 /// A variant rendered once: its kickstart around the host lines, and what a
 /// host of it changes on top of the shared image.
 struct VariantOut {
@@ -187,24 +183,11 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
 /// A variant's kickstart body and image-mode snippet; `base` is `None` for
 /// the base profile itself, which the shared image already is.
 fn variant_out(mut plan: Plan, base: Option<&Plan>) -> Result<VariantOut, RenderBug> {
-    plan.host_lines = HOST_MARK.to_string();
-    let ks = render::install_kickstart(&plan)?;
     // The variant's kickstart without the network line; each host's own
     // lines go at its end (kickstart commands may follow the sections), so
     // that the body's sha256 state is computed once per variant.
-    let bug = |detail: &str| RenderBug {
-        artifact: "kickstart/install.ks".into(),
-        detail: detail.into(),
-    };
-    let (head, tail) = ks
-        .split_once(&format!("{HOST_MARK}\n"))
-        .ok_or_else(|| bug("the host lines are missing from the installation kickstart"))?;
-    if tail.contains(HOST_MARK) {
-        return Err(bug(
-            "the host lines appear twice in the installation kickstart",
-        ));
-    }
-    let body = [head.as_bytes(), tail.as_bytes()].concat();
+    plan.host_lines = String::new();
+    let body = render::install_kickstart(&plan)?.into_bytes();
     let mut body_sha = Sha256::new();
     body_sha.update(&body);
     let image_mode = match base {

@@ -126,7 +126,8 @@ pub struct Plan<'a> {
     /// first-boot unit that installs them.
     pub blueprint_enable: Vec<String>,
     /// The installation kickstart's lines that differ per machine: network
-    /// (and, for a fleet host, its name and install disk).
+    /// (and, for a fleet host, its name and install disk). Empty in a fleet
+    /// variant's kickstart body, where each host's lines go at the end.
     pub host_lines: String,
     pub selinux_unit_name: &'static str,
     /// Date of the package's %changelog entry: fixed per tool version, so that
