@@ -99,32 +99,7 @@ pub enum Command {
     },
     /// Measure scheduling latency the way cyclictest does: SCHED_FIFO threads
     /// waking at absolute times, memory locked, CPUs kept out of deep C-states.
-    Latency {
-        /// How long to measure, in seconds.
-        #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
-        duration: f64,
-        /// The wake-up interval, in microseconds.
-        #[arg(long, default_value_t = 1000, value_name = "US")]
-        interval: u64,
-        /// SCHED_FIFO priority of the measuring threads.
-        #[arg(long, default_value_t = 80, value_name = "P")]
-        priority: i32,
-        /// The CPUs to measure on (a cpu list, e.g. 2-3; default: all).
-        #[arg(long, value_name = "LIST")]
-        cpus: Option<String>,
-        /// Judge the result against an audio period of this many frames.
-        #[arg(long, value_name = "FRAMES")]
-        buffer: Option<u32>,
-        /// The sample rate of that period (default 48000).
-        #[arg(long, value_name = "HZ", requires = "buffer")]
-        rate: Option<u32>,
-        /// Write a histogram (microseconds, count per CPU) to this file.
-        #[arg(long, value_name = "FILE")]
-        histogram: Option<PathBuf>,
-        /// Print the result as JSON on standard output.
-        #[arg(long)]
-        json: bool,
-    },
+    Latency(LatencyArgs),
     /// Boot the profile's artifacts in a VM and verify them from inside.
     VmTest {
         /// The profile (rendered, applied to the guest, and judged against).
@@ -225,4 +200,33 @@ pub enum SelinuxCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `latency`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct LatencyArgs {
+    /// How long to measure, in seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub duration: f64,
+    /// The wake-up interval, in microseconds.
+    #[arg(long, default_value_t = 1000, value_name = "US")]
+    pub interval: u64,
+    /// SCHED_FIFO priority of the measuring threads.
+    #[arg(long, default_value_t = 80, value_name = "P")]
+    pub priority: i32,
+    /// The CPUs to measure on (a cpu list, e.g. 2-3; default: all).
+    #[arg(long, value_name = "LIST")]
+    pub cpus: Option<String>,
+    /// Judge the result against an audio period of this many frames.
+    #[arg(long, value_name = "FRAMES")]
+    pub buffer: Option<u32>,
+    /// The sample rate of that period (default 48000).
+    #[arg(long, value_name = "HZ", requires = "buffer")]
+    pub rate: Option<u32>,
+    /// Write a histogram (microseconds, count per CPU) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub histogram: Option<PathBuf>,
+    /// Print the result as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -47,7 +47,7 @@ pub fn load_and_compile(
     if !json && !loaded.report.entries.is_empty() {
         err!("{}", report::format(&loaded.report, &loaded.source()))?;
         if fatal {
-            crate::refused(&loaded.source_name, &[&loaded.report], strict)?;
+            crate::commands::refused(&loaded.source_name, &[&loaded.report], strict)?;
         }
     }
     Ok((loaded, compiled, fatal))

@@ -1,0 +1,45 @@
+//! `check`: judge a live or captured machine, optionally against a profile.
+
+use std::path::Path;
+
+use crate::{UserError, console, exit, load, out, selinux};
+
+pub(super) fn check_cmd(
+    profile: Option<&Path>,
+    user: Option<&str>,
+    root: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let loaded = match profile {
+        Some(p) => {
+            let (loaded, compiled, fatal) = load::load_and_compile(Some(p), false, json, false)?;
+            if fatal {
+                return Ok(exit::BAD_INPUT);
+            }
+            Some((loaded, compiled))
+        }
+        None => None,
+    };
+    let no_modules = selinux::Compiled::default();
+    if let Some(r) = root {
+        if !r.is_dir() {
+            return Err(UserError(format!("--root {}: not a folder", r.display())).into());
+        }
+    }
+    let out = crate::check::run(&crate::check::Options {
+        root,
+        user,
+        profile: loaded.as_ref().and_then(|(l, _)| l.profile.as_ref()),
+        compiled: loaded.as_ref().map_or(&no_modules, |(_, c)| c),
+    })?;
+    if json {
+        console::json(&out)?;
+    } else {
+        out!("{}", crate::check::format(&out))?;
+    }
+    Ok(if out.failed > 0 {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
+}

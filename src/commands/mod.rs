@@ -1,0 +1,151 @@
+//! The application layer: one module per subcommand, each turning its
+//! arguments into work and printing its report or its JSON document.
+
+mod check;
+mod fleet;
+mod init;
+mod latency;
+mod render;
+mod rpm;
+mod validate;
+
+use crate::cli::{Cli, Command, SelinuxCommand};
+use crate::{console, errln, report, text};
+
+/// Run a parsed command line; returns the exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Init { path, force } => init::init(&path, force),
+        Command::Render {
+            profile,
+            output,
+            write,
+        } => render::render(profile.as_deref(), &output, write),
+        Command::Validate {
+            target,
+            list,
+            skip,
+            only,
+            json,
+            strict,
+            require_all,
+            jobs,
+        } => {
+            if let Some(n) = jobs {
+                crate::jobs::set_limit(usize::from(n));
+            }
+            if list {
+                return validate::list_validators(json);
+            }
+            let target = target.expect("clap requires a target without --list");
+            validate::validate_cmd(&target, &only, &skip, json, strict, require_all)
+        }
+        Command::Rpm {
+            target,
+            output,
+            strict,
+        } => rpm::rpm_cmd(&target, &output, strict),
+        Command::Check {
+            profile,
+            user,
+            root,
+            json,
+        } => check::check_cmd(profile.as_deref(), user.as_deref(), root.as_deref(), json),
+        Command::Latency(args) => latency::latency_cmd(args),
+        Command::VmTest {
+            profile,
+            tree,
+            kernel,
+            initrd,
+            rootfs,
+            accel,
+            timeout,
+            keep,
+            json,
+        } => crate::vm::run(&crate::vm::Options {
+            profile: &profile,
+            tree: tree.as_deref(),
+            kernel: kernel.as_deref(),
+            initrd: initrd.as_deref(),
+            rootfs: rootfs.as_deref(),
+            accel,
+            timeout: std::time::Duration::from_secs(timeout),
+            keep,
+            json,
+        }),
+        Command::VmAgent { user, profile } => crate::vm::agent_run(&user, &profile),
+        Command::Fleet {
+            inventory,
+            output,
+            changed_only,
+            write,
+        } => fleet::fleet_cmd(&inventory, &output, changed_only, write),
+        Command::Selinux(SelinuxCommand::FromAudit {
+            input,
+            name,
+            output,
+            add_to,
+            allow_dangerous,
+            force,
+            json,
+        }) => crate::selinux::from_audit::run(crate::selinux::from_audit::Options {
+            input: &input,
+            name: &name,
+            output: output.as_deref(),
+            add_to: add_to.as_deref(),
+            allow_dangerous,
+            force,
+            json,
+        }),
+    }
+}
+
+/// The last line when input was refused: how many problems, nothing written.
+pub(crate) fn refused(
+    source: &str,
+    reports: &[&report::Report],
+    strict: bool,
+) -> anyhow::Result<()> {
+    let problems: usize = reports
+        .iter()
+        .map(|r| {
+            let t = r.tally();
+            t.errors + if strict { t.warnings } else { 0 }
+        })
+        .sum();
+    errln!(
+        "{}: {problems} problem(s){}; nothing was written",
+        text::one_line(source),
+        if strict {
+            " (--strict: warnings count)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// With `--json`, a failure that is not a profile problem (an unreadable
+/// profile, a refused overwrite) still prints the JSON document.
+pub(crate) fn json_failure(profile: &str, err: anyhow::Error) -> anyhow::Result<i32> {
+    if err.is::<console::Closed>() {
+        return Err(err);
+    }
+    let code = crate::exit_code(&err);
+    let doc = serde_json::json!({
+        "ok": false,
+        "profile": profile,
+        "output": null,
+        "files": 0,
+        "problems": [{
+            "severity": "error",
+            "key": "",
+            "message": format!("{err:#}"),
+            "fix": "",
+            "file": profile,
+            "line": null,
+            "column": null,
+        }],
+    });
+    console::json(&doc)?;
+    Ok(code)
+}

@@ -1,0 +1,74 @@
+//! `render`: a profile into a tree of artifacts.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::json_failure;
+use crate::{cli, console, errln, exit, load, output, profile, render, report, text};
+
+#[derive(Serialize)]
+struct RenderJson<'a> {
+    ok: bool,
+    profile: &'a str,
+    output: Option<String>,
+    files: usize,
+    problems: Vec<report::JsonEntry<'a>>,
+}
+
+pub(super) fn render(
+    path: Option<&Path>,
+    out: &Path,
+    cli::WriteOptions {
+        force,
+        strict,
+        json,
+    }: cli::WriteOptions,
+) -> anyhow::Result<i32> {
+    let profile_name = path.map_or_else(
+        || profile::DEFAULT_PROFILE_NAME.to_string(),
+        |p| p.display().to_string(),
+    );
+    let (loaded, compiled, fatal) = match load::load_and_compile(path, strict, json, true) {
+        Ok(x) => x,
+        Err(e) if json => return json_failure(&profile_name, e),
+        Err(e) => return Err(e),
+    };
+    let source = loaded.source();
+    let print_json = |ok: bool, files: usize| -> anyhow::Result<()> {
+        let doc = RenderJson {
+            ok,
+            profile: &loaded.source_name,
+            output: ok.then(|| out.display().to_string()),
+            files,
+            problems: report::json_entries(&loaded.report, &source),
+        };
+        console::json(&doc)
+    };
+    let profile = match (&loaded.profile, fatal) {
+        (Some(p), false) => p,
+        _ => {
+            if json {
+                print_json(false, 0)?;
+            }
+            return Ok(exit::BAD_INPUT);
+        }
+    };
+    let artifacts = render::render_all(profile, &compiled)?;
+    match output::write_tree(out, &artifacts, force) {
+        Ok(_) => {}
+        Err(e) if json => return json_failure(&profile_name, e),
+        Err(e) => return Err(e),
+    }
+    if json {
+        print_json(true, artifacts.len())?;
+    } else {
+        errln!(
+            "rendered profile \"{}\" ({} files) to {}",
+            profile.name,
+            artifacts.len(),
+            text::one_line(&out.display().to_string())
+        )?;
+    }
+    Ok(exit::OK)
+}

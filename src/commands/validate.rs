@@ -1,0 +1,147 @@
+//! `validate`: the named validators on a rendered tree or a profile.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::{UserError, console, errln, exit, load, outln, output, render, report, text, validate};
+
+/// A rendered tree to work on: the folder given, or a profile rendered into a
+/// temporary folder (kept alive by `_tmp`).
+pub(super) struct TreeDir {
+    pub(super) dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// `Err(code)`: the profile was refused and its report printed.
+pub(super) fn tree_dir(
+    target: &Path,
+    strict: bool,
+    json: bool,
+) -> anyhow::Result<Result<TreeDir, i32>> {
+    if target.is_dir() {
+        return Ok(Ok(TreeDir {
+            dir: target.to_path_buf(),
+            _tmp: None,
+        }));
+    }
+    let (loaded, compiled, fatal) = load::load_and_compile(Some(target), strict, json, true)?;
+    let profile = match (&loaded.profile, fatal) {
+        (Some(p), false) => p,
+        _ => {
+            if json {
+                let source = loaded.source();
+                console::json(&report::json_entries(&loaded.report, &source))?;
+            }
+            return Ok(Err(exit::BAD_INPUT));
+        }
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix("rtaudio-tuning-")
+        .tempdir()?;
+    let dir = tmp.path().join(&profile.name);
+    output::write_tree(&dir, &render::render_all(profile, &compiled)?, false)?;
+    Ok(Ok(TreeDir {
+        dir,
+        _tmp: Some(tmp),
+    }))
+}
+
+#[derive(Serialize)]
+struct ValidatorInfo {
+    name: &'static str,
+    description: &'static str,
+}
+
+pub(super) fn list_validators(json: bool) -> anyhow::Result<i32> {
+    if json {
+        let list: Vec<ValidatorInfo> = validate::VALIDATORS
+            .iter()
+            .map(|v| ValidatorInfo {
+                name: v.name,
+                description: v.description,
+            })
+            .collect();
+        console::json(&list)?;
+    } else {
+        for v in validate::VALIDATORS {
+            outln!("{:<12} {}", v.name, v.description)?;
+        }
+    }
+    Ok(exit::OK)
+}
+
+pub(super) fn validate_cmd(
+    target: &Path,
+    only: &[String],
+    skip: &[String],
+    json: bool,
+    strict: bool,
+    require_all: bool,
+) -> anyhow::Result<i32> {
+    use std::io::IsTerminal as _;
+    let chosen = validate::select(only, skip).map_err(UserError)?;
+    let tree_dir = match tree_dir(target, strict, json)? {
+        Ok(t) => t,
+        Err(code) => return Ok(code),
+    };
+    let tree = validate::Tree::read(&tree_dir.dir)?;
+    if !json && std::io::stderr().is_terminal() {
+        errln!(
+            "running {} validators on {} ...",
+            chosen.len(),
+            text::one_line(&target.display().to_string())
+        )?;
+    }
+    let start = std::time::Instant::now();
+    let mut results = validate::run_all(&tree, &chosen);
+    if strict {
+        for r in &mut results {
+            if r.outcome.status == validate::Status::Pass && !r.outcome.warnings.is_empty() {
+                r.outcome.status = validate::Status::Fail;
+                r.outcome.details = std::mem::take(&mut r.outcome.warnings);
+                r.outcome.summary = format!(
+                    "{} (warnings are failures under --strict)",
+                    r.outcome.summary
+                );
+            }
+        }
+    }
+    let count = |s: validate::Status| results.iter().filter(|r| r.outcome.status == s).count();
+    let (failed, unavailable, passed) = (
+        count(validate::Status::Fail),
+        count(validate::Status::Unavailable),
+        count(validate::Status::Pass),
+    );
+    if json {
+        console::json(&results)?;
+    } else {
+        for r in &results {
+            let status = match r.outcome.status {
+                validate::Status::Pass => "pass",
+                validate::Status::Fail => "FAIL",
+                validate::Status::Unavailable => "unavailable",
+            };
+            outln!("{status:<12} {:<12} {}", r.name, r.outcome.summary)?;
+            for d in &r.outcome.details {
+                for line in d.lines() {
+                    outln!("{:<25}{line}", "")?;
+                }
+            }
+            for w in &r.outcome.warnings {
+                outln!("{:<25}warning: {w}", "")?;
+            }
+        }
+        outln!(
+            "{passed} passed, {failed} failed, {unavailable} unavailable ({:.1} s)",
+            start.elapsed().as_secs_f64()
+        )?;
+    }
+    Ok(if failed > 0 {
+        exit::FAILED
+    } else if unavailable > 0 && require_all {
+        exit::TOOL_MISSING
+    } else {
+        exit::OK
+    })
+}
