@@ -80,6 +80,9 @@ pub enum Command {
         /// Treat the profile's warnings as errors.
         #[arg(long)]
         strict: bool,
+        /// Print the result as JSON on standard output.
+        #[arg(long)]
+        json: bool,
     },
     /// Verify a live machine (or a captured one) for realtime audio, against a
     /// profile when one is given.

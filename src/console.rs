@@ -51,6 +51,38 @@ fn check(name: &'static str, result: io::Result<()>) -> anyhow::Result<()> {
     }
 }
 
+/// The envelope of every command's `--json` document (README, "JSON
+/// documents"): `schema`, the version of this command's document, which
+/// changes only when a field changes meaning or goes away; `command`; the
+/// tool's `version`; `ok`, whether the command did what was asked (its exit
+/// code is 0); then the command's own fields.
+#[derive(serde::Serialize)]
+struct Envelope<'a, T: serde::Serialize + ?Sized> {
+    schema: u32,
+    command: &'a str,
+    version: &'static str,
+    ok: bool,
+    #[serde(flatten)]
+    payload: &'a T,
+}
+
+/// Print `payload` (a struct: its fields follow the envelope's) as the one
+/// JSON document of `command`.
+pub fn document<T: serde::Serialize + ?Sized>(
+    command: &str,
+    schema: u32,
+    ok: bool,
+    payload: &T,
+) -> anyhow::Result<()> {
+    json(&Envelope {
+        schema,
+        command,
+        version: env!("CARGO_PKG_VERSION"),
+        ok,
+        payload,
+    })
+}
+
 /// A JSON document on standard output, pretty and safe for a terminal.
 pub fn json(doc: &impl serde::Serialize) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(doc)?;

@@ -153,7 +153,7 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
         Err(e) => {
             if o.json {
                 let doc = serde_json::json!({ "error": format!("{e:#}") });
-                crate::console::json(&doc)?;
+                crate::console::document("latency", 1, false, &doc)?;
             } else {
                 crate::errln!("latency: no measurement: {e:#}")?;
             }
@@ -161,7 +161,7 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
         }
     };
     if o.json {
-        crate::console::json(&m)?;
+        crate::console::document("latency", 1, true, &m)?;
     } else {
         crate::out!("{}", text_report(&m))?;
     }

@@ -42,7 +42,12 @@ fn every_example_passes_every_validator() {
             .arg("--json"));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout)
             .unwrap_or_else(|e| panic!("{}: {e}\n{}{}", ex.display(), stdout(&o), stderr(&o)));
-        let list = v.as_array().expect("one JSON array");
+        assert_eq!(
+            (&v["schema"], &v["command"], &v["ok"]),
+            (&1.into(), &"validate".into(), &true.into()),
+            "{v:#}"
+        );
+        let list = v["results"].as_array().expect("the results");
         let names: Vec<&str> = list.iter().map(|r| r["name"].as_str().unwrap()).collect();
         assert_eq!(names, NAMES);
         for r in list {
@@ -244,7 +249,7 @@ fn missing_tools_are_unavailable_never_a_pass() {
         .env("PATH", &empty));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    for r in v.as_array().unwrap() {
+    for r in v["results"].as_array().unwrap() {
         let name = r["name"].as_str().unwrap();
         let tool_based = ["kickstart", "rpm-spec", "scriptlets", "units"].contains(&name);
         if tool_based {
@@ -280,7 +285,7 @@ fn list_skip_only_and_bad_input() {
     }
     let o = run(bin().args(["validate", "--list", "--json"]));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), NAMES.len());
+    assert_eq!(v["validators"].as_array().unwrap().len(), NAMES.len());
 
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
@@ -297,7 +302,7 @@ fn list_skip_only_and_bad_input() {
         .arg(&out)
         .args(["--only", "dropins", "--only", "bootc", "--json"]));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let names: Vec<&str> = v
+    let names: Vec<&str> = v["results"]
         .as_array()
         .unwrap()
         .iter()
@@ -312,7 +317,7 @@ fn list_skip_only_and_bad_input() {
         "--json",
     ]));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), NAMES.len() - 2);
+    assert_eq!(v["results"].as_array().unwrap().len(), NAMES.len() - 2);
 
     // A profile is rendered first; a bad one is bad input.
     let p = t.path().join("bad.toml");
@@ -320,6 +325,16 @@ fn list_skip_only_and_bad_input() {
     let o = run(bin().arg("validate").arg(&p));
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("realtime.rtprio"), "{}", stderr(&o));
+    // With --json, the same one document, its problems in it.
+    let o = run(bin().arg("validate").arg(&p).arg("--json"));
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (&v["command"], &v["ok"]),
+        (&"validate".into(), &false.into())
+    );
+    assert_eq!(v["results"].as_array().unwrap().len(), 0);
+    assert_eq!(v["problems"][0]["key"], "realtime.rtprio", "{v:#}");
 }
 
 #[test]
@@ -330,8 +345,11 @@ fn strict_turns_the_tools_warnings_into_failures() {
         .args(["validate", "--only", "rpm-spec", "--json"])
         .arg(repo().join("examples/studio.toml")));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v[0]["status"], "pass");
-    assert!(!v[0]["warnings"].as_array().unwrap().is_empty(), "{v:#}");
+    assert_eq!(v["results"][0]["status"], "pass");
+    assert!(
+        !v["results"][0]["warnings"].as_array().unwrap().is_empty(),
+        "{v:#}"
+    );
     let o = run(bin()
         .args(["validate", "--strict", "--only", "rpm-spec"])
         .arg(repo().join("examples/studio.toml")));

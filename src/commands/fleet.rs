@@ -9,9 +9,9 @@ use crate::{
     ToolMissing, cli, console, err, errln, exit, fleet, outln, output, report, selinux, text,
 };
 
+/// `fleet --json`, schema 1 (README, "JSON documents").
 #[derive(Serialize)]
 struct FleetJson<'a> {
-    ok: bool,
     inventory: &'a str,
     output: Option<String>,
     hosts: usize,
@@ -65,7 +65,6 @@ pub(super) fn fleet_cmd(
     }
     let print_json = |ok: bool, hosts, variants, files, changed: Vec<&str>| {
         let doc = FleetJson {
-            ok,
             inventory: &loaded.source_name,
             output: ok.then(|| out.display().to_string()),
             hosts,
@@ -74,7 +73,7 @@ pub(super) fn fleet_cmd(
             changed_hosts: changed,
             problems,
         };
-        console::json(&doc)
+        console::document("fleet", 1, ok, &doc)
     };
     let Some(f) = loaded.fleet.as_ref().filter(|_| !fatal) else {
         if json {

@@ -44,7 +44,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             target,
             output,
             strict,
-        } => rpm::rpm_cmd(&target, &output, strict),
+            json,
+        } => match rpm::rpm_cmd(&target, &output, strict, json) {
+            Err(e) if json => json_failure("rpm", &target.display().to_string(), e),
+            r => r,
+        },
         Command::Check {
             profile,
             user,
@@ -126,13 +130,16 @@ pub(crate) fn refused(
 
 /// With `--json`, a failure that is not a profile problem (an unreadable
 /// profile, a refused overwrite) still prints the JSON document.
-pub(crate) fn json_failure(profile: &str, err: anyhow::Error) -> anyhow::Result<i32> {
+pub(crate) fn json_failure(
+    command: &str,
+    profile: &str,
+    err: anyhow::Error,
+) -> anyhow::Result<i32> {
     if err.is::<console::Closed>() {
         return Err(err);
     }
     let code = crate::exit_code(&err);
     let doc = serde_json::json!({
-        "ok": false,
         "profile": profile,
         "output": null,
         "files": 0,
@@ -146,6 +153,6 @@ pub(crate) fn json_failure(profile: &str, err: anyhow::Error) -> anyhow::Result<
             "column": null,
         }],
     });
-    console::json(&doc)?;
+    console::document(command, 1, false, &doc)?;
     Ok(code)
 }

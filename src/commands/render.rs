@@ -7,9 +7,9 @@ use serde::Serialize;
 use super::json_failure;
 use crate::{cli, console, errln, exit, load, output, profile, render, report, text};
 
+/// `render --json`, schema 1 (README, "JSON documents").
 #[derive(Serialize)]
 struct RenderJson<'a> {
-    ok: bool,
     profile: &'a str,
     output: Option<String>,
     files: usize,
@@ -31,19 +31,18 @@ pub(super) fn render(
     );
     let (loaded, compiled, fatal) = match load::load_and_compile(path, strict, json, true) {
         Ok(x) => x,
-        Err(e) if json => return json_failure(&profile_name, e),
+        Err(e) if json => return json_failure("render", &profile_name, e),
         Err(e) => return Err(e),
     };
     let source = loaded.source();
     let print_json = |ok: bool, files: usize| -> anyhow::Result<()> {
         let doc = RenderJson {
-            ok,
             profile: &loaded.source_name,
             output: ok.then(|| out.display().to_string()),
             files,
             problems: report::json_entries(&loaded.report, &source),
         };
-        console::json(&doc)
+        console::document("render", 1, ok, &doc)
     };
     let profile = match (&loaded.profile, fatal) {
         (Some(p), false) => p,
@@ -57,7 +56,7 @@ pub(super) fn render(
     let artifacts = render::render_all(profile, &compiled)?;
     match output::write_tree(out, &artifacts, force) {
         Ok(_) => {}
-        Err(e) if json => return json_failure(&profile_name, e),
+        Err(e) if json => return json_failure("render", &profile_name, e),
         Err(e) => return Err(e),
     }
     if json {

@@ -3,20 +3,41 @@
 use std::path::Path;
 
 use anyhow::Context as _;
+use serde::Serialize;
 
 use super::validate::tree_dir;
-use crate::{ToolMissing, UserError, cmd, exit, outln, rpmbuild, text};
+use crate::{ToolMissing, UserError, cmd, console, exit, outln, rpmbuild, text};
 
-pub(super) fn rpm_cmd(target: &Path, out: &Path, strict: bool) -> anyhow::Result<i32> {
+/// `rpm --json`, schema 1: the package built, and the profile's problems
+/// when a profile was given.
+#[derive(Serialize)]
+struct RpmJson {
+    profile: String,
+    package: Option<String>,
+    problems: Vec<serde_json::Value>,
+}
+
+pub(super) fn rpm_cmd(target: &Path, out: &Path, strict: bool, json: bool) -> anyhow::Result<i32> {
     let Some(rpmbuild_bin) = cmd::find("rpmbuild") else {
         return Err(ToolMissing(
             "install rpm (rpmbuild): apt-get install rpm, or dnf install rpm-build".into(),
         )
         .into());
     };
-    let tree_dir = match tree_dir(target, strict, false)? {
-        Ok(t) => t,
-        Err(code) => return Ok(code),
+    let (tree_dir, problems) = tree_dir(target, strict, json)?;
+    let print_json = |package: Option<String>, problems| {
+        let doc = RpmJson {
+            profile: target.display().to_string(),
+            package,
+            problems,
+        };
+        console::document("rpm", 1, doc.package.is_some(), &doc)
+    };
+    let Some(tree_dir) = tree_dir else {
+        if json {
+            print_json(None, problems)?;
+        }
+        return Ok(exit::BAD_INPUT);
     };
     let rpm_dir = tree_dir.dir.join("rpm");
     if !rpm_dir.join("rtaudio-tuning.spec").is_file() {
@@ -39,6 +60,10 @@ pub(super) fn rpm_cmd(target: &Path, out: &Path, strict: bool) -> anyhow::Result
     staged
         .persist(&dest)
         .with_context(|| format!("writing {}", dest.display()))?;
-    outln!("{}", text::one_line(&dest.display().to_string()))?;
+    if json {
+        print_json(Some(dest.display().to_string()), problems)?;
+    } else {
+        outln!("{}", text::one_line(&dest.display().to_string()))?;
+    }
     Ok(exit::OK)
 }

@@ -13,38 +13,59 @@ pub(super) struct TreeDir {
     _tmp: Option<tempfile::TempDir>,
 }
 
-/// `Err(code)`: the profile was refused and its report printed.
+/// The tree `target` names, and the problems of its profile (as their JSON
+/// entries: with `json` they are not printed, the caller's document holds
+/// them); no tree when the profile was refused.
 pub(super) fn tree_dir(
     target: &Path,
     strict: bool,
     json: bool,
-) -> anyhow::Result<Result<TreeDir, i32>> {
+) -> anyhow::Result<(Option<TreeDir>, Vec<serde_json::Value>)> {
     if target.is_dir() {
-        return Ok(Ok(TreeDir {
+        let tree = TreeDir {
             dir: target.to_path_buf(),
             _tmp: None,
-        }));
+        };
+        return Ok((Some(tree), Vec::new()));
     }
     let (loaded, compiled, fatal) = load::load_and_compile(Some(target), strict, json, true)?;
+    let source = loaded.source();
+    let problems = report::json_entries(&loaded.report, &source)
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()?;
     let profile = match (&loaded.profile, fatal) {
         (Some(p), false) => p,
-        _ => {
-            if json {
-                let source = loaded.source();
-                console::json(&report::json_entries(&loaded.report, &source))?;
-            }
-            return Ok(Err(exit::BAD_INPUT));
-        }
+        _ => return Ok((None, problems)),
     };
     let tmp = tempfile::Builder::new()
         .prefix("rtaudio-tuning-")
         .tempdir()?;
     let dir = tmp.path().join(&profile.name);
     output::write_tree(&dir, &render::render_all(profile, &compiled)?, false)?;
-    Ok(Ok(TreeDir {
+    let tree = TreeDir {
         dir,
         _tmp: Some(tmp),
-    }))
+    };
+    Ok((Some(tree), problems))
+}
+
+/// `validate --list --json`, schema 1.
+#[derive(Serialize)]
+struct ValidatorList {
+    validators: Vec<ValidatorInfo>,
+}
+
+/// `validate --json`, schema 1: the validators' results, and the profile's
+/// problems when a profile was given (all of them when it was refused).
+#[derive(Serialize)]
+struct ValidateJson<'a> {
+    target: String,
+    passed: usize,
+    failed: usize,
+    unavailable: usize,
+    results: &'a [validate::Checked],
+    problems: Vec<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -62,7 +83,7 @@ pub(super) fn list_validators(json: bool) -> anyhow::Result<i32> {
                 description: v.description,
             })
             .collect();
-        console::json(&list)?;
+        console::document("validate", 1, true, &ValidatorList { validators: list })?;
     } else {
         for v in validate::VALIDATORS {
             outln!("{:<12} {}", v.name, v.description)?;
@@ -81,9 +102,21 @@ pub(super) fn validate_cmd(
 ) -> anyhow::Result<i32> {
     use std::io::IsTerminal as _;
     let chosen = validate::select(only, skip).map_err(UserError)?;
-    let tree_dir = match tree_dir(target, strict, json)? {
-        Ok(t) => t,
-        Err(code) => return Ok(code),
+    let (tree_dir, problems) = tree_dir(target, strict, json)?;
+    let target_shown = target.display().to_string();
+    let Some(tree_dir) = tree_dir else {
+        if json {
+            let doc = ValidateJson {
+                target: target_shown,
+                passed: 0,
+                failed: 0,
+                unavailable: 0,
+                results: &[],
+                problems,
+            };
+            console::document("validate", 1, false, &doc)?;
+        }
+        return Ok(exit::BAD_INPUT);
     };
     let tree = validate::Tree::read(&tree_dir.dir)?;
     if !json && std::io::stderr().is_terminal() {
@@ -113,8 +146,23 @@ pub(super) fn validate_cmd(
         count(validate::Status::Unavailable),
         count(validate::Status::Pass),
     );
+    let code = if failed > 0 {
+        exit::FAILED
+    } else if unavailable > 0 && require_all {
+        exit::TOOL_MISSING
+    } else {
+        exit::OK
+    };
     if json {
-        console::json(&results)?;
+        let doc = ValidateJson {
+            target: target_shown,
+            passed,
+            failed,
+            unavailable,
+            results: &results,
+            problems,
+        };
+        console::document("validate", 1, code == exit::OK, &doc)?;
     } else {
         for r in &results {
             let status = match r.outcome.status {
@@ -137,11 +185,5 @@ pub(super) fn validate_cmd(
             start.elapsed().as_secs_f64()
         )?;
     }
-    Ok(if failed > 0 {
-        exit::FAILED
-    } else if unavailable > 0 && require_all {
-        exit::TOOL_MISSING
-    } else {
-        exit::OK
-    })
+    Ok(code)
 }

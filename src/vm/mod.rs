@@ -153,6 +153,8 @@ struct Row {
 
 #[derive(Serialize)]
 struct Verdict {
+    /// The envelope's `ok`.
+    #[serde(skip)]
     ok: bool,
     accel: &'static str,
     seconds_to_verdict: f64,
@@ -353,7 +355,7 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
         agent: agent.clone(),
     };
     if o.json {
-        crate::console::json(&verdict)?;
+        crate::console::document("vm-test", 1, verdict.ok, &verdict)?;
     } else {
         print_verdict(&verdict)?;
     }

@@ -1,0 +1,117 @@
+//! Every command's `--json` output is one document with the same envelope
+//! (README, "JSON documents"): `schema`, `command`, `version`, `ok`, then the
+//! command's own fields, each key once; `ok` is true exactly when the exit
+//! code is 0. Run through the real binary, on success and on refusal.
+
+mod common;
+
+use std::fs;
+use std::process::Output;
+
+use common::*;
+
+/// The document `o` printed, after checking its envelope.
+fn document(o: &Output, command: &str) -> serde_json::Value {
+    let text = stdout(o);
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{command}: not one JSON document ({e}):\n{text}"));
+    assert_eq!(v["schema"], 1, "{command}: {v:#}");
+    assert_eq!(v["command"], command, "{v:#}");
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"), "{v:#}");
+    assert_eq!(
+        v["ok"],
+        o.status.code() == Some(0),
+        "{command}: exit {:?}, {v:#}",
+        o.status
+    );
+    // Top-level keys are the lines indented by two spaces: each once (a
+    // payload field named like an envelope key would repeat it).
+    let mut keys: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("  \""))
+        .filter_map(|l| l.split_once("\":").map(|(k, _)| k))
+        .collect();
+    let all = keys.len();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), all, "{command}: a key repeats:\n{text}");
+    v
+}
+
+#[test]
+fn render_fleet_validate_and_rpm_print_one_envelope() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let o = run(bin().args(["render", "--json", "-o"]).arg(&out));
+    let v = document(&o, "render");
+    assert!(v["files"].as_u64().unwrap() > 10, "{v:#}");
+
+    let bad = t.path().join("bad.toml");
+    fs::write(&bad, "version = 1\n[realtime]\nrtprio = 150\n").unwrap();
+    let o = run(bin()
+        .args(["render", "--json", "-o"])
+        .arg(t.path().join("o2"))
+        .arg(&bad));
+    assert_eq!(o.status.code(), Some(2));
+    let v = document(&o, "render");
+    assert_eq!(v["problems"][0]["key"], "realtime.rtprio");
+    // A failure that is not the profile's (an unreadable profile).
+    let o = run(bin()
+        .args(["render", "--json", "-o"])
+        .arg(t.path().join("o3"))
+        .arg(t.path().join("missing.toml")));
+    assert_eq!(o.status.code(), Some(2));
+    document(&o, "render");
+
+    let o = run(bin()
+        .args(["validate", "--json", "--only", "dropins"])
+        .arg(&out));
+    let v = document(&o, "validate");
+    assert_eq!(v["results"][0]["name"], "dropins", "{v:#}");
+    let o = run(bin().args(["validate", "--json"]).arg(&bad));
+    assert_eq!(o.status.code(), Some(2));
+    document(&o, "validate");
+    let o = run(bin().args(["validate", "--list", "--json"]));
+    let v = document(&o, "validate");
+    assert!(!v["validators"].as_array().unwrap().is_empty());
+
+    let o = run(bin()
+        .args(["fleet", "--json", "-o"])
+        .arg(t.path().join("fleet"))
+        .arg(repo().join("examples/fleet/room.toml")));
+    let v = document(&o, "fleet");
+    assert_eq!(v["hosts"], 3, "{v:#}");
+
+    let o = run(bin()
+        .args(["rpm", "--json", "-o"])
+        .arg(t.path().join("rpms"))
+        .arg(&out));
+    let v = document(&o, "rpm");
+    let package = v["package"].as_str().unwrap();
+    assert!(
+        package.ends_with(".noarch.rpm") && fs::metadata(package).is_ok(),
+        "{v:#}"
+    );
+    let o = run(bin()
+        .args(["rpm", "--json", "-o"])
+        .arg(t.path().join("rpms"))
+        .arg(&bad));
+    assert_eq!(o.status.code(), Some(2));
+    let v = document(&o, "rpm");
+    assert_eq!(v["package"], serde_json::Value::Null);
+    assert_eq!(v["problems"][0]["key"], "realtime.rtprio");
+    // Not a tree and not a profile: the error is the document's problem.
+    let o = run(bin()
+        .args(["rpm", "--json", "-o"])
+        .arg(t.path().join("rpms"))
+        .arg(t.path()));
+    assert_eq!(o.status.code(), Some(2));
+    let v = document(&o, "rpm");
+    assert!(
+        v["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rtaudio-tuning.spec"),
+        "{v:#}"
+    );
+}
