@@ -34,9 +34,10 @@ const HOW: &str = "the rendered files differ from tests/golden/. If the change i
 run scripts/update-reference, review `git diff tests/golden` and commit it; if not, \
 the diffs above are what the change broke";
 
-/// How many differing files get a diff, how long a diff may be, and how many
-/// names a list of missing or extra files shows: a broken template must not
-/// bury the report under thousands of lines.
+/// How many differing files get a diff in one report (over every tree it
+/// checks), how long a diff may be, and how many names a list of missing or
+/// extra files shows: a broken template must not bury the report under
+/// thousands of lines.
 const DIFFS_SHOWN: usize = 8;
 const DIFF_LINES: usize = 60;
 const NAMES_SHOWN: usize = 40;
@@ -171,8 +172,9 @@ fn name_list(title: &str, names: &[&String]) -> String {
 }
 
 /// Everything in which the rendered tree `rendered` differs from the golden
-/// folder `name`, or None when they are the same.
-fn differences(name: &str, rendered: &Path) -> Option<String> {
+/// folder `name`, or None when they are the same; at most `diffs_left` files
+/// get a diff, the others are named.
+fn differences(name: &str, rendered: &Path, diffs_left: &mut usize) -> Option<String> {
     let dir = golden().join(name);
     if !dir.is_dir() {
         return Some(format!("tests/golden/{name}/ is missing"));
@@ -214,11 +216,13 @@ fn differences(name: &str, rendered: &Path) -> Option<String> {
     out += &name_list("rendered, not in the golden folder", &extra);
     if !changed.is_empty() {
         let _ = write!(out, "\n  differ ({}):", changed.len());
-        for (_, what) in changed.iter().take(DIFFS_SHOWN) {
+        let shown = changed.len().min(*diffs_left);
+        *diffs_left -= shown;
+        for (_, what) in &changed[..shown] {
             let _ = write!(out, "\n{what}");
         }
-        let rest: Vec<&String> = changed.iter().skip(DIFFS_SHOWN).map(|(r, _)| *r).collect();
-        out += &name_list("and, diffs not shown", &rest);
+        let rest: Vec<&String> = changed[shown..].iter().map(|(r, _)| *r).collect();
+        out += &name_list("no diff shown for", &rest);
     }
     Some(out)
 }
@@ -229,10 +233,11 @@ fn check(which: impl Fn(&Source) -> bool) {
     let t = tempfile::tempdir().unwrap();
     let mut reports = Vec::new();
     let mut checked = 0;
+    let mut diffs_left = DIFFS_SHOWN;
     for (name, source) in cases().iter().filter(|(_, s)| which(s)) {
         let out = t.path().join(name);
         render_source(source, &out);
-        reports.extend(differences(name, &out));
+        reports.extend(differences(name, &out, &mut diffs_left));
         checked += 1;
     }
     assert!(checked > 0, "no case to check");
@@ -255,7 +260,12 @@ fn the_fleet_example_renders_its_golden_files() {
 fn the_golden_folder_holds_one_folder_per_case() {
     let mut want: Vec<String> = cases().into_iter().map(|(n, _)| n).collect();
     want.sort();
-    assert_eq!(listing(&golden()), want, "{HOW}");
+    assert_eq!(
+        listing(&golden()),
+        want,
+        "tests/golden/ must hold one folder per example profile, default and fleet: \
+         run scripts/update-reference and commit the result"
+    );
 }
 
 /// Render every case twice, the second time from another working folder,
