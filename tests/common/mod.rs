@@ -47,6 +47,12 @@ pub fn render(profile: Option<&Path>, out: &Path) {
     assert!(o.status.success(), "render failed: {}", stderr(&o));
 }
 
+/// Render the fleet inventory `inventory` into `out`; panics on failure.
+pub fn render_fleet(inventory: &Path, out: &Path) {
+    let o = run(bin().arg("fleet").arg(inventory).arg("-o").arg(out));
+    assert!(o.status.success(), "fleet failed: {}", stderr(&o));
+}
+
 /// The names in a folder, sorted: what a run left beside its output.
 pub fn listing(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)

@@ -1,0 +1,36 @@
+#!/bin/bash
+# What this host changes on top of the bootc image built from profile "studio":
+# its drop-ins under /etc, its units, its accounts and its kernel arguments. Run
+# it once, as root, on the running host at its first boot (cloud-init runcmd,
+# your configuration management, or by hand); running it again changes nothing
+# more. Kernel arguments apply from the next boot.
+# Rendered by rtaudio-tuning 0.1.0: edit the inventory and re-render, not this file.
+set -eu
+install -d -m 0755 /etc/rtaudio-tuning
+cat >/etc/rtaudio-tuning/irqbalance.env <<'RTAUDIO_TUNING_EOF'
+# Environment for irqbalance.service, read through the drop-in
+# irqbalance.service.d/rtaudio-tuning.conf.
+# Rendered by rtaudio-tuning 0.1.0 from profile "studio".
+#
+# irqbalance has no configuration file of its own (there is no
+# /etc/irqbalance/irqbalance.conf): it reads these variables. This file is read
+# after /etc/sysconfig/irqbalance and overrides it; put further irqbalance
+# options in IRQBALANCE_ARGS here.
+# CPUs irqbalance must not route interrupts to (irq.banned_cpus and the isolated CPUs).
+IRQBALANCE_BANNED_CPULIST=2-3
+RTAUDIO_TUNING_EOF
+chmod 0644 /etc/rtaudio-tuning/irqbalance.env
+systemctl daemon-reload
+# Kernel arguments of this host beyond the image's kargs.d: kept across image
+# updates, applied at the next boot. Old values go first, then the new ones
+# (a changed value is a removal and an addition).
+changed=0
+if rpm-ostree kargs --unchanged-exit-77 --append-if-missing=intel_pstate=disable --append-if-missing=isolcpus=managed_irq,domain,2-3 --append-if-missing=nohz_full=2-3 --append-if-missing=rcu_nocbs=2-3; then
+    changed=1
+else
+    status=$?
+    [ "$status" -eq 77 ] || exit "$status"
+fi
+if [ "$changed" -eq 1 ]; then
+    echo "kernel arguments changed: reboot to apply them" >&2
+fi
