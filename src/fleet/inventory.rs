@@ -10,7 +10,8 @@ use toml::de::{DeTable, DeValue};
 
 use super::merge::host_variant;
 use super::{Fleet, Host, MAX_HOSTS, Network, Pxe, netmask};
-use crate::profile::parse::{Cx, Section, Val, parse_table};
+use crate::profile::parse::parse_table;
+use crate::profile::walk::{Cx, Section, Val, document};
 use crate::profile::{self, Span, grammar};
 use crate::report::Report;
 
@@ -23,7 +24,7 @@ pub(super) fn walk(
     rep: &mut Report,
     base_loaded: &mut Option<profile::Loaded>,
 ) -> Option<Fleet> {
-    let doc = crate::profile::parse::document(text, rep)?;
+    let doc = document(text, rep)?;
     let root = Section {
         path: String::new(),
         table: doc.get_ref(),

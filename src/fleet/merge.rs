@@ -10,7 +10,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::profile::Profile;
-use crate::profile::parse::{Cx, Section, parse_table};
+use crate::profile::parse::parse_table;
+use crate::profile::walk::{Cx, Section};
 use crate::report::{Report, Severity};
 
 /// Within `kernel` and `irq`, the keys a host may override.

@@ -2,6 +2,7 @@
 
 pub mod grammar;
 pub(crate) mod parse;
+pub(crate) mod walk;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
