@@ -5,7 +5,8 @@
 //! whose modules were never compiled, because it has no [`Compiled`] to hand
 //! over (`selinux::compile` or [`Compiled::without_modules`] make one).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use crate::cmd;
 use crate::profile::{Profile, SelinuxModule};
@@ -100,4 +101,40 @@ fn compile_one(checkmodule: &Path, tmp: &Path, m: &SelinuxModule) -> Result<Stri
         &m.te_text,
         m.fc_text.as_deref(),
     )
+}
+
+/// What checkmodule makes of a module's source.
+pub enum Output {
+    /// CIL text (`-C`), what the delivery paths install.
+    Cil,
+    /// A binary policy module, what `semodule_package` packages.
+    Binary,
+}
+
+/// The one checkmodule stage: `te_text` staged as `DIR/NAME.te` (checkmodule
+/// names a CIL module after its output file) and compiled for an MCS policy
+/// (`-M -m`, as Fedora's targeted policy needs) into `DIR/NAME.cil` or
+/// `DIR/NAME.mod`, whose path is returned. Its errors read "FILE line N: what",
+/// `file` naming the source as the user knows it.
+pub fn checkmodule(
+    checkmodule: &Path,
+    dir: &Path,
+    name: &str,
+    file: &str,
+    te_text: &str,
+    output: Output,
+) -> Result<PathBuf, Vec<String>> {
+    let te = dir.join(format!("{name}.te"));
+    let (flags, out): (&[&str], _) = match output {
+        Output::Cil => (&["-M", "-m", "-C", "-o"], dir.join(format!("{name}.cil"))),
+        Output::Binary => (&["-M", "-m", "-o"], dir.join(format!("{name}.mod"))),
+    };
+    std::fs::write(&te, te_text).map_err(|e| vec![format!("cannot stage {file}: {e}")])?;
+    let run = cmd::run(Command::new(checkmodule).args(flags).arg(&out).arg(&te))
+        .map_err(|e| vec![e.to_string()])?;
+    if run.success() {
+        Ok(out)
+    } else {
+        Err(super::checkmodule_errors(&run.text(), file))
+    }
 }

@@ -12,12 +12,10 @@ pub mod from_audit;
 pub mod rules;
 
 use std::path::Path;
-use std::process::Command;
 
-pub use compile::{CompileError, Compiled, compile};
+pub use compile::{CompileError, Compiled, Output, checkmodule, compile};
 pub use fc::fc_to_cil;
 
-use crate::cmd;
 use crate::text;
 
 /// Why a module's text (`.te`, `.fc`, or the CIL made from them) cannot be
@@ -177,20 +175,7 @@ pub fn compile_text(
     te_text: &str,
     fc_text: Option<&str>,
 ) -> Result<String, Vec<String>> {
-    // checkmodule names a CIL module after its output file.
-    let te = tmp.join(format!("{name}.te"));
-    let cil = tmp.join(format!("{name}.cil"));
-    std::fs::write(&te, te_text).map_err(|e| vec![format!("cannot stage {file}: {e}")])?;
-    let out = cmd::run(
-        Command::new(checkmodule)
-            .args(["-M", "-m", "-C", "-o"])
-            .arg(&cil)
-            .arg(&te),
-    )
-    .map_err(|e| vec![e.to_string()])?;
-    if !out.success() {
-        return Err(checkmodule_errors(&out.text(), file));
-    }
+    let cil = compile::checkmodule(checkmodule, tmp, name, file, te_text, compile::Output::Cil)?;
     let mut cil_text = std::fs::read_to_string(&cil)
         .map_err(|e| vec![format!("checkmodule wrote no module: {e}")])?;
     if let Some(fc) = fc_text {

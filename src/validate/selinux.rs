@@ -5,6 +5,7 @@ use std::process::Command;
 
 use super::{Outcome, Tree, tidy, write_temp};
 use crate::cmd;
+use crate::selinux::{self, Output};
 
 pub fn validate(tree: &Tree) -> Outcome {
     let modules: Vec<&str> = tree
@@ -29,19 +30,20 @@ pub fn validate(tree: &Tree) -> Outcome {
     let mut problems = Vec::new();
     for te in &modules {
         let stem = te.trim_end_matches(".te");
+        let name = stem.trim_start_matches("selinux/");
         let base = tmp.path().join(stem);
-        let module = base.with_extension("mod");
         let pp = base.with_extension("pp");
-        let compiled = cmd::run_checked(
-            Command::new(&checkmodule)
-                .args(["-M", "-m", "-o"])
-                .arg(&module)
-                .arg(tmp.path().join(te)),
-        );
-        if let Err(e) = compiled {
-            problems.push(format!("{te}: {}", tidy(&e.to_string(), tmp.path())));
-            continue;
-        }
+        let staged = tmp.path().join("binary");
+        let _ = std::fs::create_dir_all(&staged);
+        let text = tree.text(te).unwrap_or("");
+        let module =
+            match selinux::checkmodule(&checkmodule, &staged, name, te, text, Output::Binary) {
+                Ok(m) => m,
+                Err(errs) => {
+                    problems.extend(errs);
+                    continue;
+                }
+            };
         let mut c = Command::new(&package);
         c.arg("-o").arg(&pp).arg("-m").arg(&module);
         let fc = format!("{stem}.fc");
@@ -53,7 +55,6 @@ pub fn validate(tree: &Tree) -> Outcome {
             continue;
         }
         // The CIL the delivery paths install must be what the sources compile to.
-        let name = stem.trim_start_matches("selinux/");
         let cil_rel = format!("{stem}.cil");
         let fc_text = tree.text(&fc);
         let fresh = tmp.path().join("fresh");
