@@ -624,10 +624,23 @@ fn killed_renders_leave_a_complete_tree() {
 
 #[test]
 fn init_writes_the_default_and_keeps_existing_files() {
+    use std::os::unix::fs::PermissionsExt as _;
     let t = tempfile::tempdir().unwrap();
     let p = t.path().join("studio.toml");
-    let o = run(bin().arg("init").arg(&p));
+    // The umask's mode, as an editor would create it; a replaced profile
+    // keeps its own.
+    let o = run(std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 022; exec \"$0\" init \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_rtaudio-tuning"))
+        .arg(&p));
     assert!(o.status.success(), "{}", stderr(&o));
+    let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&p), 0o644);
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
+    let o = run(bin().arg("init").arg("--force").arg(&p));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(mode(&p), 0o640);
     let text = fs::read_to_string(&p).unwrap();
     assert_eq!(
         text,

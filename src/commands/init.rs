@@ -1,6 +1,7 @@
 //! `init`: write the default profile to start from.
 
 use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -47,6 +48,16 @@ pub(super) fn init(path: &Path, force: bool) -> anyhow::Result<i32> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     tmp.write_all(profile::DEFAULT_PROFILE.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    // A new file gets what the umask leaves of rw for everyone, as an editor
+    // would make it, not the temporary file's 0600; a replaced profile keeps
+    // its mode.
+    let mode = match path.symlink_metadata() {
+        Ok(m) => m.permissions().mode() & 0o7777,
+        Err(_) => 0o666 & !crate::output::current_umask(),
+    };
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
         .with_context(|| format!("writing {}", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("writing {}", path.display()))?;
