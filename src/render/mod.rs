@@ -7,16 +7,16 @@
 
 mod blueprint;
 mod bootc;
+mod facts;
 pub mod fleet;
 mod kickstart;
-mod plan;
 mod rootfs;
 mod rpm;
 mod templates;
 
 use serde::Serialize;
 
-pub use plan::{DHCP_NETWORK, Plan, RootfsFile, TOOL};
+pub use facts::{DHCP_NETWORK, Plan, RootfsFile, TOOL};
 
 use crate::profile::Profile;
 use crate::selinux::Compiled;
@@ -213,17 +213,42 @@ pub fn fleet_template(name: &str, ctx: &tera::Context) -> Result<String, RenderB
         })
 }
 
-/// The context every template sees: the plan, under `p`.
+/// The context every template sees: the shared facts, under `p`.
 #[derive(Serialize)]
 struct Ctx<'a> {
     p: &'a Plan<'a>,
 }
 
+fn context(name: &str, plan: &Plan) -> Result<tera::Context, RenderBug> {
+    tera::Context::from_serialize(Ctx { p: plan }).map_err(|e| RenderBug {
+        artifact: name.into(),
+        detail: e.to_string(),
+    })
+}
+
+/// A template that reads the shared facts only (the rootfs drop-ins).
 fn render_template(tera: &tera::Tera, name: &str, plan: &Plan) -> Result<String, RenderBug> {
-    let ctx = tera::Context::from_serialize(Ctx { p: plan }).map_err(|e| RenderBug {
+    render_context(tera, name, context(name, plan)?)
+}
+
+/// An artifact's template: the shared facts under `p`, and the artifact's own
+/// view under `key` (`ks`, `rpm`, `bp`, `bootc`).
+fn render_view<V: Serialize>(
+    tera: &tera::Tera,
+    name: &str,
+    plan: &Plan,
+    key: &str,
+    view: &V,
+) -> Result<String, RenderBug> {
+    let mut ctx = context(name, plan)?;
+    ctx.try_insert(key, view).map_err(|e| RenderBug {
         artifact: name.into(),
         detail: e.to_string(),
     })?;
+    render_context(tera, name, ctx)
+}
+
+fn render_context(tera: &tera::Tera, name: &str, ctx: tera::Context) -> Result<String, RenderBug> {
     tera.render(name, &ctx).map_err(|e| {
         let mut detail = e.to_string();
         let mut src = std::error::Error::source(&e);

@@ -1,7 +1,7 @@
 //! The drop-ins, exactly as installed on the target. Rendered once; every
 //! delivery path carries these bytes.
 
-use super::plan::{Plan, RootfsFile, TOOL};
+use super::facts::{Plan, RootfsFile, TOOL};
 use super::{RenderBug, render_template};
 
 /// Our IRQ-thread priority unit (rtirq's job).

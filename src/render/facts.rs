@@ -83,7 +83,6 @@ pub struct Plan<'a> {
     pub base_environment: &'static str,
     /// osbuild distro name, when it is known from the profile alone.
     pub blueprint_distro: Option<String>,
-    pub bootc_base: String,
     /// Packages every path installs (kernel-rt excluded: each path swaps the
     /// kernel its own way), then package groups.
     pub packages: Vec<String>,
@@ -156,30 +155,26 @@ impl<'a> Plan<'a> {
 
         let kargs = p.kernel.command_line();
 
-        let (target_label, ks_version, blueprint_distro, bootc_base) = match p.target.distro {
+        let (target_label, ks_version, blueprint_distro) = match p.target.distro {
             Distro::Fedora => (
                 format!("Fedora {release}"),
                 format!("F{release}"),
                 Some(format!("fedora-{release}")),
-                format!("quay.io/fedora/fedora-bootc:{release}"),
             ),
             Distro::CentosStream => (
                 format!("CentOS Stream {release}"),
                 format!("RHEL{release}"),
                 Some(format!("centos-{release}")),
-                format!("quay.io/centos-bootc/centos-bootc:stream{release}"),
             ),
             Distro::Almalinux => (
                 format!("AlmaLinux {release}"),
                 format!("RHEL{release}"),
                 None,
-                format!("quay.io/almalinuxorg/almalinux-bootc:{release}"),
             ),
             Distro::Rhel => (
                 format!("Red Hat Enterprise Linux {release}"),
                 format!("RHEL{release}"),
                 None,
-                format!("registry.redhat.io/rhel{release}/rhel-bootc:latest"),
             ),
         };
 
@@ -386,7 +381,6 @@ impl<'a> Plan<'a> {
             ks_version,
             base_environment: "@^workstation-product-environment",
             blueprint_distro,
-            bootc_base,
             packages,
             package_groups,
             remove: p.packages.remove.clone(),
