@@ -96,28 +96,18 @@ pub struct Plan<'a> {
     pub mask: Vec<String>,
     /// Banned CPUs for irqbalance: the profile's list plus isolated CPUs.
     pub irq_banned_cpus: Option<String>,
-    pub rpm_requires: Vec<String>,
-    pub rpm_recommends: Vec<String>,
     pub rootfs: Vec<RootfsFile>,
     /// Directories holding the rootfs files, sorted, each once.
     pub post_dirs: Vec<String>,
     /// Delimiter of the here-documents that carry files in shell scripts.
     pub heredoc: &'static str,
-    /// The sysusers.d file (the RPM's %pre feeds it to systemd-sysusers).
-    pub sysusers_path: String,
-    pub sysusers_content: String,
-    /// The sysctl.d file, when the profile sets sysctls.
-    pub sysctl_path: Option<String>,
-    /// Directories the RPM owns: ours, not another package's.
-    pub rpm_dirs: Vec<String>,
+    /// Directories of the rootfs files that are ours, not another package's:
+    /// the RPM owns them, the kickstart relabels them.
+    pub own_dirs: Vec<String>,
     /// Directories a blueprint creates for its files: ours, under /etc.
     pub blueprint_dirs: Vec<String>,
-    /// The package's Release: the profile's rpm.release and its name, so two
-    /// profiles' packages never share a version-release.
-    pub rpm_release: String,
-    /// Installed paths of the compiled SELinux modules, and the modules' names.
+    /// Installed paths of the compiled SELinux modules.
     pub selinux_files: Vec<String>,
-    pub selinux_names: Vec<String>,
     /// Their copies for blueprints, and the first-boot unit that installs them.
     pub selinux_etc_files: Vec<String>,
     pub selinux_unit: Option<String>,
@@ -129,13 +119,7 @@ pub struct Plan<'a> {
     /// variant's kickstart body, where each host's lines go at the end.
     pub host_lines: String,
     pub selinux_unit_name: &'static str,
-    /// Date of the package's %changelog entry: fixed per tool version, so that
-    /// builds are reproducible (rpm can take SOURCE_DATE_EPOCH from it).
-    pub changelog_date: &'static str,
 }
-
-/// The date of this tool version, for the RPM %changelog.
-const CHANGELOG_DATE: &str = "Tue Nov 24 2026";
 
 impl<'a> Plan<'a> {
     pub fn new(
@@ -344,26 +328,6 @@ impl<'a> Plan<'a> {
             (!cpus.is_empty()).then(|| crate::profile::grammar::cpu_list_string(&cpus))
         };
 
-        let mut rpm_requires = Vec::new();
-        if kernel_rt {
-            rpm_requires.push("kernel-rt".to_string());
-        }
-        rpm_requires.extend(
-            packages
-                .iter()
-                .filter(|x| *x == "irqbalance" || *x == "kernel-tools")
-                .cloned(),
-        );
-        if has_priorities {
-            // chrt
-            rpm_requires.push("util-linux".to_string());
-        }
-        let rpm_recommends: Vec<String> = packages
-            .iter()
-            .filter(|x| !rpm_requires.contains(x))
-            .cloned()
-            .collect();
-
         let mut plan = Plan {
             compiled,
             profile: p,
@@ -393,20 +357,12 @@ impl<'a> Plan<'a> {
             enable_ours,
             mask,
             irq_banned_cpus,
-            rpm_requires,
-            rpm_recommends,
             rootfs: Vec::new(),
             post_dirs: Vec::new(),
             heredoc: HEREDOC,
-            sysusers_path: String::new(),
-            sysusers_content: String::new(),
-            sysctl_path: None,
-            rpm_dirs: Vec::new(),
+            own_dirs: Vec::new(),
             blueprint_dirs: Vec::new(),
-            rpm_release: format!("{}.{}", p.rpm.release, p.name.replace('-', "_")),
-            changelog_date: CHANGELOG_DATE,
             selinux_files: Vec::new(),
-            selinux_names: p.selinux.module.iter().map(|m| m.name.clone()).collect(),
             selinux_etc_files: Vec::new(),
             selinux_unit: None,
             blueprint_enable: Vec::new(),
@@ -452,7 +408,7 @@ impl<'a> Plan<'a> {
         let mut dirs: Vec<String> = plan.rootfs.iter().map(|f| f.dir.clone()).collect();
         dirs.sort();
         dirs.dedup();
-        let mut rpm_dirs: Vec<String> = dirs
+        let mut own_dirs: Vec<String> = dirs
             .iter()
             .filter(|d| {
                 d.contains(TOOL) || d.ends_with(".service.d") || d.starts_with("/usr/lib/bootc")
@@ -460,10 +416,10 @@ impl<'a> Plan<'a> {
             .cloned()
             .collect();
         if dirs.iter().any(|d| d.starts_with("/usr/lib/bootc/")) {
-            rpm_dirs.push("/usr/lib/bootc".into());
+            own_dirs.push("/usr/lib/bootc".into());
         }
-        rpm_dirs.sort();
-        plan.rpm_dirs = rpm_dirs;
+        own_dirs.sort();
+        plan.own_dirs = own_dirs;
         let mut blueprint_dirs: Vec<String> = plan
             .rootfs
             .iter()
@@ -479,21 +435,6 @@ impl<'a> Plan<'a> {
         blueprint_dirs.dedup();
         plan.blueprint_dirs = blueprint_dirs;
         plan.post_dirs = dirs;
-        let sysusers = plan
-            .rootfs
-            .iter()
-            .find(|f| f.path.starts_with("/usr/lib/sysusers.d/"))
-            .ok_or_else(|| RenderBug {
-                artifact: "rootfs".into(),
-                detail: "no sysusers.d file".into(),
-            })?;
-        plan.sysusers_path = sysusers.path.clone();
-        plan.sysusers_content = sysusers.content.clone();
-        plan.sysctl_path = plan
-            .rootfs
-            .iter()
-            .find(|f| f.path.contains("/sysctl.d/"))
-            .map(|f| f.path.clone());
         Ok(plan)
     }
 }
