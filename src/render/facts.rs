@@ -18,9 +18,6 @@ const HEREDOC: &str = "RTAUDIO_TUNING_EOF";
 /// by their (disabled) .repo files.
 const REPO_ID: &str = "rtaudio-tuning-kernel-rt";
 
-/// The blueprint's first-boot unit that installs the SELinux modules.
-pub const SELINUX_UNIT: &str = "rtaudio-selinux-modules";
-
 /// A file installed on the target, rendered once and carried by every path.
 #[derive(Debug, Clone, Serialize)]
 pub struct RootfsFile {
@@ -81,8 +78,6 @@ pub struct Plan<'a> {
     pub ks_version: String,
     /// The comps environment a workstation starts from.
     pub base_environment: &'static str,
-    /// osbuild distro name, when it is known from the profile alone.
-    pub blueprint_distro: Option<String>,
     /// Packages every path installs (kernel-rt excluded: each path swaps the
     /// kernel its own way), then package groups.
     pub packages: Vec<String>,
@@ -104,21 +99,12 @@ pub struct Plan<'a> {
     /// Directories of the rootfs files that are ours, not another package's:
     /// the RPM owns them, the kickstart relabels them.
     pub own_dirs: Vec<String>,
-    /// Directories a blueprint creates for its files: ours, under /etc.
-    pub blueprint_dirs: Vec<String>,
     /// Installed paths of the compiled SELinux modules.
     pub selinux_files: Vec<String>,
-    /// Their copies for blueprints, and the first-boot unit that installs them.
-    pub selinux_etc_files: Vec<String>,
-    pub selinux_unit: Option<String>,
-    /// Units a blueprint enables: the others' and, with SELinux modules, the
-    /// first-boot unit that installs them.
-    pub blueprint_enable: Vec<String>,
     /// The installation kickstart's lines that differ per machine: network
     /// (and, for a fleet host, its name and install disk). Empty in a fleet
     /// variant's kickstart body, where each host's lines go at the end.
     pub host_lines: String,
-    pub selinux_unit_name: &'static str,
 }
 
 impl<'a> Plan<'a> {
@@ -139,26 +125,13 @@ impl<'a> Plan<'a> {
 
         let kargs = p.kernel.command_line();
 
-        let (target_label, ks_version, blueprint_distro) = match p.target.distro {
-            Distro::Fedora => (
-                format!("Fedora {release}"),
-                format!("F{release}"),
-                Some(format!("fedora-{release}")),
-            ),
-            Distro::CentosStream => (
-                format!("CentOS Stream {release}"),
-                format!("RHEL{release}"),
-                Some(format!("centos-{release}")),
-            ),
-            Distro::Almalinux => (
-                format!("AlmaLinux {release}"),
-                format!("RHEL{release}"),
-                None,
-            ),
+        let (target_label, ks_version) = match p.target.distro {
+            Distro::Fedora => (format!("Fedora {release}"), format!("F{release}")),
+            Distro::CentosStream => (format!("CentOS Stream {release}"), format!("RHEL{release}")),
+            Distro::Almalinux => (format!("AlmaLinux {release}"), format!("RHEL{release}")),
             Distro::Rhel => (
                 format!("Red Hat Enterprise Linux {release}"),
                 format!("RHEL{release}"),
-                None,
             ),
         };
 
@@ -344,7 +317,6 @@ impl<'a> Plan<'a> {
             install_repos,
             ks_version,
             base_environment: "@^workstation-product-environment",
-            blueprint_distro,
             packages,
             package_groups,
             remove: p.packages.remove.clone(),
@@ -361,13 +333,8 @@ impl<'a> Plan<'a> {
             post_dirs: Vec::new(),
             heredoc: HEREDOC,
             own_dirs: Vec::new(),
-            blueprint_dirs: Vec::new(),
             selinux_files: Vec::new(),
-            selinux_etc_files: Vec::new(),
-            selinux_unit: None,
-            blueprint_enable: Vec::new(),
             host_lines: DHCP_NETWORK.to_string(),
-            selinux_unit_name: SELINUX_UNIT,
         };
         plan.rootfs = rootfs::files(&plan, tera)?;
         for f in plan
@@ -376,17 +343,6 @@ impl<'a> Plan<'a> {
             .filter(|f| f.path.starts_with(rootfs::SELINUX_DIR))
         {
             plan.selinux_files.push(f.path.clone());
-            plan.selinux_etc_files.extend(f.etc_path.clone());
-        }
-        plan.blueprint_enable = plan.enable_all.clone();
-        if !plan.selinux_files.is_empty() {
-            plan.selinux_unit = Some(super::render_template(
-                tera,
-                "blueprint/selinux-modules.service",
-                &plan,
-            )?);
-            plan.blueprint_enable
-                .push(format!("{SELINUX_UNIT}.service"));
         }
         for f in &plan.rootfs {
             // A file carried in a here-document or a kickstart section must not
@@ -420,20 +376,6 @@ impl<'a> Plan<'a> {
         }
         own_dirs.sort();
         plan.own_dirs = own_dirs;
-        let mut blueprint_dirs: Vec<String> = plan
-            .rootfs
-            .iter()
-            .filter_map(|f| {
-                f.etc_path
-                    .as_deref()?
-                    .rsplit_once('/')
-                    .map(|(d, _)| d.to_string())
-            })
-            .filter(|d| d.contains(TOOL) || d.ends_with(".service.d"))
-            .collect();
-        blueprint_dirs.sort();
-        blueprint_dirs.dedup();
-        plan.blueprint_dirs = blueprint_dirs;
         plan.post_dirs = dirs;
         Ok(plan)
     }
