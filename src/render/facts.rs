@@ -9,9 +9,6 @@ use crate::selinux::Compiled;
 /// The package's and the files' name on the target.
 pub const TOOL: &str = "rtaudio-tuning";
 
-/// The installation kickstart's network line when no machine is named.
-pub const DHCP_NETWORK: &str = "network --bootproto=dhcp --device=link --activate";
-
 const HEREDOC: &str = "RTAUDIO_TUNING_EOF";
 
 /// Our own repository id for kernel-rt: the EL distributions' `rt` id is taken
@@ -52,6 +49,31 @@ pub struct Repo {
     pub url_expanded: String,
 }
 
+impl Repo {
+    pub fn new(id: &str, name: String, url: String) -> Self {
+        Repo {
+            id: id.into(),
+            name,
+            url,
+            mirrorlist: false,
+            gpgkey: None,
+            url_expanded: String::new(),
+        }
+    }
+}
+
+/// A repository of the distribution's own mirror (`BaseOS`, `AppStream`,
+/// `RT`), for the EL distributions that publish one under a known URL.
+pub fn distro_repo(p: &Profile, dir: &str) -> Option<String> {
+    let release = p.target.release;
+    let mirror = match p.target.distro {
+        Distro::CentosStream => format!("https://mirror.stream.centos.org/{release}-stream"),
+        Distro::Almalinux => format!("https://repo.almalinux.org/almalinux/{release}"),
+        Distro::Fedora | Distro::Rhel => return None,
+    };
+    Some(format!("{mirror}/{dir}/{}/os/", p.target.arch.as_str()))
+}
+
 #[derive(Debug, Serialize)]
 pub struct Plan<'a> {
     pub profile: &'a Profile,
@@ -71,13 +93,6 @@ pub struct Plan<'a> {
     pub kargs_line: String,
     /// Where kernel-rt comes from, when the flavor is rt and one is known.
     pub kernel_repo: Option<Repo>,
-    /// Install source lines for the kickstart (`url`, extra `repo`s).
-    pub install_url: Option<String>,
-    pub install_repos: Vec<Repo>,
-    /// pykickstart handler for the target (`F44`, `RHEL10`).
-    pub ks_version: String,
-    /// The comps environment a workstation starts from.
-    pub base_environment: &'static str,
     /// Packages every path installs (kernel-rt excluded: each path swaps the
     /// kernel its own way), then package groups.
     pub packages: Vec<String>,
@@ -92,8 +107,6 @@ pub struct Plan<'a> {
     /// Banned CPUs for irqbalance: the profile's list plus isolated CPUs.
     pub irq_banned_cpus: Option<String>,
     pub rootfs: Vec<RootfsFile>,
-    /// Directories holding the rootfs files, sorted, each once.
-    pub post_dirs: Vec<String>,
     /// Delimiter of the here-documents that carry files in shell scripts.
     pub heredoc: &'static str,
     /// Directories of the rootfs files that are ours, not another package's:
@@ -101,10 +114,6 @@ pub struct Plan<'a> {
     pub own_dirs: Vec<String>,
     /// Installed paths of the compiled SELinux modules.
     pub selinux_files: Vec<String>,
-    /// The installation kickstart's lines that differ per machine: network
-    /// (and, for a fleet host, its name and install disk). Empty in a fleet
-    /// variant's kickstart body, where each host's lines go at the end.
-    pub host_lines: String,
 }
 
 impl<'a> Plan<'a> {
@@ -125,107 +134,38 @@ impl<'a> Plan<'a> {
 
         let kargs = p.kernel.command_line();
 
-        let (target_label, ks_version) = match p.target.distro {
-            Distro::Fedora => (format!("Fedora {release}"), format!("F{release}")),
-            Distro::CentosStream => (format!("CentOS Stream {release}"), format!("RHEL{release}")),
-            Distro::Almalinux => (format!("AlmaLinux {release}"), format!("RHEL{release}")),
-            Distro::Rhel => (
-                format!("Red Hat Enterprise Linux {release}"),
-                format!("RHEL{release}"),
-            ),
-        };
-
-        let el_repo = |base: &str, dir: &str| format!("{base}/{dir}/{arch}/os/");
-        let (install_url, install_repos) = match p.target.distro {
-            Distro::Fedora => (
-                Some(format!(
-                    "--mirrorlist=\"https://mirrors.fedoraproject.org/mirrorlist?repo=fedora-{release}&arch={arch}\""
-                )),
-                vec![Repo {
-                    id: "updates".into(),
-                    name: format!("Fedora {release} updates"),
-                    url: format!(
-                        "https://mirrors.fedoraproject.org/mirrorlist?repo=updates-released-f{release}&arch={arch}"
-                    ),
-                    mirrorlist: true,
-                    url_expanded: String::new(),
-                    gpgkey: None,
-                }],
-            ),
-            Distro::CentosStream => {
-                let base = format!("https://mirror.stream.centos.org/{release}-stream");
-                (
-                    Some(format!("--url=\"{}\"", el_repo(&base, "BaseOS"))),
-                    vec![Repo {
-                        id: "appstream".into(),
-                        name: format!("CentOS Stream {release} AppStream"),
-                        url: el_repo(&base, "AppStream"),
-                        mirrorlist: false,
-                        url_expanded: String::new(),
-                        gpgkey: None,
-                    }],
-                )
-            }
-            Distro::Almalinux => {
-                let base = format!("https://repo.almalinux.org/almalinux/{release}");
-                (
-                    Some(format!("--url=\"{}\"", el_repo(&base, "BaseOS"))),
-                    vec![Repo {
-                        id: "appstream".into(),
-                        name: format!("AlmaLinux {release} AppStream"),
-                        url: el_repo(&base, "AppStream"),
-                        mirrorlist: false,
-                        url_expanded: String::new(),
-                        gpgkey: None,
-                    }],
-                )
-            }
-            // RHEL's content needs a subscription: the install source comes from
-            // the DVD or the `inst.repo=` boot option.
-            Distro::Rhel => (None, Vec::new()),
+        let target_label = match p.target.distro {
+            Distro::Fedora => format!("Fedora {release}"),
+            Distro::CentosStream => format!("CentOS Stream {release}"),
+            Distro::Almalinux => format!("AlmaLinux {release}"),
+            Distro::Rhel => format!("Red Hat Enterprise Linux {release}"),
         };
 
         let kernel_repo = if !kernel_rt {
             None
         } else if let Some(url) = &p.kernel.repo {
             Some(Repo {
-                id: REPO_ID.into(),
-                name: format!("kernel-rt for profile {}", p.name),
-                url: url.clone(),
-                mirrorlist: false,
-                url_expanded: String::new(),
                 gpgkey: p.kernel.gpgkey.clone(),
+                ..Repo::new(
+                    REPO_ID,
+                    format!("kernel-rt for profile {}", p.name),
+                    url.clone(),
+                )
             })
         } else {
             // The EL distributions' own RT repositories (repo id `rt`), disabled by
             // default in their .repo files.
-            match p.target.distro {
-                Distro::CentosStream => Some(Repo {
-                    id: REPO_ID.into(),
-                    name: format!("CentOS Stream {release} RT"),
-                    url: el_repo(
-                        &format!("https://mirror.stream.centos.org/{release}-stream"),
-                        "RT",
-                    ),
-                    mirrorlist: false,
-                    url_expanded: String::new(),
-                    gpgkey: Some("file:///etc/pki/rpm-gpg/RPM-GPG-KEY-centosofficial".into()),
-                }),
-                Distro::Almalinux => Some(Repo {
-                    id: REPO_ID.into(),
-                    name: format!("AlmaLinux {release} RT"),
-                    url: el_repo(
-                        &format!("https://repo.almalinux.org/almalinux/{release}"),
-                        "RT",
-                    ),
-                    mirrorlist: false,
-                    url_expanded: String::new(),
-                    gpgkey: Some(format!(
-                        "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-AlmaLinux-{release}"
-                    )),
-                }),
-                Distro::Fedora | Distro::Rhel => None,
-            }
+            let gpgkey = match p.target.distro {
+                Distro::CentosStream => "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-centosofficial".into(),
+                Distro::Almalinux => {
+                    format!("file:///etc/pki/rpm-gpg/RPM-GPG-KEY-AlmaLinux-{release}")
+                }
+                Distro::Fedora | Distro::Rhel => String::new(),
+            };
+            distro_repo(p, "RT").map(|url| Repo {
+                gpgkey: Some(gpgkey),
+                ..Repo::new(REPO_ID, format!("{target_label} RT"), url)
+            })
         };
 
         let kernel_repo = kernel_repo.map(|mut r| {
@@ -313,10 +253,6 @@ impl<'a> Plan<'a> {
             kargs_line: kargs.join(" "),
             kargs,
             kernel_repo,
-            install_url,
-            install_repos,
-            ks_version,
-            base_environment: "@^workstation-product-environment",
             packages,
             package_groups,
             remove: p.packages.remove.clone(),
@@ -330,11 +266,9 @@ impl<'a> Plan<'a> {
             mask,
             irq_banned_cpus,
             rootfs: Vec::new(),
-            post_dirs: Vec::new(),
             heredoc: HEREDOC,
             own_dirs: Vec::new(),
             selinux_files: Vec::new(),
-            host_lines: DHCP_NETWORK.to_string(),
         };
         plan.rootfs = rootfs::files(&plan, tera)?;
         for f in plan
@@ -361,22 +295,19 @@ impl<'a> Plan<'a> {
                 });
             }
         }
-        let mut dirs: Vec<String> = plan.rootfs.iter().map(|f| f.dir.clone()).collect();
-        dirs.sort();
-        dirs.dedup();
+        let dirs = rootfs::dirs(&plan.rootfs);
         let mut own_dirs: Vec<String> = dirs
             .iter()
             .filter(|d| {
                 d.contains(TOOL) || d.ends_with(".service.d") || d.starts_with("/usr/lib/bootc")
             })
-            .cloned()
+            .map(|d| d.to_string())
             .collect();
         if dirs.iter().any(|d| d.starts_with("/usr/lib/bootc/")) {
             own_dirs.push("/usr/lib/bootc".into());
         }
         own_dirs.sort();
         plan.own_dirs = own_dirs;
-        plan.post_dirs = dirs;
         Ok(plan)
     }
 }

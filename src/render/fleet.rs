@@ -182,17 +182,16 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
 
 /// A variant's kickstart body and image-mode snippet; `base` is `None` for
 /// the base profile itself, which the shared image already is.
-fn variant_out(mut plan: Plan, base: Option<&Plan>) -> Result<VariantOut, RenderBug> {
+fn variant_out(plan: &Plan, base: Option<&Plan>) -> Result<VariantOut, RenderBug> {
     // The variant's kickstart without the network line; each host's own
     // lines go at its end (kickstart commands may follow the sections), so
     // that the body's sha256 state is computed once per variant.
-    plan.host_lines = String::new();
-    let body = render::install_kickstart(&plan)?.into_bytes();
+    let body = render::kickstart::install(plan, render::templates::engine(), "")?.into_bytes();
     let mut body_sha = Sha256::new();
     body_sha.update(&body);
     let image_mode = match base {
         None => None,
-        Some(base) => image_mode(base, &plan)?,
+        Some(base) => image_mode(base, plan)?,
     }
     .map(|script| {
         let sha = crate::output::sha256_hex(script.as_bytes());
@@ -283,9 +282,9 @@ pub fn render(fleet: &Fleet, compiled: &Compiled) -> Result<Rendered, RenderBug>
     // One render per variant (the base's plan is the one above).
     let mut outs = Vec::with_capacity(fleet.variants.len());
     for p in &fleet.variants[1..] {
-        outs.push(variant_out(render::plan(p, compiled)?, Some(&base_plan))?);
+        outs.push(variant_out(&render::plan(p, compiled)?, Some(&base_plan))?);
     }
-    outs.insert(0, variant_out(base_plan, None)?);
+    outs.insert(0, variant_out(&base_plan, None)?);
 
     // Hosts on every core: their own lines and hashes.
     let rendered: Vec<(Artifact, String)> =

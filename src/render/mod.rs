@@ -16,7 +16,8 @@ mod templates;
 
 use serde::Serialize;
 
-pub use facts::{DHCP_NETWORK, Plan, RootfsFile, TOOL};
+pub use facts::{Plan, RootfsFile, TOOL};
+pub use kickstart::DHCP_NETWORK;
 
 use crate::profile::Profile;
 use crate::selinux::Compiled;
@@ -199,7 +200,7 @@ pub fn single_line_breaks(path: &str, pieces: &[&[u8]]) -> Result<(), RenderBug>
 
 /// The installation kickstart of a plan (`kickstart/NAME.ks`).
 pub fn install_kickstart(plan: &Plan) -> Result<String, RenderBug> {
-    render_template(templates::engine(), "kickstart/install.ks", plan)
+    kickstart::install(plan, templates::engine(), DHCP_NETWORK)
 }
 
 /// A fleet's template for its own files (iPXE script, PXE menus, first-boot

@@ -183,3 +183,11 @@ pub fn files(plan: &Plan, tera: &tera::Tera) -> Result<Vec<RootfsFile>, RenderBu
     files.extend(modules);
     Ok(files)
 }
+
+/// The directories holding the files, sorted, each once.
+pub fn dirs(files: &[RootfsFile]) -> Vec<&str> {
+    let mut dirs: Vec<&str> = files.iter().map(|f| f.dir.as_str()).collect();
+    dirs.sort_unstable();
+    dirs.dedup();
+    dirs
+}
