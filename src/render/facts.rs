@@ -74,6 +74,9 @@ pub fn distro_repo(p: &Profile, dir: &str) -> Option<String> {
     Some(format!("{mirror}/{dir}/{}/os/", p.target.arch.as_str()))
 }
 
+/// What every delivery path shares: the profile, the kernel argument list,
+/// packages, units, repositories and the rootfs files with their bytes. Each
+/// artifact's module derives its own view from these.
 #[derive(Debug, Serialize)]
 pub struct Plan<'a> {
     pub profile: &'a Profile,
@@ -107,7 +110,8 @@ pub struct Plan<'a> {
     /// Banned CPUs for irqbalance: the profile's list plus isolated CPUs.
     pub irq_banned_cpus: Option<String>,
     pub rootfs: Vec<RootfsFile>,
-    /// Delimiter of the here-documents that carry files in shell scripts.
+    /// Delimiter of the here-documents that carry the rootfs files in shell
+    /// scripts (the kickstarts' %post, the fleet's image-mode snippets).
     pub heredoc: &'static str,
     /// Directories of the rootfs files that are ours, not another package's:
     /// the RPM owns them, the kickstart relabels them.
@@ -117,6 +121,8 @@ pub struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
+    /// The facts, in one pass: those the rootfs templates read first, then the
+    /// rootfs files and what follows from them.
     pub fn new(
         p: &'a Profile,
         compiled: &'a Compiled,
@@ -128,131 +134,22 @@ impl<'a> Plan<'a> {
                 detail: "the compiled SELinux modules are not this profile's".into(),
             });
         }
-        let kernel_rt = p.kernel.flavor == Flavor::Rt;
-        let arch = p.target.arch.as_str();
-        let release = p.target.release;
-
         let kargs = p.kernel.command_line();
-
-        let target_label = match p.target.distro {
-            Distro::Fedora => format!("Fedora {release}"),
-            Distro::CentosStream => format!("CentOS Stream {release}"),
-            Distro::Almalinux => format!("AlmaLinux {release}"),
-            Distro::Rhel => format!("Red Hat Enterprise Linux {release}"),
-        };
-
-        let kernel_repo = if !kernel_rt {
-            None
-        } else if let Some(url) = &p.kernel.repo {
-            Some(Repo {
-                gpgkey: p.kernel.gpgkey.clone(),
-                ..Repo::new(
-                    REPO_ID,
-                    format!("kernel-rt for profile {}", p.name),
-                    url.clone(),
-                )
-            })
-        } else {
-            // The EL distributions' own RT repositories (repo id `rt`), disabled by
-            // default in their .repo files.
-            let gpgkey = match p.target.distro {
-                Distro::CentosStream => "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-centosofficial".into(),
-                Distro::Almalinux => {
-                    format!("file:///etc/pki/rpm-gpg/RPM-GPG-KEY-AlmaLinux-{release}")
-                }
-                Distro::Fedora | Distro::Rhel => String::new(),
-            };
-            distro_repo(p, "RT").map(|url| Repo {
-                gpgkey: Some(gpgkey),
-                ..Repo::new(REPO_ID, format!("{target_label} RT"), url)
-            })
-        };
-
-        let kernel_repo = kernel_repo.map(|mut r| {
-            r.url_expanded = r
-                .url
-                .replace("$releasever", &release.to_string())
-                .replace("$basearch", arch)
-                .replace("$arch", arch);
-            r
-        });
-
-        let mut packages: Vec<String> = Vec::new();
-        let mut package_groups: Vec<String> = Vec::new();
-        let mut want = |name: &str| {
-            let list = if name.starts_with('@') {
-                &mut package_groups
-            } else {
-                &mut packages
-            };
-            if !list.iter().any(|x| x == name) {
-                list.push(name.to_string());
-            }
-        };
-        if p.irq.balance {
-            want("irqbalance");
-        }
-        // cpupower and cpupower.service ship in kernel-tools on Fedora and EL.
-        want("kernel-tools");
-        for x in p.audio.packages.iter().chain(&p.packages.install) {
-            want(x);
-        }
-
-        let has_priorities = !p.irq.priority.is_empty();
-        let mut enable_packaged = Vec::new();
-        if p.irq.balance {
-            enable_packaged.push("irqbalance.service".to_string());
-        }
-        enable_packaged.push("cpupower.service".to_string());
-        let enable_ours = if has_priorities {
-            vec![format!("{}.service", rootfs::IRQ_PRIORITY_UNIT)]
-        } else {
-            Vec::new()
-        };
-        // Masked rather than disabled: tuned-ppd and power-profiles-daemon are D-Bus
-        // activated, so disabling them does not keep them from changing the
-        // governor; and a mask works whether or not the unit is installed, where
-        // `systemctl disable` fails on a missing one (irqbalance off, base images).
-        let mut mask = Vec::new();
-        if !p.irq.balance {
-            mask.push("irqbalance.service".to_string());
-        }
-        if p.cpu.conflicts == Conflicts::Disable {
-            mask.extend(
-                [
-                    "tuned.service",
-                    "tuned-ppd.service",
-                    "power-profiles-daemon.service",
-                ]
-                .map(String::from),
-            );
-        }
-
-        let irq_banned_cpus = {
-            let mut cpus = Vec::new();
-            for list in [&p.irq.banned_cpus, &p.kernel.isolate_cpus]
-                .into_iter()
-                .flatten()
-            {
-                cpus.extend(crate::profile::grammar::cpu_list(list).unwrap_or_default());
-            }
-            cpus.sort_unstable();
-            cpus.dedup();
-            (!cpus.is_empty()).then(|| crate::profile::grammar::cpu_list_string(&cpus))
-        };
-
+        let target_label = target_label(p);
+        let (packages, package_groups) = packages(p);
+        let (enable_packaged, enable_ours) = enabled(p);
         let mut plan = Plan {
             compiled,
             profile: p,
             tool: TOOL,
             tool_version: env!("CARGO_PKG_VERSION"),
+            kernel_repo: kernel_repo(p, &target_label),
             target_label,
-            arch,
-            kernel_rt,
+            arch: p.target.arch.as_str(),
+            kernel_rt: p.kernel.flavor == Flavor::Rt,
             memlock: p.realtime.memlock.limits_value(),
             kargs_line: kargs.join(" "),
             kargs,
-            kernel_repo,
             packages,
             package_groups,
             remove: p.packages.remove.clone(),
@@ -263,51 +160,186 @@ impl<'a> Plan<'a> {
                 .collect(),
             enable_packaged,
             enable_ours,
-            mask,
-            irq_banned_cpus,
+            mask: masked(p),
+            irq_banned_cpus: irq_banned_cpus(p),
             rootfs: Vec::new(),
             heredoc: HEREDOC,
             own_dirs: Vec::new(),
             selinux_files: Vec::new(),
         };
         plan.rootfs = rootfs::files(&plan, tera)?;
-        for f in plan
+        travels_in_heredocs(&plan.rootfs)?;
+        plan.own_dirs = own_dirs(&plan.rootfs);
+        plan.selinux_files = plan
             .rootfs
             .iter()
             .filter(|f| f.path.starts_with(rootfs::SELINUX_DIR))
-        {
-            plan.selinux_files.push(f.path.clone());
-        }
-        for f in &plan.rootfs {
-            // A file carried in a here-document or a kickstart section must not
-            // contain the delimiter or a line that ends the section: pykickstart
-            // takes a line for a section's `%end` or an `%include` after
-            // stripping leading white space (`line.lstrip().startswith("%")`,
-            // pykickstart/parser.py _readSection), Unicode's included.
-            if f.content
-                .lines()
-                .any(|l| l == HEREDOC || l.trim_start().starts_with('%'))
-                || !f.content.ends_with('\n')
-            {
-                return Err(RenderBug {
-                    artifact: f.path.clone(),
-                    detail: "content cannot travel in a here-document".into(),
-                });
-            }
-        }
-        let dirs = rootfs::dirs(&plan.rootfs);
-        let mut own_dirs: Vec<String> = dirs
-            .iter()
-            .filter(|d| {
-                d.contains(TOOL) || d.ends_with(".service.d") || d.starts_with("/usr/lib/bootc")
-            })
-            .map(|d| d.to_string())
+            .map(|f| f.path.clone())
             .collect();
-        if dirs.iter().any(|d| d.starts_with("/usr/lib/bootc/")) {
-            own_dirs.push("/usr/lib/bootc".into());
-        }
-        own_dirs.sort();
-        plan.own_dirs = own_dirs;
         Ok(plan)
     }
+}
+
+/// Human name of the target, e.g. "Fedora 44" or "CentOS Stream 10".
+fn target_label(p: &Profile) -> String {
+    let release = p.target.release;
+    match p.target.distro {
+        Distro::Fedora => format!("Fedora {release}"),
+        Distro::CentosStream => format!("CentOS Stream {release}"),
+        Distro::Almalinux => format!("AlmaLinux {release}"),
+        Distro::Rhel => format!("Red Hat Enterprise Linux {release}"),
+    }
+}
+
+/// The profile's kernel-rt repository, else the distribution's own.
+fn kernel_repo(p: &Profile, target_label: &str) -> Option<Repo> {
+    if p.kernel.flavor != Flavor::Rt {
+        return None;
+    }
+    let release = p.target.release;
+    let arch = p.target.arch.as_str();
+    let repo = if let Some(url) = &p.kernel.repo {
+        Repo {
+            gpgkey: p.kernel.gpgkey.clone(),
+            ..Repo::new(
+                REPO_ID,
+                format!("kernel-rt for profile {}", p.name),
+                url.clone(),
+            )
+        }
+    } else {
+        // The EL distributions' own RT repositories (repo id `rt`), disabled by
+        // default in their .repo files.
+        let gpgkey = match p.target.distro {
+            Distro::CentosStream => "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-centosofficial".into(),
+            Distro::Almalinux => format!("file:///etc/pki/rpm-gpg/RPM-GPG-KEY-AlmaLinux-{release}"),
+            Distro::Fedora | Distro::Rhel => return None,
+        };
+        Repo {
+            gpgkey: Some(gpgkey),
+            ..Repo::new(REPO_ID, format!("{target_label} RT"), distro_repo(p, "RT")?)
+        }
+    };
+    Some(Repo {
+        url_expanded: repo
+            .url
+            .replace("$releasever", &release.to_string())
+            .replace("$basearch", arch)
+            .replace("$arch", arch),
+        ..repo
+    })
+}
+
+/// Packages every path installs (kernel-rt excluded), then package groups;
+/// each once, in the profile's order.
+fn packages(p: &Profile) -> (Vec<String>, Vec<String>) {
+    let mut packages: Vec<String> = Vec::new();
+    let mut package_groups: Vec<String> = Vec::new();
+    let mut want = |name: &str| {
+        let list = if name.starts_with('@') {
+            &mut package_groups
+        } else {
+            &mut packages
+        };
+        if !list.iter().any(|x| x == name) {
+            list.push(name.to_string());
+        }
+    };
+    if p.irq.balance {
+        want("irqbalance");
+    }
+    // cpupower and cpupower.service ship in kernel-tools on Fedora and EL.
+    want("kernel-tools");
+    for x in p.audio.packages.iter().chain(&p.packages.install) {
+        want(x);
+    }
+    (packages, package_groups)
+}
+
+/// Units shipped by packages that get enabled, and our own units.
+fn enabled(p: &Profile) -> (Vec<String>, Vec<String>) {
+    let mut packaged = Vec::new();
+    if p.irq.balance {
+        packaged.push("irqbalance.service".to_string());
+    }
+    packaged.push("cpupower.service".to_string());
+    let mut ours = Vec::new();
+    if !p.irq.priority.is_empty() {
+        ours.push(format!("{}.service", rootfs::IRQ_PRIORITY_UNIT));
+    }
+    (packaged, ours)
+}
+
+/// Masked rather than disabled: tuned-ppd and power-profiles-daemon are D-Bus
+/// activated, so disabling them does not keep them from changing the
+/// governor; and a mask works whether or not the unit is installed, where
+/// `systemctl disable` fails on a missing one (irqbalance off, base images).
+fn masked(p: &Profile) -> Vec<String> {
+    let mut mask = Vec::new();
+    if !p.irq.balance {
+        mask.push("irqbalance.service".to_string());
+    }
+    if p.cpu.conflicts == Conflicts::Disable {
+        mask.extend(
+            [
+                "tuned.service",
+                "tuned-ppd.service",
+                "power-profiles-daemon.service",
+            ]
+            .map(String::from),
+        );
+    }
+    mask
+}
+
+/// The profile's banned CPUs plus the isolated ones, as one CPU list.
+fn irq_banned_cpus(p: &Profile) -> Option<String> {
+    let mut cpus = Vec::new();
+    for list in [&p.irq.banned_cpus, &p.kernel.isolate_cpus]
+        .into_iter()
+        .flatten()
+    {
+        cpus.extend(crate::profile::grammar::cpu_list(list).unwrap_or_default());
+    }
+    cpus.sort_unstable();
+    cpus.dedup();
+    (!cpus.is_empty()).then(|| crate::profile::grammar::cpu_list_string(&cpus))
+}
+
+/// A file carried in a here-document or a kickstart section must not contain
+/// the delimiter or a line that ends the section: pykickstart takes a line for
+/// a section's `%end` or an `%include` after stripping leading white space
+/// (`line.lstrip().startswith("%")`, pykickstart/parser.py _readSection),
+/// Unicode's included.
+fn travels_in_heredocs(rootfs: &[RootfsFile]) -> Result<(), RenderBug> {
+    for f in rootfs {
+        if f.content
+            .lines()
+            .any(|l| l == HEREDOC || l.trim_start().starts_with('%'))
+            || !f.content.ends_with('\n')
+        {
+            return Err(RenderBug {
+                artifact: f.path.clone(),
+                detail: "content cannot travel in a here-document".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The rootfs files' directories that are ours, not another package's.
+fn own_dirs(rootfs: &[RootfsFile]) -> Vec<String> {
+    let dirs = rootfs::dirs(rootfs);
+    let mut own: Vec<String> = dirs
+        .iter()
+        .filter(|d| {
+            d.contains(TOOL) || d.ends_with(".service.d") || d.starts_with("/usr/lib/bootc")
+        })
+        .map(|d| d.to_string())
+        .collect();
+    if dirs.iter().any(|d| d.starts_with("/usr/lib/bootc/")) {
+        own.push("/usr/lib/bootc".into());
+    }
+    own.sort();
+    own
 }
