@@ -304,43 +304,7 @@ pub fn render(fleet: &Fleet, compiled: &Compiled) -> Result<Rendered, RenderBug>
     }
 
     if let Some(pxe) = &fleet.pxe {
-        let ctx = PxeCtx {
-            tool: render::TOOL,
-            version: env!("CARGO_PKG_VERSION"),
-            profile: &base.name,
-            pxe,
-            grub_kernel: grub_http(&pxe.kernel),
-            grub_initrd: grub_http(&pxe.initrd),
-            hosts: fleet
-                .hosts
-                .iter()
-                .filter_map(|h| {
-                    h.mac.as_deref().map(|mac| PxeHost {
-                        name: &h.name,
-                        mac,
-                        hyphens: mac.replace(':', "-"),
-                    })
-                })
-                .collect(),
-        };
-        let mut menus = vec![
-            ("fleet/boot.ipxe", "pxe/boot.ipxe"),
-            ("fleet/pxelinux.cfg", "pxe/pxelinux.menu"),
-        ];
-        if ctx.grub_kernel.is_some() && ctx.grub_initrd.is_some() {
-            menus.push(("fleet/grub.cfg", "pxe/grub.cfg"));
-        }
-        let ctx = tera::Context::from_serialize(ctx).map_err(|e| RenderBug {
-            artifact: "fleet".into(),
-            detail: e.to_string(),
-        })?;
-        for (name, path) in menus {
-            shared.push(Artifact {
-                path: path.into(),
-                mode: 0o644,
-                content: Content::Bytes(render::fleet_template(name, &ctx)?.into_bytes()),
-            });
-        }
+        shared.extend(pxe_menus(fleet, pxe, &base.name)?);
     }
 
     let mut files: Vec<(Artifact, String)> = shared
@@ -406,6 +370,51 @@ pub fn render(fleet: &Fleet, compiled: &Compiled) -> Result<Rendered, RenderBug>
     }
     let (artifacts, hashes) = files.into_iter().unzip();
     Ok(Rendered { artifacts, hashes })
+}
+
+/// The PXE menus of a room: iPXE and pxelinux, and GRUB's when the installer
+/// is served over HTTP.
+fn pxe_menus(fleet: &Fleet, pxe: &Pxe, profile: &str) -> Result<Vec<Artifact>, RenderBug> {
+    let ctx = PxeCtx {
+        tool: render::TOOL,
+        version: env!("CARGO_PKG_VERSION"),
+        profile,
+        pxe,
+        grub_kernel: grub_http(&pxe.kernel),
+        grub_initrd: grub_http(&pxe.initrd),
+        hosts: fleet
+            .hosts
+            .iter()
+            .filter_map(|h| {
+                h.mac.as_deref().map(|mac| PxeHost {
+                    name: &h.name,
+                    mac,
+                    hyphens: mac.replace(':', "-"),
+                })
+            })
+            .collect(),
+    };
+    let mut menus = vec![
+        ("fleet/boot.ipxe", "pxe/boot.ipxe"),
+        ("fleet/pxelinux.cfg", "pxe/pxelinux.menu"),
+    ];
+    if ctx.grub_kernel.is_some() && ctx.grub_initrd.is_some() {
+        menus.push(("fleet/grub.cfg", "pxe/grub.cfg"));
+    }
+    let ctx = tera::Context::from_serialize(ctx).map_err(|e| RenderBug {
+        artifact: "fleet".into(),
+        detail: e.to_string(),
+    })?;
+    menus
+        .into_iter()
+        .map(|(name, path)| {
+            Ok(Artifact {
+                path: path.into(),
+                mode: 0o644,
+                content: Content::Bytes(render::fleet_template(name, &ctx)?.into_bytes()),
+            })
+        })
+        .collect()
 }
 
 fn host_kickstart(h: &Host, v: &VariantOut) -> (Artifact, String) {
