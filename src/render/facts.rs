@@ -50,6 +50,7 @@ pub struct Repo {
 }
 
 impl Repo {
+    /// A repository by its base URL, with no signing key.
     pub fn new(id: &str, name: String, url: String) -> Self {
         Repo {
             id: id.into(),
@@ -62,8 +63,8 @@ impl Repo {
     }
 }
 
-/// A repository of the distribution's own mirror (`BaseOS`, `AppStream`,
-/// `RT`), for the EL distributions that publish one under a known URL.
+/// The base URL of one of the distribution's own repositories (`BaseOS`,
+/// `AppStream`, `RT`), for the EL distributions whose mirror is known.
 pub fn distro_repo(p: &Profile, dir: &str) -> Option<String> {
     let release = p.target.release;
     let mirror = match p.target.distro {

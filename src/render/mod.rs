@@ -1,9 +1,11 @@
 //! Renderers: pure functions from a validated profile to artifact files. Nothing
 //! here touches the file system; `output.rs` writes what these return.
 //!
-//! One source of truth: [`Plan`] derives every fact the delivery paths share (the
-//! kernel argument list, the rootfs drop-ins and their bytes, packages, units)
-//! once; each path's template only arranges those facts in its own format.
+//! One source of truth: [`Plan`] (`facts.rs`) derives every fact the delivery
+//! paths share (the kernel argument list, the rootfs drop-ins and their bytes,
+//! packages, units) once. Each artifact's module derives its own view, what only
+//! it needs, and its templates read both: the facts under `p`, the view under
+//! `ks`, `rpm`, `bp` or `bootc`.
 
 mod blueprint;
 mod bootc;
