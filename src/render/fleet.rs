@@ -182,17 +182,16 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
 
 /// A variant's kickstart body and image-mode snippet; `base` is `None` for
 /// the base profile itself, which the shared image already is.
-fn variant_out(mut plan: Plan, base: Option<&Plan>) -> Result<VariantOut, RenderBug> {
+fn variant_out(plan: &Plan, base: Option<&Plan>) -> Result<VariantOut, RenderBug> {
     // The variant's kickstart without the network line; each host's own
     // lines go at its end (kickstart commands may follow the sections), so
     // that the body's sha256 state is computed once per variant.
-    plan.host_lines = String::new();
-    let body = render::install_kickstart(&plan)?.into_bytes();
+    let body = render::kickstart::install(plan, render::templates::engine(), "")?.into_bytes();
     let mut body_sha = Sha256::new();
     body_sha.update(&body);
     let image_mode = match base {
         None => None,
-        Some(base) => image_mode(base, &plan)?,
+        Some(base) => image_mode(base, plan)?,
     }
     .map(|script| {
         let sha = crate::output::sha256_hex(script.as_bytes());
@@ -283,9 +282,9 @@ pub fn render(fleet: &Fleet, compiled: &Compiled) -> Result<Rendered, RenderBug>
     // One render per variant (the base's plan is the one above).
     let mut outs = Vec::with_capacity(fleet.variants.len());
     for p in &fleet.variants[1..] {
-        outs.push(variant_out(render::plan(p, compiled)?, Some(&base_plan))?);
+        outs.push(variant_out(&render::plan(p, compiled)?, Some(&base_plan))?);
     }
-    outs.insert(0, variant_out(base_plan, None)?);
+    outs.insert(0, variant_out(&base_plan, None)?);
 
     // Hosts on every core: their own lines and hashes.
     let rendered: Vec<(Artifact, String)> =
@@ -305,43 +304,7 @@ pub fn render(fleet: &Fleet, compiled: &Compiled) -> Result<Rendered, RenderBug>
     }
 
     if let Some(pxe) = &fleet.pxe {
-        let ctx = PxeCtx {
-            tool: render::TOOL,
-            version: env!("CARGO_PKG_VERSION"),
-            profile: &base.name,
-            pxe,
-            grub_kernel: grub_http(&pxe.kernel),
-            grub_initrd: grub_http(&pxe.initrd),
-            hosts: fleet
-                .hosts
-                .iter()
-                .filter_map(|h| {
-                    h.mac.as_deref().map(|mac| PxeHost {
-                        name: &h.name,
-                        mac,
-                        hyphens: mac.replace(':', "-"),
-                    })
-                })
-                .collect(),
-        };
-        let mut menus = vec![
-            ("fleet/boot.ipxe", "pxe/boot.ipxe"),
-            ("fleet/pxelinux.cfg", "pxe/pxelinux.menu"),
-        ];
-        if ctx.grub_kernel.is_some() && ctx.grub_initrd.is_some() {
-            menus.push(("fleet/grub.cfg", "pxe/grub.cfg"));
-        }
-        let ctx = tera::Context::from_serialize(ctx).map_err(|e| RenderBug {
-            artifact: "fleet".into(),
-            detail: e.to_string(),
-        })?;
-        for (name, path) in menus {
-            shared.push(Artifact {
-                path: path.into(),
-                mode: 0o644,
-                content: Content::Bytes(render::fleet_template(name, &ctx)?.into_bytes()),
-            });
-        }
+        shared.extend(pxe_menus(fleet, pxe, &base.name)?);
     }
 
     let mut files: Vec<(Artifact, String)> = shared
@@ -407,6 +370,51 @@ pub fn render(fleet: &Fleet, compiled: &Compiled) -> Result<Rendered, RenderBug>
     }
     let (artifacts, hashes) = files.into_iter().unzip();
     Ok(Rendered { artifacts, hashes })
+}
+
+/// The PXE menus of a room: iPXE and pxelinux, and GRUB's when the installer
+/// is served over HTTP.
+fn pxe_menus(fleet: &Fleet, pxe: &Pxe, profile: &str) -> Result<Vec<Artifact>, RenderBug> {
+    let ctx = PxeCtx {
+        tool: render::TOOL,
+        version: env!("CARGO_PKG_VERSION"),
+        profile,
+        pxe,
+        grub_kernel: grub_http(&pxe.kernel),
+        grub_initrd: grub_http(&pxe.initrd),
+        hosts: fleet
+            .hosts
+            .iter()
+            .filter_map(|h| {
+                h.mac.as_deref().map(|mac| PxeHost {
+                    name: &h.name,
+                    mac,
+                    hyphens: mac.replace(':', "-"),
+                })
+            })
+            .collect(),
+    };
+    let mut menus = vec![
+        ("fleet/boot.ipxe", "pxe/boot.ipxe"),
+        ("fleet/pxelinux.cfg", "pxe/pxelinux.menu"),
+    ];
+    if ctx.grub_kernel.is_some() && ctx.grub_initrd.is_some() {
+        menus.push(("fleet/grub.cfg", "pxe/grub.cfg"));
+    }
+    let ctx = tera::Context::from_serialize(ctx).map_err(|e| RenderBug {
+        artifact: "fleet".into(),
+        detail: e.to_string(),
+    })?;
+    menus
+        .into_iter()
+        .map(|(name, path)| {
+            Ok(Artifact {
+                path: path.into(),
+                mode: 0o644,
+                content: Content::Bytes(render::fleet_template(name, &ctx)?.into_bytes()),
+            })
+        })
+        .collect()
 }
 
 fn host_kickstart(h: &Host, v: &VariantOut) -> (Artifact, String) {

@@ -1,18 +1,98 @@
 //! `kickstart/NAME.ks` (installation: PXE, fleet, netinstall) and
 //! `kickstart/NAME-live.ks` (livemedia-creator spin).
 
-use super::{Artifact, Plan, RenderBug, render_template};
+use serde::Serialize;
+
+use super::facts::{Repo, distro_repo};
+use super::{Artifact, Plan, RenderBug, render_view, rootfs};
+use crate::profile::Distro;
+
+/// The installation kickstart's network line when no machine is named.
+pub const DHCP_NETWORK: &str = "network --bootproto=dhcp --device=link --activate";
+
+/// What only the kickstarts need, under `ks` in their templates.
+#[derive(Debug, Serialize)]
+struct View<'a> {
+    /// pykickstart handler for the target (`F44`, `RHEL10`).
+    version: String,
+    /// Install source lines (`url`, extra `repo`s).
+    install_url: Option<String>,
+    install_repos: Vec<Repo>,
+    /// The comps environment a workstation starts from.
+    base_environment: &'static str,
+    /// Directories holding the rootfs files, for %post's `install -d`.
+    dirs: Vec<&'a str>,
+    /// The installation kickstart's lines that differ per machine: network
+    /// (and, for a fleet host, its name and install disk). Empty in a fleet
+    /// variant's kickstart body, where each host's lines go at the end.
+    host_lines: &'a str,
+}
+
+impl<'a> View<'a> {
+    fn new(plan: &'a Plan, host_lines: &'a str) -> Self {
+        let p = plan.profile;
+        let release = p.target.release;
+        let arch = plan.arch;
+        let (version, install_url, install_repos) = match p.target.distro {
+            Distro::Fedora => (
+                format!("F{release}"),
+                Some(format!(
+                    "--mirrorlist=\"https://mirrors.fedoraproject.org/mirrorlist?repo=fedora-{release}&arch={arch}\""
+                )),
+                vec![Repo {
+                    mirrorlist: true,
+                    ..Repo::new(
+                        "updates",
+                        format!("Fedora {release} updates"),
+                        format!(
+                            "https://mirrors.fedoraproject.org/mirrorlist?repo=updates-released-f{release}&arch={arch}"
+                        ),
+                    )
+                }],
+            ),
+            Distro::CentosStream | Distro::Almalinux => (
+                format!("RHEL{release}"),
+                distro_repo(p, "BaseOS").map(|url| format!("--url=\"{url}\"")),
+                distro_repo(p, "AppStream")
+                    .map(|url| {
+                        Repo::new("appstream", format!("{} AppStream", plan.target_label), url)
+                    })
+                    .into_iter()
+                    .collect(),
+            ),
+            // RHEL's content needs a subscription: the install source comes from
+            // the DVD or the `inst.repo=` boot option.
+            Distro::Rhel => (format!("RHEL{release}"), None, Vec::new()),
+        };
+        View {
+            version,
+            install_url,
+            install_repos,
+            base_environment: "@^workstation-product-environment",
+            dirs: rootfs::dirs(&plan.rootfs),
+            host_lines,
+        }
+    }
+}
 
 pub fn render(plan: &Plan, tera: &tera::Tera) -> Result<Vec<Artifact>, RenderBug> {
     let name = &plan.profile.name;
+    let view = View::new(plan, DHCP_NETWORK);
     Ok(vec![
         Artifact::text(
             format!("kickstart/{name}.ks"),
-            render_template(tera, "kickstart/install.ks", plan)?,
+            render_view(tera, "kickstart/install.ks", plan, "ks", &view)?,
         ),
         Artifact::text(
             format!("kickstart/{name}-live.ks"),
-            render_template(tera, "kickstart/live.ks", plan)?,
+            render_view(tera, "kickstart/live.ks", plan, "ks", &view)?,
         ),
     ])
+}
+
+/// The installation kickstart with these lines for the machine (empty for a
+/// fleet variant's body, which each host's own lines follow).
+pub fn install(plan: &Plan, tera: &tera::Tera, host_lines: &str) -> Result<String, RenderBug> {
+    let view = View::new(plan, host_lines);
+    render_view(tera, "kickstart/install.ks", plan, "ks", &view)
 }

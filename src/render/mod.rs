@@ -1,22 +1,25 @@
 //! Renderers: pure functions from a validated profile to artifact files. Nothing
 //! here touches the file system; `output.rs` writes what these return.
 //!
-//! One source of truth: [`Plan`] derives every fact the delivery paths share (the
-//! kernel argument list, the rootfs drop-ins and their bytes, packages, units)
-//! once; each path's template only arranges those facts in its own format.
+//! One source of truth: [`Plan`] (`facts.rs`) derives every fact the delivery
+//! paths share (the kernel argument list, the rootfs drop-ins and their bytes,
+//! packages, units) once. Each artifact's module derives its own view, what only
+//! it needs, and its templates read both: the facts under `p`, the view under
+//! `ks`, `rpm`, `bp` or `bootc`.
 
 mod blueprint;
 mod bootc;
+mod facts;
 pub mod fleet;
 mod kickstart;
-mod plan;
 mod rootfs;
 mod rpm;
 mod templates;
 
 use serde::Serialize;
 
-pub use plan::{DHCP_NETWORK, Plan, RootfsFile, TOOL};
+pub use facts::{Plan, RootfsFile, TOOL};
+pub use kickstart::DHCP_NETWORK;
 
 use crate::profile::Profile;
 use crate::selinux::Compiled;
@@ -199,7 +202,7 @@ pub fn single_line_breaks(path: &str, pieces: &[&[u8]]) -> Result<(), RenderBug>
 
 /// The installation kickstart of a plan (`kickstart/NAME.ks`).
 pub fn install_kickstart(plan: &Plan) -> Result<String, RenderBug> {
-    render_template(templates::engine(), "kickstart/install.ks", plan)
+    kickstart::install(plan, templates::engine(), DHCP_NETWORK)
 }
 
 /// A fleet's template for its own files (iPXE script, PXE menus, first-boot
@@ -213,17 +216,42 @@ pub fn fleet_template(name: &str, ctx: &tera::Context) -> Result<String, RenderB
         })
 }
 
-/// The context every template sees: the plan, under `p`.
+/// The context every template sees: the shared facts, under `p`.
 #[derive(Serialize)]
 struct Ctx<'a> {
     p: &'a Plan<'a>,
 }
 
+fn context(name: &str, plan: &Plan) -> Result<tera::Context, RenderBug> {
+    tera::Context::from_serialize(Ctx { p: plan }).map_err(|e| RenderBug {
+        artifact: name.into(),
+        detail: e.to_string(),
+    })
+}
+
+/// A template that reads the shared facts only (the rootfs drop-ins).
 fn render_template(tera: &tera::Tera, name: &str, plan: &Plan) -> Result<String, RenderBug> {
-    let ctx = tera::Context::from_serialize(Ctx { p: plan }).map_err(|e| RenderBug {
+    render_context(tera, name, context(name, plan)?)
+}
+
+/// An artifact's template: the shared facts under `p`, and the artifact's own
+/// view under `key` (`ks`, `rpm`, `bp`, `bootc`).
+fn render_view<V: Serialize>(
+    tera: &tera::Tera,
+    name: &str,
+    plan: &Plan,
+    key: &str,
+    view: &V,
+) -> Result<String, RenderBug> {
+    let mut ctx = context(name, plan)?;
+    ctx.try_insert(key, view).map_err(|e| RenderBug {
         artifact: name.into(),
         detail: e.to_string(),
     })?;
+    render_context(tera, name, ctx)
+}
+
+fn render_context(tera: &tera::Tera, name: &str, ctx: tera::Context) -> Result<String, RenderBug> {
     tera.render(name, &ctx).map_err(|e| {
         let mut detail = e.to_string();
         let mut src = std::error::Error::source(&e);

@@ -1,7 +1,7 @@
 //! The drop-ins, exactly as installed on the target. Rendered once; every
 //! delivery path carries these bytes.
 
-use super::plan::{Plan, RootfsFile, TOOL};
+use super::facts::{Plan, RootfsFile, TOOL};
 use super::{RenderBug, render_template};
 
 /// Our IRQ-thread priority unit (rtirq's job).
@@ -13,127 +13,159 @@ pub const IRQ_PRIORITY_UNIT: &str = "rtaudio-irq-priority";
 pub const SELINUX_DIR: &str = "/usr/share/selinux/packages/rtaudio-tuning";
 pub const SELINUX_ETC_DIR: &str = "/etc/rtaudio-tuning/selinux";
 
+/// A rootfs file to render from a template.
 struct Spec {
     template: &'static str,
     path: String,
     source: &'static str,
-    mode: u32,
     config: bool,
     etc_path: Option<String>,
 }
 
-pub fn files(plan: &Plan, tera: &tera::Tera) -> Result<Vec<RootfsFile>, RenderBug> {
-    let p = plan.profile;
-    let unit_dropin = |unit: &str| -> (String, Option<String>) {
-        (
-            format!("/usr/lib/systemd/system/{unit}.d/{TOOL}.conf"),
-            Some(format!("/etc/systemd/system/{unit}.d/{TOOL}.conf")),
-        )
-    };
-    let mut specs = vec![Spec {
-        // limits.d exists only under /etc; pam_limits reads it in C-locale order.
-        template: "rootfs/limits.conf",
-        path: format!("/etc/security/limits.d/{TOOL}.conf"),
-        source: "limits.conf",
-        mode: 0o644,
-        config: true,
-        etc_path: Some(format!("/etc/security/limits.d/{TOOL}.conf")),
-    }];
-    specs.push(Spec {
-        template: "rootfs/sysusers.conf",
-        path: format!("/usr/lib/sysusers.d/{TOOL}.conf"),
-        source: "sysusers.conf",
-        mode: 0o644,
-        config: false,
-        etc_path: Some(format!("/etc/sysusers.d/{TOOL}.conf")),
-    });
-    if p.irq.balance {
-        specs.push(Spec {
-            template: "rootfs/irqbalance.env",
-            path: format!("/etc/{TOOL}/irqbalance.env"),
-            source: "irqbalance.env",
-            mode: 0o644,
-            config: true,
-            etc_path: Some(format!("/etc/{TOOL}/irqbalance.env")),
-        });
-        let (path, etc_path) = unit_dropin("irqbalance.service");
-        specs.push(Spec {
-            template: "rootfs/irqbalance-dropin.conf",
+impl Spec {
+    /// The admin's file under /etc: `%config(noreplace)`, at the same path in
+    /// every delivery path.
+    fn config(template: &'static str, source: &'static str, path: String) -> Self {
+        Spec {
+            template,
+            etc_path: Some(path.clone()),
             path,
-            source: "irqbalance-dropin.conf",
-            mode: 0o644,
-            config: false,
-            etc_path,
-        });
-    }
-    specs.push(Spec {
-        template: "rootfs/cpupower.env",
-        path: format!("/etc/{TOOL}/cpupower.env"),
-        source: "cpupower.env",
-        mode: 0o644,
-        config: true,
-        etc_path: Some(format!("/etc/{TOOL}/cpupower.env")),
-    });
-    let (path, etc_path) = unit_dropin("cpupower.service");
-    specs.push(Spec {
-        template: "rootfs/cpupower-dropin.conf",
-        path,
-        source: "cpupower-dropin.conf",
-        mode: 0o644,
-        config: false,
-        etc_path,
-    });
-    if !p.sysctl.is_empty() {
-        specs.push(Spec {
-            template: "rootfs/sysctl.conf",
-            path: format!("/usr/lib/sysctl.d/90-{TOOL}.conf"),
-            source: "sysctl.conf",
-            mode: 0o644,
-            config: false,
-            etc_path: Some(format!("/etc/sysctl.d/90-{TOOL}.conf")),
-        });
-    }
-    specs.push(Spec {
-        template: "rootfs/udev.rules",
-        path: format!("/usr/lib/udev/rules.d/70-{TOOL}.rules"),
-        source: "udev.rules",
-        mode: 0o644,
-        config: false,
-        etc_path: Some(format!("/etc/udev/rules.d/70-{TOOL}.rules")),
-    });
-    if !p.irq.priority.is_empty() {
-        specs.push(Spec {
-            // Under /etc, run by /bin/sh: the priority table is the admin's to
-            // adjust, and osbuild blueprints cannot write /usr.
-            template: "rootfs/irq-priority.sh",
-            path: format!("/etc/{TOOL}/irq-priority.sh"),
-            source: "irq-priority.sh",
-            mode: 0o644,
+            source,
             config: true,
-            etc_path: Some(format!("/etc/{TOOL}/irq-priority.sh")),
-        });
-        specs.push(Spec {
-            template: "rootfs/irq-priority.service",
-            path: format!("/usr/lib/systemd/system/{IRQ_PRIORITY_UNIT}.service"),
-            source: "rtaudio-irq-priority.service",
-            mode: 0o644,
+        }
+    }
+
+    /// The vendor's file at `/usr/lib/REST`; `/etc/REST` has the same meaning
+    /// for the paths that cannot write /usr.
+    fn vendor(template: &'static str, source: &'static str, rest: &str) -> Self {
+        Spec {
+            template,
+            path: format!("/usr/lib/{rest}"),
+            source,
             config: false,
-            etc_path: Some(format!("/etc/systemd/system/{IRQ_PRIORITY_UNIT}.service")),
-        });
+            etc_path: Some(format!("/etc/{rest}")),
+        }
+    }
+
+    fn render(self, plan: &Plan, tera: &tera::Tera) -> Result<RootfsFile, RenderBug> {
+        let content = render_template(tera, self.template, plan)?;
+        let dir = self
+            .path
+            .rsplit_once('/')
+            .map_or("/", |(d, _)| d)
+            .to_string();
+        Ok(RootfsFile {
+            path: self.path,
+            source: self.source.to_string(),
+            mode: 0o644,
+            mode_octal: "0644".into(),
+            config: self.config,
+            etc_path: self.etc_path,
+            dir,
+            content,
+        })
+    }
+}
+
+/// The files, in the order every delivery path carries them.
+pub fn files(plan: &Plan, tera: &tera::Tera) -> Result<Vec<RootfsFile>, RenderBug> {
+    let mut files = specs(plan)
+        .into_iter()
+        .map(|s| s.render(plan, tera))
+        .collect::<Result<Vec<_>, _>>()?;
+    files.extend(selinux_modules(plan)?);
+    Ok(files)
+}
+
+fn specs(plan: &Plan) -> Vec<Spec> {
+    let p = plan.profile;
+    let dropin = |unit: &str| format!("systemd/system/{unit}.d/{TOOL}.conf");
+    let mut specs = vec![
+        // limits.d exists only under /etc; pam_limits reads it in C-locale order.
+        Spec::config(
+            "rootfs/limits.conf",
+            "limits.conf",
+            format!("/etc/security/limits.d/{TOOL}.conf"),
+        ),
+        Spec::vendor(
+            "rootfs/sysusers.conf",
+            "sysusers.conf",
+            &format!("sysusers.d/{TOOL}.conf"),
+        ),
+    ];
+    if p.irq.balance {
+        specs.push(Spec::config(
+            "rootfs/irqbalance.env",
+            "irqbalance.env",
+            format!("/etc/{TOOL}/irqbalance.env"),
+        ));
+        specs.push(Spec::vendor(
+            "rootfs/irqbalance-dropin.conf",
+            "irqbalance-dropin.conf",
+            &dropin("irqbalance.service"),
+        ));
+    }
+    specs.push(Spec::config(
+        "rootfs/cpupower.env",
+        "cpupower.env",
+        format!("/etc/{TOOL}/cpupower.env"),
+    ));
+    specs.push(Spec::vendor(
+        "rootfs/cpupower-dropin.conf",
+        "cpupower-dropin.conf",
+        &dropin("cpupower.service"),
+    ));
+    if !p.sysctl.is_empty() {
+        specs.push(Spec::vendor(
+            "rootfs/sysctl.conf",
+            "sysctl.conf",
+            &format!("sysctl.d/90-{TOOL}.conf"),
+        ));
+    }
+    specs.push(Spec::vendor(
+        "rootfs/udev.rules",
+        "udev.rules",
+        &format!("udev/rules.d/70-{TOOL}.rules"),
+    ));
+    if !p.irq.priority.is_empty() {
+        // Under /etc, run by /bin/sh: the priority table is the admin's to
+        // adjust, and osbuild blueprints cannot write /usr.
+        specs.push(Spec::config(
+            "rootfs/irq-priority.sh",
+            "irq-priority.sh",
+            format!("/etc/{TOOL}/irq-priority.sh"),
+        ));
+        specs.push(Spec::vendor(
+            "rootfs/irq-priority.service",
+            "rtaudio-irq-priority.service",
+            &format!("systemd/system/{IRQ_PRIORITY_UNIT}.service"),
+        ));
     }
     if let Some(repo) = &plan.kernel_repo {
-        specs.push(Spec {
-            // Keeps kernel-rt updating after the install, with its signing key.
-            template: "rootfs/kernel-rt.repo",
-            path: format!("/etc/yum.repos.d/{}.repo", repo.id),
-            source: "kernel-rt.repo",
-            mode: 0o644,
-            config: true,
-            etc_path: Some(format!("/etc/yum.repos.d/{}.repo", repo.id)),
-        });
+        // Keeps kernel-rt updating after the install, with its signing key.
+        specs.push(Spec::config(
+            "rootfs/kernel-rt.repo",
+            "kernel-rt.repo",
+            format!("/etc/yum.repos.d/{}.repo", repo.id),
+        ));
     }
+    specs.push(Spec {
+        // Read by bootc only; inert on package-mode systems, and what makes the
+        // RPM's kernel arguments work when it is installed into a bootc image.
+        etc_path: None,
+        ..Spec::vendor(
+            "rootfs/kargs.toml",
+            "kargs.toml",
+            &format!("bootc/kargs.d/50-{TOOL}.toml"),
+        )
+    });
+    specs
+}
+
+/// The profile's compiled SELinux modules (CIL).
+fn selinux_modules(plan: &Plan) -> Result<Vec<RootfsFile>, RenderBug> {
     let mut modules = Vec::new();
-    for m in &p.selinux.module {
+    for m in &plan.profile.selinux.module {
         let Some(cil) = plan.compiled.cil(&m.name) else {
             return Err(RenderBug {
                 artifact: format!("selinux/{}.cil", m.name),
@@ -151,35 +183,13 @@ pub fn files(plan: &Plan, tera: &tera::Tera) -> Result<Vec<RootfsFile>, RenderBu
             content: cil.to_string(),
         });
     }
-    specs.push(Spec {
-        // Read by bootc only; inert on package-mode systems, and what makes the
-        // RPM's kernel arguments work when it is installed into a bootc image.
-        template: "rootfs/kargs.toml",
-        path: format!("/usr/lib/bootc/kargs.d/50-{TOOL}.toml"),
-        source: "kargs.toml",
-        mode: 0o644,
-        config: false,
-        etc_path: None,
-    });
+    Ok(modules)
+}
 
-    let rendered: Result<Vec<RootfsFile>, RenderBug> = specs
-        .into_iter()
-        .map(|s| {
-            let content = render_template(tera, s.template, plan)?;
-            let dir = s.path.rsplit_once('/').map_or("/", |(d, _)| d).to_string();
-            Ok(RootfsFile {
-                path: s.path,
-                source: s.source.to_string(),
-                mode: s.mode,
-                mode_octal: format!("{:04o}", s.mode),
-                config: s.config,
-                etc_path: s.etc_path,
-                dir,
-                content,
-            })
-        })
-        .collect();
-    let mut files = rendered?;
-    files.extend(modules);
-    Ok(files)
+/// The directories holding the files, sorted, each once.
+pub fn dirs(files: &[RootfsFile]) -> Vec<&str> {
+    let mut dirs: Vec<&str> = files.iter().map(|f| f.dir.as_str()).collect();
+    dirs.sort_unstable();
+    dirs.dedup();
+    dirs
 }
