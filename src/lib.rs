@@ -1,5 +1,6 @@
 //! rtaudio-tuning: one declarative profile renders a realtime audio workstation.
 
+pub mod artifact;
 pub mod check;
 pub mod cli;
 pub mod cmd;

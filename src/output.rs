@@ -13,7 +13,6 @@
 //! with `force`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
 use std::os::fd::{AsFd as _, BorrowedFd, OwnedFd};
@@ -24,7 +23,7 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 
-use crate::render::{Artifact, Content};
+use crate::artifact::{Artifact, Content, hex};
 use crate::text::one_line;
 
 pub const MANIFEST: &str = "MANIFEST.sha256";
@@ -93,19 +92,6 @@ pub enum Refusal {
         parent: String,
         err: std::io::Error,
     },
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-/// Lowercase hex of a digest.
-pub fn hex(digest: &[u8]) -> String {
-    let mut s = String::with_capacity(digest.len() * 2);
-    for b in digest {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 /// `sha256sum`-compatible lines for every artifact, sorted by path, from

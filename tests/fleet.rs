@@ -782,7 +782,7 @@ fn host_fields_never_smuggle_lines_into_a_kickstart() {
                         accepted.set(accepted.get() + 1);
                         let none = rtaudio_tuning::selinux::Compiled::without_modules(f.base())
                             .expect("an inline profile without SELinux modules");
-                        let r = rtaudio_tuning::fleet::render(f, &none)
+                        let r = rtaudio_tuning::render::fleet::render(f, &none)
                             .expect("an accepted fleet renders");
                         for a in &r.artifacts {
                             let text = a.text_lossy();

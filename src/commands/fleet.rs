@@ -85,7 +85,7 @@ pub(super) fn fleet_cmd(
         }
         return Ok(exit::BAD_INPUT);
     };
-    let rendered = fleet::render(f, &compiled)?;
+    let rendered = crate::render::fleet::render(f, &compiled)?;
     let changes = output::write_tree_hashed(out, &rendered.artifacts, &rendered.hashes, force)?;
     let written: std::collections::HashSet<&str> = changes
         .written
@@ -98,7 +98,7 @@ pub(super) fn fleet_cmd(
     let mut changed: Vec<&str> = f
         .hosts
         .iter()
-        .filter(|h| written.contains(fleet::kickstart_path(h).as_str()))
+        .filter(|h| written.contains(crate::render::fleet::kickstart_path(h).as_str()))
         .map(|h| h.name.as_str())
         .collect();
     changed.extend(

@@ -24,8 +24,6 @@ use serde::Serialize;
 use crate::profile::{self, Profile};
 use crate::report::Report;
 
-pub use crate::render::fleet::{Rendered, host_lines, kickstart_path, render};
-
 /// Inventories larger than this are refused before they are parsed.
 pub const MAX_INVENTORY_BYTES: u64 = 32 * 1024 * 1024;
 /// Fleets with more hosts than this are refused.

@@ -194,7 +194,7 @@ fn variant_out(plan: &Plan, base: Option<&Plan>) -> Result<VariantOut, RenderBug
         Some(base) => image_mode(base, plan)?,
     }
     .map(|script| {
-        let sha = crate::output::sha256_hex(script.as_bytes());
+        let sha = crate::artifact::sha256_hex(script.as_bytes());
         (format!("image-mode/{}.sh", &sha[..16]), script)
     });
     Ok(VariantOut {
@@ -347,7 +347,7 @@ pub fn render(fleet: &Fleet, compiled: &Compiled) -> Result<Rendered, RenderBug>
     })?;
     json.push('\n');
     let json = json.into_bytes();
-    let sha = crate::output::sha256_hex(&json);
+    let sha = crate::artifact::sha256_hex(&json);
     files.push((
         Artifact {
             path: "index.json".into(),
@@ -426,7 +426,7 @@ fn host_kickstart(h: &Host, v: &VariantOut) -> (Artifact, String) {
     .into_bytes();
     let mut sha = v.body_sha.clone();
     sha.update(&own);
-    let sha = crate::output::hex(&sha.finalize());
+    let sha = crate::artifact::hex(&sha.finalize());
     (
         Artifact {
             path: kickstart_path(h),

@@ -27,7 +27,7 @@ pub fn validate(tree: &Tree) -> Outcome {
                 let want = h["kickstart"]["sha256"].as_str().unwrap_or("");
                 match tree.files.get(path) {
                     None => problems.push(format!("index.json: host {name}: {path:?} is missing")),
-                    Some(b) if crate::output::sha256_hex(b) != want => problems.push(format!(
+                    Some(b) if crate::artifact::sha256_hex(b) != want => problems.push(format!(
                         "index.json: host {name}: {path} does not match its sha256"
                     )),
                     Some(_) => {}
