@@ -434,6 +434,35 @@ fn add_to_edits_the_real_file_in_place_or_nothing() {
     assert_eq!(after, te);
 }
 
+/// A module merged into keeps the comment lines above its `module` line, and
+/// still compiles.
+#[test]
+fn a_merge_keeps_the_comments_above_the_module_line() {
+    let t = tempfile::tempdir().unwrap();
+    let avc = repo().join("tests/fixtures/avc");
+    let (o, te) = from_audit(&avc.join("jack.log"), "studio_local", t.path(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let preamble =
+        "# Studio A's module: reviewed 2026-01-12.\n#\n# Ask the audio team before loading it.\n\n";
+    fs::write(t.path().join("studio_local.te"), format!("{preamble}{te}")).unwrap();
+    let (o, merged) = from_audit(
+        &avc.join("rtkit.log"),
+        "studio_local",
+        t.path(),
+        &["--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["merged"], true, "{v:#}");
+    assert!(
+        merged.starts_with(&format!("{preamble}module studio_local 1.1;\n")),
+        "{merged}"
+    );
+    assert!(allow_rules(&merged).is_superset(&allow_rules(&te)));
+    tool("checkmodule", "checkpolicy (apt)");
+    assert_eq!(v["compiled"], true, "{v:#}");
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;

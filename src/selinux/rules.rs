@@ -216,6 +216,9 @@ pub fn danger(rule: &Rule) -> Option<String> {
 /// comments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Module {
+    /// The lines above `module NAME VERSION;` (comments, blank lines), as
+    /// they were written.
+    pub preamble: Vec<String>,
     pub name: String,
     pub version: String,
     pub header: Vec<String>,
@@ -225,6 +228,7 @@ pub struct Module {
 impl Module {
     pub fn new(name: &str, header: &str, rules: Vec<Rule>) -> Module {
         Module {
+            preamble: Vec::new(),
             name: name.into(),
             version: "1.0".into(),
             header: header.lines().map(String::from).collect(),
@@ -237,13 +241,14 @@ impl Module {
     /// refused with its line: a merge must not drop a statement.
     pub fn parse(te: &str) -> Result<Module, (usize, String)> {
         let mut lines = te.lines().enumerate().map(|(i, l)| (i + 1, l));
-        let mut header = Vec::new();
+        let (mut preamble, mut header) = (Vec::new(), Vec::new());
         let (name, version) = loop {
             let Some((n, line)) = lines.next() else {
                 return Err((1, "the file has no `module NAME VERSION;` line".into()));
             };
             let code = line.trim();
             if code.is_empty() || code.starts_with('#') {
+                preamble.push(line.to_string());
                 continue;
             }
             match code
@@ -310,6 +315,7 @@ impl Module {
             ));
         }
         Ok(Module {
+            preamble,
             name,
             version,
             header,
@@ -350,7 +356,11 @@ impl Module {
                 .or_default()
                 .extend(r.perms.iter().map(String::as_str));
         }
-        let mut out = format!("module {} {};\n\n", self.name, self.version);
+        let mut out = String::new();
+        for p in &self.preamble {
+            let _ = writeln!(out, "{p}");
+        }
+        let _ = write!(out, "module {} {};\n\n", self.name, self.version);
         for h in &self.header {
             let _ = writeln!(out, "{h}");
         }
@@ -587,6 +597,35 @@ mod tests {
         // Merging again reads what it wrote.
         let again = Module::parse(&merged).unwrap();
         assert_eq!(again.te(), merged);
+    }
+
+    #[test]
+    fn a_merge_keeps_the_comments_above_the_module_line() {
+        let first = group(&[d(
+            &["read"],
+            "jackd",
+            "jackd_t",
+            "sound_device_t",
+            "chr_file",
+        )]);
+        let te = Module::new("jack_local", "# head\n", first).te();
+        let preamble = "# Studio A: reviewed by the audio team\n\n# ticket 42\n";
+        let mut m = Module::parse(&format!("{preamble}{te}")).unwrap();
+        m.merge(group(&[d(
+            &["ipc_lock"],
+            "jackd",
+            "jackd_t",
+            "jackd_t",
+            "capability",
+        )]));
+        let merged = m.te();
+        assert!(
+            merged.starts_with(&format!(
+                "{preamble}module jack_local 1.1;\n\n# head\nrequire {{\n"
+            )),
+            "{merged}"
+        );
+        assert_eq!(Module::parse(&merged).unwrap().te(), merged);
     }
 
     #[test]
