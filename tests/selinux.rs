@@ -434,6 +434,67 @@ fn add_to_edits_the_real_file_in_place_or_nothing() {
     assert_eq!(after, te);
 }
 
+/// `--add-to` through a symlink in another folder: the profile edited is the
+/// real file, and the module goes beside it, where the profile names it from;
+/// both paths then render it, and a second run merges into that module.
+#[test]
+fn add_to_through_a_symlink_writes_beside_the_real_profile() {
+    let t = tempfile::tempdir().unwrap();
+    let (real_dir, link_dir) = (t.path().join("fleet"), t.path().join("mine"));
+    fs::create_dir(&real_dir).unwrap();
+    fs::create_dir(&link_dir).unwrap();
+    let real = real_dir.join("studio.toml");
+    let original = "version = 1\nname = \"studio\"\n";
+    fs::write(&real, original).unwrap();
+    let link = link_dir.join("studio.toml");
+    std::os::unix::fs::symlink("../fleet/studio.toml", &link).unwrap();
+    let add = |log: &str| {
+        run(bin()
+            .args(["selinux", "from-audit"])
+            .arg(repo().join("tests/fixtures/avc").join(log))
+            .args(["-n", "jack_local", "--add-to"])
+            .arg(&link))
+    };
+    let o = add("jack.log");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let te = real_dir.join("selinux/jack_local.te");
+    assert!(te.is_file(), "{:?}", listing(&real_dir));
+    assert_eq!(
+        listing(&link_dir),
+        ["studio.toml"],
+        "written beside the link"
+    );
+    assert!(fs::symlink_metadata(&link).unwrap().is_symlink());
+    let edited = fs::read_to_string(&real).unwrap();
+    assert!(
+        edited.starts_with(original)
+            && edited.contains("name = \"jack_local\"\nfile = \"selinux/jack_local.te\"\n"),
+        "{edited}"
+    );
+    for (i, profile) in [&link, &real].into_iter().enumerate() {
+        let out = t.path().join(format!("out{i}"));
+        render(Some(profile), &out);
+        assert!(
+            fs::read_to_string(out.join("kickstart/studio.ks"))
+                .unwrap()
+                .contains("jack_local.cil"),
+            "{}",
+            profile.display()
+        );
+    }
+
+    // Again through the link, with new denials: merged into the real
+    // profile's module, the profile untouched.
+    let o = add("rtkit.log");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&real).unwrap(), edited);
+    let merged = fs::read_to_string(&te).unwrap();
+    assert!(merged.starts_with("module jack_local 1.1;\n"), "{merged}");
+    assert!(merged.contains("allow staff_t self:capability ipc_lock;"));
+    assert!(merged.contains("allow rtkit_daemon_t systemd_logind_t:dbus send_msg;"));
+    assert_eq!(listing(&link_dir), ["studio.toml"]);
+}
+
 /// A module merged into keeps the comment lines above its `module` line, and
 /// still compiles.
 #[test]

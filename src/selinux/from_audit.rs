@@ -370,15 +370,18 @@ fn plan(o: &Options) -> anyhow::Result<Plan> {
         });
     };
     let shown = shown_path(profile);
-    // Files a profile names are relative to the folder of the path it is
-    // read by (`render` reads it so); its text is the real file's, through a
-    // symlink too.
-    let profile_dir = match profile.parent() {
+    let loaded = crate::profile::load(crate::profile::ProfileSource::File(profile))
+        .map_err(|e| UserError(format!("{e:#}")))?;
+    // Through a symlink, the profile edited is the real file, and the files
+    // a profile names are relative to the real file's folder (`render` reads
+    // them so): the module goes beside the real file, not beside the link.
+    let real = profile
+        .canonicalize()
+        .with_context(|| format!("resolving {shown}"))?;
+    let profile_dir = match real.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let loaded = crate::profile::load(crate::profile::ProfileSource::File(profile))
-        .map_err(|e| UserError(format!("{e:#}")))?;
     let Some(current) = &loaded.profile else {
         return Err(UserError(format!(
             "{shown} is not a valid profile; fix it first (nothing was written):\n{}",
@@ -391,7 +394,10 @@ fn plan(o: &Options) -> anyhow::Result<Plan> {
         // stays as it is.
         let te_path = profile_dir.join(&m.file);
         if let Some(out) = o.output {
-            if out.join(format!("{}.te", o.name)) != te_path {
+            let wanted = out.join(format!("{}.te", o.name));
+            let same = wanted == te_path
+                || matches!((wanted.canonicalize(), te_path.canonicalize()), (Ok(a), Ok(b)) if a == b);
+            if !same {
                 return Err(UserError(format!(
                     "{shown} lists module {} with file {}: leave out -o to merge the new rules into it",
                     o.name, m.file
@@ -437,9 +443,6 @@ fn plan(o: &Options) -> anyhow::Result<Plan> {
         ))
         .into());
     }
-    let real = profile
-        .canonicalize()
-        .with_context(|| format!("resolving {shown}"))?;
     Ok(Plan {
         te_path: profile_dir.join(&rel),
         profile_edit: Some((real, new)),
