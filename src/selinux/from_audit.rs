@@ -56,6 +56,8 @@ struct Summary {
 #[derive(Serialize)]
 struct Refused {
     rule: String,
+    /// The part of the policy that refused it (`writes`, `capabilities`, ...).
+    part: &'static str,
     reason: String,
 }
 
@@ -118,9 +120,10 @@ pub fn run(o: Options) -> anyhow::Result<i32> {
     let (mut keep, mut refused): (Vec<Rule>, Vec<Refused>) = (Vec::new(), Vec::new());
     for rule in log.rules.rules() {
         match rules::danger(&rule) {
-            Some(reason) if !o.allow_dangerous => refused.push(Refused {
+            Some(r) if !o.allow_dangerous => refused.push(Refused {
                 rule: rule.statement(),
-                reason,
+                part: r.part.as_str(),
+                reason: r.reason,
             }),
             _ => keep.push(rule),
         }
@@ -332,7 +335,18 @@ fn report(s: &Summary, json: bool) -> anyhow::Result<()> {
         crate::errln!("and {} more unreadable record(s)", s.unreadable_more)?;
     }
     for r in &s.refused {
-        crate::errln!("refused: {}\n    because {}", r.rule, r.reason)?;
+        crate::errln!(
+            "refused: {}\n    by the policy's {} part: {}",
+            r.rule,
+            r.part,
+            r.reason
+        )?;
+    }
+    if !s.refused.is_empty() && s.module.is_some() {
+        crate::errln!(
+            "{} rule(s) refused and left out; review them: --allow-dangerous writes them too",
+            s.refused.len()
+        )?;
     }
     if let Some(m) = &s.module {
         let how = if s.merged { "merged into" } else { "wrote" };
