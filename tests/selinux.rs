@@ -260,10 +260,12 @@ fn hostile_module_files_are_refused_at_their_line() {
 }
 
 /// tests/fixtures/hostile/avc/*.log: hostile audit logs, each saying what it
-/// attacks and, in `# expect: exit N[, unreadable M]`, what from-audit does:
-/// unreadable records skipped and listed, exit 2 when nothing readable
-/// remains, never exit 1 for the tool's own bug; no raw control character in
-/// what it prints or writes; nothing written when it refuses.
+/// attacks and, in `# expect: exit N[, unreadable M][, refused R, part P]`,
+/// what from-audit does: unreadable records skipped and listed, exit 2 when
+/// nothing readable remains, never exit 1 for the tool's own bug; R rules
+/// refused, each by the policy's part P, and named in the text report with
+/// it; no raw control character in what it prints or writes; nothing written
+/// when it refuses.
 #[test]
 fn hostile_audit_logs_are_skipped_or_refused() {
     let mut logs: Vec<PathBuf> = fs::read_dir(repo().join("tests/fixtures/hostile/avc"))
@@ -280,12 +282,13 @@ fn hostile_audit_logs_are_skipped_or_refused() {
             .lines()
             .find_map(|l| l.strip_prefix("# expect: "))
             .unwrap_or_else(|| panic!("{}: no `# expect:` line", log.display()));
-        let mut exit = None;
-        let mut unreadable = None;
+        let (mut exit, mut unreadable, mut refused, mut by) = (None, None, None, None);
         for part in expect.split(", ") {
             match part.split_once(' ') {
                 Some(("exit", n)) => exit = n.parse::<i32>().ok(),
                 Some(("unreadable", n)) => unreadable = n.parse::<u64>().ok(),
+                Some(("refused", n)) => refused = n.parse::<usize>().ok(),
+                Some(("part", p)) => by = Some(p.to_string()),
                 _ => panic!("{}: {part:?}", log.display()),
             }
         }
@@ -305,6 +308,23 @@ fn hostile_audit_logs_are_skipped_or_refused() {
             if let (true, Some(n)) = (json, unreadable) {
                 let v: serde_json::Value = serde_json::from_str(&so).unwrap();
                 assert_eq!(v["unreadable"].as_array().unwrap().len() as u64, n, "{v:#}");
+            }
+            if let Some(n) = refused {
+                let by = by
+                    .as_deref()
+                    .unwrap_or_else(|| panic!("{}: no part", log.display()));
+                if json {
+                    let v: serde_json::Value = serde_json::from_str(&so).unwrap();
+                    let r = v["refused"].as_array().unwrap();
+                    assert_eq!(r.len(), n, "{}: {v:#}", log.display());
+                    for r in r {
+                        assert_eq!(r["part"], by, "{}: {r:#}", log.display());
+                        assert!(!r["reason"].as_str().unwrap().is_empty());
+                    }
+                } else {
+                    let says = format!("by the policy's {by} part: ");
+                    assert_eq!(se.matches(&says).count(), n, "{}: {se}", log.display());
+                }
             }
         }
     }
@@ -434,6 +454,113 @@ fn add_to_edits_the_real_file_in_place_or_nothing() {
     assert_eq!(after, te);
 }
 
+/// `--add-to` through a symlink in another folder: the profile edited is the
+/// real file, and the module goes beside it, where the profile names it from;
+/// both paths then render it, and a second run merges into that module.
+#[test]
+fn add_to_through_a_symlink_writes_beside_the_real_profile() {
+    let t = tempfile::tempdir().unwrap();
+    let (real_dir, link_dir) = (t.path().join("fleet"), t.path().join("mine"));
+    fs::create_dir(&real_dir).unwrap();
+    fs::create_dir(&link_dir).unwrap();
+    let real = real_dir.join("studio.toml");
+    let original = "version = 1\nname = \"studio\"\n";
+    fs::write(&real, original).unwrap();
+    let link = link_dir.join("studio.toml");
+    std::os::unix::fs::symlink("../fleet/studio.toml", &link).unwrap();
+    let add = |log: &str| {
+        run(bin()
+            .args(["selinux", "from-audit"])
+            .arg(repo().join("tests/fixtures/avc").join(log))
+            .args(["-n", "jack_local", "--add-to"])
+            .arg(&link))
+    };
+    let o = add("jack.log");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let te = real_dir.join("selinux/jack_local.te");
+    assert!(te.is_file(), "{:?}", listing(&real_dir));
+    assert_eq!(
+        listing(&link_dir),
+        ["studio.toml"],
+        "written beside the link"
+    );
+    assert!(fs::symlink_metadata(&link).unwrap().is_symlink());
+    let edited = fs::read_to_string(&real).unwrap();
+    assert!(
+        edited.starts_with(original)
+            && edited.contains("name = \"jack_local\"\nfile = \"selinux/jack_local.te\"\n"),
+        "{edited}"
+    );
+    for (i, profile) in [&link, &real].into_iter().enumerate() {
+        let out = t.path().join(format!("out{i}"));
+        render(Some(profile), &out);
+        assert!(
+            fs::read_to_string(out.join("kickstart/studio.ks"))
+                .unwrap()
+                .contains("jack_local.cil"),
+            "{}",
+            profile.display()
+        );
+    }
+
+    // Again through the link, with new denials: merged into the real
+    // profile's module, the profile untouched.
+    let o = add("rtkit.log");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&real).unwrap(), edited);
+    let merged = fs::read_to_string(&te).unwrap();
+    assert!(merged.starts_with("module jack_local 1.1;\n"), "{merged}");
+    assert!(merged.contains("allow staff_t self:capability ipc_lock;"));
+    assert!(merged.contains("allow rtkit_daemon_t systemd_logind_t:dbus send_msg;"));
+    assert_eq!(listing(&link_dir), ["studio.toml"]);
+}
+
+/// A module merged into keeps the comment lines above its `module` line, and
+/// still compiles.
+#[test]
+fn a_merge_keeps_the_comments_above_the_module_line() {
+    let t = tempfile::tempdir().unwrap();
+    let avc = repo().join("tests/fixtures/avc");
+    let (o, te) = from_audit(&avc.join("jack.log"), "studio_local", t.path(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let preamble =
+        "# Studio A's module: reviewed 2026-01-12.\n#\n# Ask the audio team before loading it.\n\n";
+    fs::write(t.path().join("studio_local.te"), format!("{preamble}{te}")).unwrap();
+    let (o, merged) = from_audit(
+        &avc.join("rtkit.log"),
+        "studio_local",
+        t.path(),
+        &["--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["merged"], true, "{v:#}");
+    assert!(
+        merged.starts_with(&format!("{preamble}module studio_local 1.1;\n")),
+        "{merged}"
+    );
+    assert!(allow_rules(&merged).is_superset(&allow_rules(&te)));
+    tool("checkmodule", "checkpolicy (apt)");
+    assert_eq!(v["compiled"], true, "{v:#}");
+}
+
+/// README's account of the from-audit policy names every device and
+/// capability the policy allows, and every permission it counts as a write.
+#[test]
+fn the_readme_states_the_policys_lists() {
+    use rtaudio_tuning::selinux::rules::{CAPS_ALLOWED, DEVICES, WRITES};
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme.find("**The from-audit policy.**").unwrap();
+    let policy = &readme[start..];
+    let policy = &policy[..policy.find("\n## ").unwrap()];
+    for name in DEVICES.iter().chain(CAPS_ALLOWED).chain(WRITES) {
+        assert!(
+            policy.contains(&format!("`{name}`")),
+            "README leaves out {name}"
+        );
+    }
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;
@@ -484,6 +611,182 @@ mod props {
         }
         out.extend_from_slice(b" permissive=0\n");
         out
+    }
+
+    /// A shape the policy refuses: (source, target, class, permissions).
+    type Shape = (String, String, String, Vec<String>);
+
+    /// Sources none of the corpus's denials has, so a generated rule never
+    /// joins a real one.
+    const SOURCES: &[&str] = &["jackd_t", "pipewire_t", "wireplumber_t", "ardour_t"];
+
+    use rtaudio_tuning::selinux::rules::{CAPS_ALLOWED as CAPS, DEVICES, WRITES};
+
+    fn source() -> impl Strategy<Value = String> {
+        proptest::sample::select(SOURCES).prop_map(String::from)
+    }
+
+    /// A write to a system type: a named one, or one of another program
+    /// known by its ending.
+    fn foreign_write() -> impl Strategy<Value = Shape> {
+        let target = prop_oneof![
+            proptest::sample::select(
+                &[
+                    "passwd_file_t",
+                    "etc_t",
+                    "bin_t",
+                    "lib_t",
+                    "boot_t",
+                    "usr_t",
+                    "systemd_unit_file_t",
+                    "var_lib_t",
+                    "var_log_t",
+                    "root_t",
+                    "modules_object_t",
+                    "sysctl_kernel_t",
+                    "cert_t",
+                    "default_t",
+                ][..]
+            )
+            .prop_map(String::from),
+            "(httpd|sshd|cron|rpm|named|postfix|[a-z]{2,6})_(exec|conf|etc|log|unit_file|var_lib|var_run|cache|spool)_t",
+        ];
+        let perms = proptest::collection::btree_set(proptest::sample::select(WRITES), 1..4);
+        (
+            source(),
+            target,
+            proptest::sample::select(&["file", "dir", "lnk_file"][..]),
+            perms,
+        )
+            // Not a type of the source's own (`ardour_cache_t` is ardour_t's).
+            .prop_filter("the source's own type", |(s, t, _, _)| {
+                !t.starts_with(s.trim_end_matches("_t"))
+            })
+            .prop_map(|(s, t, c, p)| {
+                // Folders' own permissions only on folders.
+                let dir_only = ["add_name", "remove_name", "reparent", "rmdir"];
+                let mut p: Vec<String> = p
+                    .into_iter()
+                    .filter(|p| c == "dir" || !dir_only.contains(p))
+                    .map(String::from)
+                    .collect();
+                if p.is_empty() {
+                    p.push("write".into());
+                }
+                (s, t, c.to_string(), p)
+            })
+    }
+
+    /// A capability off the list, in any of the four classes.
+    fn strong_capability() -> impl Strategy<Value = Shape> {
+        let cap = proptest::sample::select(
+            &[
+                ("chown", 0),
+                ("dac_override", 0),
+                ("dac_read_search", 0),
+                ("fowner", 0),
+                ("fsetid", 0),
+                ("kill", 0),
+                ("setgid", 0),
+                ("setuid", 0),
+                ("setpcap", 0),
+                ("linux_immutable", 0),
+                ("net_bind_service", 0),
+                ("net_admin", 0),
+                ("net_raw", 0),
+                ("ipc_owner", 0),
+                ("sys_module", 0),
+                ("sys_rawio", 0),
+                ("sys_chroot", 0),
+                ("sys_ptrace", 0),
+                ("sys_admin", 0),
+                ("sys_boot", 0),
+                ("sys_time", 0),
+                ("mknod", 0),
+                ("audit_control", 0),
+                ("setfcap", 0),
+                ("mac_override", 2),
+                ("mac_admin", 2),
+                ("syslog", 2),
+                ("perfmon", 2),
+                ("bpf", 2),
+                ("checkpoint_restore", 2),
+                ("audit_read", 2),
+            ][..],
+        );
+        (source(), cap, any::<bool>(), proptest::sample::select(CAPS)).prop_map(
+            |(s, (c, two), userns, ok)| {
+                let class = match (two, userns) {
+                    (0, false) => "capability",
+                    (0, true) => "cap_userns",
+                    (_, false) => "capability2",
+                    (_, true) => "cap2_userns",
+                };
+                (
+                    s.clone(),
+                    s,
+                    class.to_string(),
+                    vec![c.to_string(), ok.to_string()],
+                )
+            },
+        )
+    }
+
+    /// A device off the list, or any block device.
+    fn device() -> impl Strategy<Value = Shape> {
+        let dev = prop_oneof![
+            proptest::sample::select(
+                &[
+                    "fixed_disk_device_t",
+                    "removable_device_t",
+                    "scsi_generic_device_t",
+                    "memory_device_t",
+                    "kmsg_device_t",
+                    "cpu_device_t",
+                    "tty_device_t",
+                    "kvm_device_t",
+                    "tpm_device_t",
+                    "device_t",
+                    "lvm_control_t",
+                ][..]
+            )
+            .prop_map(String::from),
+            "[a-z]{2,9}_device_t"
+                .prop_filter("an allowed device", |t| !DEVICES.contains(&t.as_str())),
+        ];
+        // Off the list as a character or a block device; on it, as a block
+        // device (a block device is never allowed).
+        let node = prop_oneof![
+            (dev, any::<bool>()),
+            (
+                proptest::sample::select(DEVICES).prop_map(String::from),
+                Just(true)
+            ),
+        ];
+        (
+            source(),
+            node,
+            proptest::sample::select(&["read", "write", "open", "ioctl", "getattr"][..]),
+        )
+            .prop_map(|(s, (t, blk), p)| {
+                let class = if blk { "blk_file" } else { "chr_file" };
+                (s, t, class.to_string(), vec![p.to_string()])
+            })
+    }
+
+    fn avc(n: usize, (s, t, class, perms): &Shape) -> String {
+        let role = |t: &str| {
+            if SOURCES.contains(&t) {
+                "system_r"
+            } else {
+                "object_r"
+            }
+        };
+        format!(
+            "type=AVC msg=audit(1700000000.1:{n}): avc:  denied  {{ {} }} for  pid={n} comm=\"x\" scontext=system_u:system_r:{s}:s0 tcontext=system_u:{}:{t}:s0 tclass={class} permissive=0\n",
+            perms.join(" "),
+            role(t)
+        )
     }
 
     proptest! {
@@ -538,6 +841,45 @@ mod props {
             let reason = refused[0]["reason"].as_str().unwrap();
             prop_assert!(reason.contains(&format!("its {side} `{wide}`")), "{}", reason);
             prop_assert!(!out.exists());
+        }
+
+        /// Rules of every shape the policy refuses (writes to system types,
+        /// capabilities off the list, devices off the list and block
+        /// devices), mixed into real audio denials: each is refused, none
+        /// is written, and every rule audit2allow made from the real ones
+        /// still is.
+        #[test]
+        fn refused_shapes_are_refused_among_real_denials(
+            shapes in proptest::collection::vec(prop_oneof![foreign_write(), strong_capability(), device()], 1..6),
+        ) {
+            let t = tempfile::tempdir().unwrap();
+            let avc_dir = repo().join("tests/fixtures/avc");
+            let mut log = String::new();
+            let mut expected = BTreeSet::new();
+            for f in ["jack", "pipewire", "rtkit"] {
+                log.push_str(&fs::read_to_string(avc_dir.join(format!("{f}.log"))).unwrap());
+                expected.extend(allow_rules(&fs::read_to_string(avc_dir.join(format!("{f}.log.audit2allow.txt"))).unwrap()));
+            }
+            for (i, shape) in shapes.iter().enumerate() {
+                log.push_str(&avc(900 + i, shape));
+            }
+            let path = t.path().join("x.log");
+            fs::write(&path, &log).unwrap();
+            let out = t.path().join("out");
+            let (o, te) = from_audit(&path, "prop_local", &out, &["--json"]);
+            prop_assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            let refused: Vec<&str> = v["refused"].as_array().unwrap().iter().map(|r| r["rule"].as_str().unwrap()).collect();
+            for (s, tt, class, _) in &shapes {
+                let target = if s == tt { "self" } else { tt.as_str() };
+                let head = format!("allow {s} {target}:{class} ");
+                prop_assert!(refused.iter().any(|r| r.starts_with(&head)), "{} not refused: {:#}", head, v);
+                prop_assert!(!te.contains(&head), "{} written:\n{}", head, te);
+            }
+            let written = allow_rules(&te);
+            for rule in &expected {
+                prop_assert!(written.contains(rule), "{} refused: {:#}", rule, v);
+            }
         }
 
         /// Class 3: .fc lines with broken expressions, trailing backslashes

@@ -335,9 +335,11 @@ pub fn load(src: ProfileSource) -> anyhow::Result<Loaded> {
                     std::fs::File::open(p).with_context(|| format!("reading profile {name}"))?;
                 read_text(f, "profile", &name, MAX_PROFILE_BYTES, fix)?
             };
-            // Files a profile names are relative to its folder; for standard
-            // input, to the current folder.
-            let dir = match p.parent() {
+            // Files a profile names are relative to its folder, the real
+            // file's through a symlink; for standard input, to the current
+            // folder.
+            let real = if stdin { None } else { p.canonicalize().ok() };
+            let dir = match real.as_deref().unwrap_or(p).parent() {
                 _ if stdin => Path::new("."),
                 Some(d) if !d.as_os_str().is_empty() => d,
                 _ => Path::new("."),

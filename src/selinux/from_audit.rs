@@ -56,6 +56,8 @@ struct Summary {
 #[derive(Serialize)]
 struct Refused {
     rule: String,
+    /// The part of the policy that refused it (`writes`, `capabilities`, ...).
+    part: &'static str,
     reason: String,
 }
 
@@ -118,9 +120,10 @@ pub fn run(o: Options) -> anyhow::Result<i32> {
     let (mut keep, mut refused): (Vec<Rule>, Vec<Refused>) = (Vec::new(), Vec::new());
     for rule in log.rules.rules() {
         match rules::danger(&rule) {
-            Some(reason) if !o.allow_dangerous => refused.push(Refused {
+            Some(r) if !o.allow_dangerous => refused.push(Refused {
                 rule: rule.statement(),
-                reason,
+                part: r.part.as_str(),
+                reason: r.reason,
             }),
             _ => keep.push(rule),
         }
@@ -332,7 +335,18 @@ fn report(s: &Summary, json: bool) -> anyhow::Result<()> {
         crate::errln!("and {} more unreadable record(s)", s.unreadable_more)?;
     }
     for r in &s.refused {
-        crate::errln!("refused: {}\n    because {}", r.rule, r.reason)?;
+        crate::errln!(
+            "refused: {}\n    by the policy's {} part: {}",
+            r.rule,
+            r.part,
+            r.reason
+        )?;
+    }
+    if !s.refused.is_empty() && s.module.is_some() {
+        crate::errln!(
+            "{} rule(s) refused and left out; review them: --allow-dangerous writes them too",
+            s.refused.len()
+        )?;
     }
     if let Some(m) = &s.module {
         let how = if s.merged { "merged into" } else { "wrote" };
@@ -370,15 +384,18 @@ fn plan(o: &Options) -> anyhow::Result<Plan> {
         });
     };
     let shown = shown_path(profile);
-    // Files a profile names are relative to the folder of the path it is
-    // read by (`render` reads it so); its text is the real file's, through a
-    // symlink too.
-    let profile_dir = match profile.parent() {
+    let loaded = crate::profile::load(crate::profile::ProfileSource::File(profile))
+        .map_err(|e| UserError(format!("{e:#}")))?;
+    // Through a symlink, the profile edited is the real file, and the files
+    // a profile names are relative to the real file's folder (`render` reads
+    // them so): the module goes beside the real file, not beside the link.
+    let real = profile
+        .canonicalize()
+        .with_context(|| format!("resolving {shown}"))?;
+    let profile_dir = match real.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let loaded = crate::profile::load(crate::profile::ProfileSource::File(profile))
-        .map_err(|e| UserError(format!("{e:#}")))?;
     let Some(current) = &loaded.profile else {
         return Err(UserError(format!(
             "{shown} is not a valid profile; fix it first (nothing was written):\n{}",
@@ -391,7 +408,10 @@ fn plan(o: &Options) -> anyhow::Result<Plan> {
         // stays as it is.
         let te_path = profile_dir.join(&m.file);
         if let Some(out) = o.output {
-            if out.join(format!("{}.te", o.name)) != te_path {
+            let wanted = out.join(format!("{}.te", o.name));
+            let same = wanted == te_path
+                || matches!((wanted.canonicalize(), te_path.canonicalize()), (Ok(a), Ok(b)) if a == b);
+            if !same {
                 return Err(UserError(format!(
                     "{shown} lists module {} with file {}: leave out -o to merge the new rules into it",
                     o.name, m.file
@@ -437,9 +457,6 @@ fn plan(o: &Options) -> anyhow::Result<Plan> {
         ))
         .into());
     }
-    let real = profile
-        .canonicalize()
-        .with_context(|| format!("resolving {shown}"))?;
     Ok(Plan {
         te_path: profile_dir.join(&rel),
         profile_edit: Some((real, new)),
