@@ -16,6 +16,7 @@ pub mod render;
 pub mod report;
 pub mod rpmbuild;
 pub mod selinux;
+pub mod sepolicy;
 pub mod text;
 pub mod validate;
 pub mod vm;

@@ -1154,7 +1154,7 @@ pub fn selinux_module_name(v: &str) -> Check {
         && v.starts_with(|c: char| c.is_ascii_lowercase())
         && v.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if ok && crate::selinux::audit::is_keyword(v) {
+    if ok && crate::sepolicy::is_keyword(v) {
         // `module allow 1.0;` is a syntax error to checkmodule.
         problem(
             format!(

@@ -801,10 +801,10 @@ fn selinux(cx: &mut Cx, root: &Section, dir: Option<&Path>) -> Selinux {
         if let (Some((n, nspan)), Some((file, te_text, file_span)), Some(fc)) = (name, te, fc) {
             // The characters first: a module that holds one a reader of the
             // kickstart takes as a line break is refused before anything reads it.
-            let te_bad = crate::selinux::te_problem(&file, &te_text);
+            let te_bad = crate::sepolicy::te_problem(&file, &te_text);
             let fc_bad = fc
                 .as_ref()
-                .and_then(|(f, t)| crate::selinux::text_problem(f, t));
+                .and_then(|(f, t)| crate::sepolicy::text_problem(f, t));
             if let Some(p) = &te_bad {
                 cx.rep.error(
                     m.key("file"),
@@ -824,7 +824,7 @@ fn selinux(cx: &mut Cx, root: &Section, dir: Option<&Path>) -> Selinux {
             if te_bad.is_some() || fc_bad.is_some() {
                 continue;
             }
-            for (line, attribute, rule) in crate::selinux::attribute_rules(&te_text) {
+            for (line, attribute, rule) in crate::sepolicy::attribute_rules(&te_text) {
                 cx.rep.warning(
                     m.key("file"),
                     Some(file_span.clone()),
@@ -832,7 +832,7 @@ fn selinux(cx: &mut Cx, root: &Section, dir: Option<&Path>) -> Selinux {
                     "name the one type the access is for (the type in the denial's scontext or tcontext), unless every type of the attribute needs it",
                 );
             }
-            match crate::selinux::module_header(&te_text) {
+            match crate::sepolicy::module_header(&te_text) {
                 Ok(declared) if declared == n => {}
                 Ok(declared) => cx.rep.error(
                     m.key("file"),
@@ -848,7 +848,7 @@ fn selinux(cx: &mut Cx, root: &Section, dir: Option<&Path>) -> Selinux {
                 ),
             }
             if let Some((fc_file, fc_text)) = &fc {
-                if let Err((line, why)) = crate::selinux::fc_to_cil(fc_text) {
+                if let Err((line, why)) = crate::sepolicy::fc_to_cil(fc_text) {
                     let span = m.get("fc").map(|v| v.span());
                     cx.rep.error(
                         m.key("fc"),

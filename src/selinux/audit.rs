@@ -1,6 +1,8 @@
 //! AVC records out of what users paste: raw audit.log lines, `ausearch -m avc`
 //! output (plain or `-i`), and journal lines that carry an `avc:` record.
 
+use crate::sepolicy::is_name;
+
 /// One `avc: denied` record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denial {
@@ -182,130 +184,6 @@ fn comm_shown(comm: &str) -> String {
         .nth(64)
         .map_or(comm, |(i, _)| &comm[..i]);
     crate::text::one_line(cut)
-}
-
-/// A name checkmodule reads as an identifier in a rule: a letter, then
-/// letters, digits and `_` (checkpolicy/policy_scan.l's IDENTIFIER, without
-/// the `-` and `.` no kernel name holds), and not one of its keywords, which
-/// the lexer takes in lower or upper case (`module`, `TYPE`), nor `self`.
-/// Anything else is no name a kernel logs, and checkmodule would reject the
-/// module built from it.
-pub fn is_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !is_keyword(s)
-}
-
-/// checkpolicy's keywords (checkpolicy/policy_scan.l, SELinux userspace 3.x),
-/// each matched as written there in lower case or in upper case.
-const KEYWORDS: &[&str] = &[
-    "alias",
-    "allow",
-    "allowxperm",
-    "and",
-    "attribute",
-    "attribute_role",
-    "auditallow",
-    "auditallowxperm",
-    "auditdeny",
-    "bool",
-    "category",
-    "class",
-    "clone",
-    "common",
-    "constrain",
-    "default_range",
-    "default_role",
-    "default_type",
-    "default_user",
-    "devicetreecon",
-    "dom",
-    "domby",
-    "dominance",
-    "dontaudit",
-    "dontauditxperm",
-    "else",
-    "eq",
-    "expandattribute",
-    "false",
-    "fs_use_task",
-    "fs_use_trans",
-    "fs_use_xattr",
-    "fscon",
-    "genfscon",
-    "glblub",
-    "h1",
-    "h2",
-    "high",
-    "ibendportcon",
-    "ibpkeycon",
-    "if",
-    "incomp",
-    "inherits",
-    "iomemcon",
-    "ioportcon",
-    "l1",
-    "l2",
-    "level",
-    "low",
-    "mlsconstrain",
-    "mlsvalidatetrans",
-    "neveraudit",
-    "module",
-    "netifcon",
-    "neverallow",
-    "neverallowxperm",
-    "nodecon",
-    "not",
-    "optional",
-    "or",
-    "pcidevicecon",
-    "permissive",
-    "pirqcon",
-    "policycap",
-    "portcon",
-    "r1",
-    "r2",
-    "r3",
-    "range",
-    "range_transition",
-    "require",
-    "role",
-    "role_transition",
-    "roleattribute",
-    "roles",
-    "sameuser",
-    "self",
-    "sensitivity",
-    "sid",
-    "source",
-    "t1",
-    "t2",
-    "t3",
-    "target",
-    "true",
-    "tunable",
-    "type",
-    "type_change",
-    "type_member",
-    "type_transition",
-    "typealias",
-    "typeattribute",
-    "typebounds",
-    "types",
-    "u1",
-    "u2",
-    "u3",
-    "user",
-    "validatetrans",
-    "xor",
-];
-
-/// Whether checkmodule reads `s` as one of its keywords rather than a name.
-pub fn is_keyword(s: &str) -> bool {
-    let lower = s.to_ascii_lowercase();
-    (s == lower || s == s.to_ascii_uppercase()) && KEYWORDS.contains(&lower.as_str())
 }
 
 /// `key=value` pairs; values may be double-quoted (raw logs) or bare

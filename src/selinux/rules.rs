@@ -157,9 +157,9 @@ fn refuse(part: Part, reason: String) -> Option<Refusal> {
 /// attribute; so a rule may only use a name that is a type. With no policy to
 /// ask, a type is known by the names both policies give: every type ends in
 /// `_t` (refpolicy's and Fedora's naming convention) and is not one of their
-/// attributes ([`super::attributes`]).
+/// attributes ([`crate::sepolicy::is_attribute`]).
 fn not_one_type(name: &str) -> Option<&'static str> {
-    if super::attributes::is_attribute(name) {
+    if crate::sepolicy::is_attribute(name) {
         Some(
             "is an attribute, a set of types: the rule would cover every type in it, `shadow_t` and the SELinux policy's own files included",
         )
@@ -1321,7 +1321,7 @@ fn parse_allow(code: &str) -> Option<Rule> {
         Some(list) => list.split_whitespace().map(String::from).collect(),
         None => BTreeSet::from([perms.to_string()]),
     };
-    let name = super::audit::is_name;
+    let name = crate::sepolicy::is_name;
     let ok = name(source)
         && (target == "self" || name(target))
         && name(class)
