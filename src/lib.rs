@@ -84,8 +84,23 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             profile,
             user,
             root,
+            list,
+            skip,
+            only,
             json,
-        } => check_cmd(profile.as_deref(), user.as_deref(), root.as_deref(), json),
+        } => {
+            if list {
+                return list_checks(json);
+            }
+            let chosen = check::select(&only, &skip, profile.is_some()).map_err(UserError)?;
+            check_cmd(
+                &chosen,
+                profile.as_deref(),
+                user.as_deref(),
+                root.as_deref(),
+                json,
+            )
+        }
         Command::Latency {
             duration,
             interval,
@@ -667,7 +682,34 @@ fn rpm_cmd(target: &Path, out: &Path, strict: bool) -> anyhow::Result<i32> {
     Ok(exit::OK)
 }
 
+#[derive(Serialize)]
+struct CheckInfo {
+    id: &'static str,
+    group: &'static str,
+    description: &'static str,
+}
+
+fn list_checks(json: bool) -> anyhow::Result<i32> {
+    if json {
+        let list: Vec<CheckInfo> = check::CHECKS
+            .iter()
+            .map(|c| CheckInfo {
+                id: c.id,
+                group: c.group,
+                description: c.description,
+            })
+            .collect();
+        console::json(&list)?;
+    } else {
+        for c in check::CHECKS {
+            outln!("{:<22} {:<8} {}", c.id, c.group, c.description)?;
+        }
+    }
+    Ok(exit::OK)
+}
+
 fn check_cmd(
+    checks: &[&'static check::Entry],
     profile: Option<&Path>,
     user: Option<&str>,
     root: Option<&Path>,
@@ -690,6 +732,7 @@ fn check_cmd(
         }
     }
     let out = check::run(&check::Options {
+        checks,
         root,
         user,
         profile: loaded.as_ref().and_then(|(l, _)| l.profile.as_ref()),

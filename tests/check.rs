@@ -75,6 +75,155 @@ fn this_machine_gets_a_verdict_with_evidence() {
     }
 }
 
+/// `check --list --json`: (id, group) of every check, in report order.
+fn listed() -> Vec<(String, String)> {
+    let o = run(bin().args(["check", "--list", "--json"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert!(!c["description"].as_str().unwrap().is_empty(), "{c}");
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["group"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn checks_are_listed_and_chosen_by_id_or_group() {
+    let list = listed();
+    let ids: Vec<&str> = list.iter().map(|(id, _)| id.as_str()).collect();
+    let unique: std::collections::BTreeSet<&&str> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "an id twice: {ids:?}");
+    // The text list names the same checks, in the same order, with their group.
+    let o = run(bin().args(["check", "--list"]));
+    let text = stdout(&o);
+    let rows: Vec<(String, String)> = text
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0].to_string(), f[1].to_string())
+        })
+        .collect();
+    assert_eq!(rows, list);
+
+    // A captured machine checked against its profile reports every check listed.
+    let machine = repo().join("tests/fixtures/machines/rt-hda");
+    let profile = machine.join("profile.toml");
+    let profile = profile.to_str().unwrap();
+    let base = ["--user", "musician", "--profile", profile];
+    let (_, all) = check_json(&base, Some(&machine));
+    let reported: Vec<&str> = all["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(reported, ids);
+    let ran = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let (code, v) = check_json(&args, Some(&machine));
+        let checks = v["checks"].as_array().unwrap().clone();
+        let counted = ["passed", "warned", "failed", "not_applicable"]
+            .iter()
+            .map(|k| v[*k].as_u64().unwrap())
+            .sum::<u64>();
+        assert_eq!(counted as usize, checks.len(), "{v:#}");
+        let got: Vec<String> = checks
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect();
+        (code, got)
+    };
+    let of_group = |g: &str| -> Vec<String> {
+        list.iter()
+            .filter(|(_, group)| group == g)
+            .map(|(id, _)| id.clone())
+            .collect()
+    };
+    assert_eq!(
+        ran(&["--only", "kernel.preempt"]),
+        (0, vec!["kernel.preempt".into()])
+    );
+    assert_eq!(
+        ran(&["--only", "kernel.preempt", "--only", "user.root"]),
+        (0, vec!["user.root".into(), "kernel.preempt".into()]),
+        "reported in registry order"
+    );
+    let kernel = of_group("kernel");
+    assert!(kernel.len() >= 5, "{kernel:?}");
+    assert_eq!(ran(&["--only", "kernel"]).1, kernel);
+    let without: Vec<String> = kernel
+        .iter()
+        .filter(|id| *id != "kernel.config")
+        .cloned()
+        .collect();
+    assert_eq!(
+        ran(&["--only", "kernel", "--skip", "kernel.config"]).1,
+        without
+    );
+    let (_, rest) = ran(&["--skip", "profile", "--skip", "user.root"]);
+    assert_eq!(rest.len(), ids.len() - of_group("profile").len() - 1);
+    assert!(
+        !rest
+            .iter()
+            .any(|id| id.starts_with("profile.") || id == "user.root")
+    );
+
+    // The exit code follows what ran: this machine fails kernel.preempt only
+    // among its kernel checks.
+    let plain = repo().join("tests/fixtures/machines/stock-plain");
+    let (code, v) = check_json(&["--user", "musician", "--only", "kernel"], Some(&plain));
+    assert_eq!((code, v["failed"].as_u64()), (1, Some(1)), "{v:#}");
+    let skipped = [
+        "--user",
+        "musician",
+        "--only",
+        "kernel",
+        "--skip",
+        "kernel.preempt",
+    ];
+    let (code, v) = check_json(&skipped, Some(&plain));
+    assert_eq!((code, v["failed"].as_u64()), (0, Some(0)), "{v:#}");
+
+    // Unknown names: exit 2, naming the name and the nearest check.
+    for (flag, name, near) in [
+        ("--only", "kernel.prempt", Some("kernel.preempt")),
+        ("--skip", "preempt", Some("kernel.preempt")),
+        ("--skip", "limit", Some("limits")),
+        ("--only", "nothing-like-it", None),
+    ] {
+        let o = run(bin().args(["check", flag, name]));
+        assert_eq!(o.status.code(), Some(2), "{flag} {name}");
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("no check or group named {name:?}")),
+            "{err}"
+        );
+        match near {
+            Some(n) => assert!(err.contains(&format!("(did you mean {n}?)")), "{err}"),
+            None => assert!(!err.contains("did you mean"), "{err}"),
+        }
+        assert!(err.contains("the checks are: user.root, "), "{err}");
+    }
+    // A profile's check cannot run without one.
+    for name in ["profile.kargs", "profile"] {
+        let o = run(bin().args(["check", "--only", name]));
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            stderr(&o).contains(&format!(
+                "--only {name}: it compares the machine with a profile"
+            )),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
 /// rtcqs's headline -> our check id, where both look at the same thing.
 const RTCQS: &[(&str, &str)] = &[
     ("Root User", "user.root"),

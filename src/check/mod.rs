@@ -340,8 +340,72 @@ pub const CHECKS: &[Entry] = &[
     ),
 ];
 
+/// The groups, in the order their checks are reported.
+pub fn groups() -> Vec<&'static str> {
+    let mut groups: Vec<&str> = CHECKS.iter().map(|c| c.group).collect();
+    groups.dedup();
+    groups
+}
+
+/// The id or group nearest to a name that is neither, if one is near: the
+/// whole id, or the part after its dot (`preempt` is `kernel.preempt`).
+fn nearest(name: &str) -> Option<&'static str> {
+    let score = |known: &str| strsim::normalized_damerau_levenshtein(name, known);
+    CHECKS
+        .iter()
+        .map(|c| {
+            let tail = c.id.split_once('.').map_or(c.id, |(_, t)| t);
+            (score(c.id).max(score(tail)), c.id)
+        })
+        .chain(groups().into_iter().map(|g| (score(g), g)))
+        .filter(|(s, _)| *s >= 0.6)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, known)| known)
+}
+
+/// Which checks to run: all but `skip`, or only `only` when given; a group's
+/// name stands for its checks. Err names an unknown name (and the nearest
+/// known one), or a profile's check asked for without a profile.
+pub fn select(
+    only: &[String],
+    skip: &[String],
+    with_profile: bool,
+) -> Result<Vec<&'static Entry>, String> {
+    let names = |names: &[String], c: &Entry| names.iter().any(|n| n == c.id || n == c.group);
+    for name in only.iter().chain(skip) {
+        if !CHECKS.iter().any(|c| names(std::slice::from_ref(name), c)) {
+            let ids: Vec<&str> = CHECKS.iter().map(|c| c.id).collect();
+            return Err(format!(
+                "no check or group named {name:?}{}; the checks are: {}; the groups: {}",
+                nearest(name).map_or(String::new(), |n| format!(" (did you mean {n}?)")),
+                ids.join(", "),
+                groups().join(", ")
+            ));
+        }
+    }
+    if !with_profile {
+        let needs = |n: &String| {
+            CHECKS
+                .iter()
+                .any(|c| c.needs_profile && names(std::slice::from_ref(n), c))
+        };
+        if let Some(name) = only.iter().find(|n| needs(n)) {
+            return Err(format!(
+                "--only {name}: it compares the machine with a profile; give --profile PROFILE too"
+            ));
+        }
+    }
+    Ok(CHECKS
+        .iter()
+        .filter(|c| only.is_empty() || names(only, c))
+        .filter(|c| !names(skip, c))
+        .collect())
+}
+
 /// What `check` looks at.
 pub struct Options<'a> {
+    /// The checks to run ([`select`]), in registry order.
+    pub checks: &'a [&'static Entry],
     pub root: Option<&'a Path>,
     /// The musician to judge (default: the user running the check, or the
     /// first user of the profile when a captured machine is read).
@@ -409,7 +473,8 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
         ))
     })?;
     let cx = context::Context::new(&machine, o.user, o.profile, o.compiled)?;
-    let list: Vec<Check> = CHECKS
+    let list: Vec<Check> = o
+        .checks
         .iter()
         .filter(|e| cx.plan.is_some() || !e.needs_profile)
         .map(|e| bounded(e.run(&cx)))
