@@ -659,6 +659,92 @@ fn plain_capture(root: &Path) {
     }
 }
 
+/// The statuses of limits.rtprio and limits.memlock on a capture holding
+/// these limits files, against the example profile (rtprio 95, memlock
+/// unlimited, group realtime), and the report.
+fn limits_of(files: &[(&str, &[u8])]) -> ((String, String), serde_json::Value) {
+    let t = tempfile::tempdir().unwrap();
+    plain_capture(t.path());
+    for (p, text) in files {
+        let p = t.path().join(p);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+    let (_, v) = check_json(
+        &[
+            "--user",
+            "musician",
+            "--profile",
+            repo().join("examples/studio.toml").to_str().unwrap(),
+            "--only",
+            "limits.rtprio",
+            "--only",
+            "limits.memlock",
+        ],
+        Some(t.path()),
+    );
+    let s = statuses(&v);
+    ((s["limits.rtprio"].clone(), s["limits.memlock"].clone()), v)
+}
+
+fn evidence(v: &serde_json::Value, id: &str) -> Vec<String> {
+    let c = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {v:#}"));
+    c["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn limits_are_read_as_pam_limits_reads_them() {
+    let ours = "etc/security/limits.d/rtaudio-tuning.conf";
+    let (got, v) = limits_of(&[(
+        ours,
+        b"@realtime\t-\trtprio\t95\n@realtime\t-\tmemlock\tunlimited\n",
+    )]);
+    assert_eq!(got, ("pass".into(), "pass".into()), "{v:#}");
+    // A CRLF line: the \r is part of the value, `unlimited\r` no number, and
+    // pam_limits skips the line.
+    let (got, v) = limits_of(&[(
+        ours,
+        b"@realtime\t-\trtprio\t95\r\n@realtime\t-\tmemlock\tunlimited\r\n",
+    )]);
+    assert_eq!(got, ("pass".into(), "fail".into()), "{v:#}");
+    // The value is all after the item: `95 # more` is 95, `unlimited x` none.
+    let (got, v) = limits_of(&[(
+        ours,
+        b"@realtime - rtprio 95 # more\n@realtime - memlock unlimited x\n",
+    )]);
+    assert_eq!(got, ("pass".into(), "fail".into()), "{v:#}");
+    // `@realtime -` in a file read later: no limits at all, and the check
+    // says which line.
+    let (got, v) = limits_of(&[
+        (
+            ours,
+            b"@realtime - rtprio 95\n@realtime - memlock unlimited\n",
+        ),
+        (
+            "etc/security/limits.d/zz-site.conf",
+            b"# site policy\n@realtime -\n",
+        ),
+    ]);
+    assert_eq!(got, ("fail".into(), "fail".into()), "{v:#}");
+    let e = evidence(&v, "limits.rtprio");
+    assert!(
+        e.iter().any(|l| l.starts_with(
+            "/etc/security/limits.d/zz-site.conf:2 is a `domain -` line for musician"
+        )),
+        "{e:?}"
+    );
+}
+
 #[test]
 fn links_out_of_a_capture_read_nothing_outside() {
     let t = tempfile::tempdir().unwrap();

@@ -5,6 +5,7 @@
 use super::machine::Machine;
 use super::parse::{self, Limits};
 use super::probe;
+use crate::limits_conf::Member;
 use crate::profile::Profile;
 use crate::render::Plan;
 
@@ -74,7 +75,19 @@ impl<'a> Context<'a> {
             .iter()
             .filter_map(|f| m.read(f).ok().map(|t| (f.clone(), t)))
             .collect();
-        let limits = Limits::new(&texts, &name, &groups);
+        let gids: Vec<u32> = ids
+            .map(|(_, gid)| gid)
+            .into_iter()
+            .chain(parse::group_gids(&group, &groups))
+            .collect();
+        let member = Member {
+            name: &name,
+            uid: ids.map(|(uid, _)| uid),
+            gid: ids.map(|(_, gid)| gid),
+            groups: &groups,
+            gids: &gids,
+        };
+        let limits = Limits::new(&texts, &member);
 
         let version = m.line("/proc/version").unwrap_or_default();
         // uname's release, else the third word of /proc/version ("Linux

@@ -69,6 +69,15 @@ fn limits_item(cx: &Context, item: &'static str) -> Verdict {
     }
     .evidence(format!("soft {}, hard {}", shown(soft), shown(hard)))
     .evidence(read);
+    if let Some(by) = &cx.limits.none_by {
+        c.evidence.push(format!(
+            "{by} is a `domain -` line for {}: pam_limits sets no limit at all for them",
+            cx.user.name
+        ));
+        c.fix = Some(format!(
+            "remove the `domain -` line at {by} (with it pam_limits sets no limit from any file), then log in again"
+        ));
+    }
     // Another file deciding our limit: realtime-setup's, JACK's, PipeWire's.
     if let (Some(_), Some(h)) = (cx.profile, hard) {
         if !h.origin.contains("rtaudio-tuning.conf") {
