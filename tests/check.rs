@@ -746,6 +746,70 @@ fn limits_are_read_as_pam_limits_reads_them() {
 }
 
 #[test]
+fn every_limits_file_pam_limits_reads_is_read_or_reported() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let good: &[u8] = b"@realtime - rtprio 95\n@realtime - memlock unlimited\n";
+    let ours = ("etc/security/limits.d/rtaudio-tuning.conf", good);
+    // A name glob does not match (a leading dot) is not read.
+    let (got, v) = limits_of(&[
+        ours,
+        ("etc/security/limits.d/.zz.conf", b"@realtime - rtprio 0\n"),
+    ]);
+    assert_eq!(got, ("pass".into(), "pass".into()), "{v:#}");
+    // A name that is not UTF-8 is read like any other: sorted last, its line
+    // is the one in force.
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    plain_capture(root);
+    let dir = root.join("etc/security/limits.d");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("rtaudio-tuning.conf"), good).unwrap();
+    let odd = std::ffi::OsStr::from_bytes(b"\xffzz.conf");
+    fs::write(dir.join(odd), "@realtime - rtprio 0\n").unwrap();
+    let profile = repo().join("examples/studio.toml");
+    let args = [
+        "--user",
+        "musician",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--only",
+        "limits",
+    ];
+    let (code, v) = check_json(&args, Some(root));
+    assert_eq!(code, 1);
+    assert_eq!(statuses(&v)["limits.rtprio"], "fail", "{v:#}");
+    let e = evidence(&v, "limits.rtprio");
+    assert!(
+        e.contains(&"soft 0 (/etc/security/limits.d/\\xffzz.conf:1), hard 0 (/etc/security/limits.d/\\xffzz.conf:1)".to_string()),
+        "{e:?}"
+    );
+    // One that cannot be read (a FIFO here) leaves the limit unknown: a
+    // failure that names it, never a pass.
+    fs::remove_file(dir.join(odd)).unwrap();
+    rustix_mkfifo(&dir.join("50-site.conf"));
+    let (code, v) = check_json(&args, Some(root));
+    assert_eq!(code, 1);
+    let s = statuses(&v);
+    assert_eq!(
+        (s["limits.rtprio"].as_str(), s["limits.memlock"].as_str()),
+        ("fail", "fail"),
+        "{v:#}"
+    );
+    let e = evidence(&v, "limits.memlock");
+    assert!(
+        e.contains(
+            &"/etc/security/limits.d/50-site.conf is a FIFO, not a regular file (not read)"
+                .to_string()
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e.contains(&"read /etc/security/limits.d/rtaudio-tuning.conf".to_string()),
+        "only what was read is listed as read: {e:?}"
+    );
+}
+
+#[test]
 fn links_out_of_a_capture_read_nothing_outside() {
     let t = tempfile::tempdir().unwrap();
     let around = t.path();

@@ -2,7 +2,7 @@
 //! line, version and configuration, the processes, the pam_limits limits and
 //! the profile's plan.
 
-use super::machine::Machine;
+use super::machine::{LIST_MAX, Machine, Why, shown};
 use super::parse::{self, Limits};
 use super::probe;
 use crate::limits_conf::Member;
@@ -35,7 +35,10 @@ pub struct Context<'a> {
     /// (pid, comm) of every process.
     pub processes: Vec<(String, String)>,
     pub limits: Limits,
+    /// The limits files read, in the order pam_limits reads them.
     pub limit_files: Vec<String>,
+    /// Why each limits file pam_limits reads could not be read here.
+    pub limit_unread: Vec<String>,
 }
 
 impl<'a> Context<'a> {
@@ -64,17 +67,7 @@ impl<'a> Context<'a> {
         let groups = parse::user_groups(&group, &name, ids.map(|(_, gid)| gid));
         let is_self = m.live && ids.map(|(uid, _)| uid) == own_uid;
 
-        let mut limit_files = vec!["/etc/security/limits.conf".to_string()];
-        // pam_limits reads limits.d in C-locale (byte) order; list() sorts so.
-        for f in m.list("/etc/security/limits.d") {
-            if f.ends_with(".conf") {
-                limit_files.push(format!("/etc/security/limits.d/{f}"));
-            }
-        }
-        let texts: Vec<(String, String)> = limit_files
-            .iter()
-            .filter_map(|f| m.read(f).ok().map(|t| (f.clone(), t)))
-            .collect();
+        let (texts, limit_unread) = limit_files(m);
         let gids: Vec<u32> = ids
             .map(|(_, gid)| gid)
             .into_iter()
@@ -130,7 +123,8 @@ impl<'a> Context<'a> {
             config_unread,
             processes,
             limits,
-            limit_files,
+            limit_files: texts.into_iter().map(|(f, _)| f).collect(),
+            limit_unread,
         })
     }
 
@@ -165,6 +159,42 @@ impl<'a> Context<'a> {
             .map(|(p, _)| p.as_str())
             .collect()
     }
+}
+
+/// The files pam_limits reads, with their text, in its order: limits.conf,
+/// then what its glob `limits.d/*.conf` matches (byte names, any bytes, sorted
+/// by strcmp; `*` matches no leading `.`); and why each of those that could
+/// not be read was not. A missing one is not read by pam_limits either.
+fn limit_files(m: &Machine) -> (Vec<(String, String)>, Vec<String>) {
+    const DIR: &str = "/etc/security/limits.d";
+    let mut paths = vec![b"/etc/security/limits.conf".to_vec()];
+    let mut unread = Vec::new();
+    match m.names(DIR) {
+        Ok((names, complete)) => {
+            if !complete {
+                unread.push(format!(
+                    "{DIR} holds more than {LIST_MAX} names: the rest were not read"
+                ));
+            }
+            paths.extend(
+                names
+                    .into_iter()
+                    .filter(|n| n.ends_with(b".conf") && !n.starts_with(b"."))
+                    .map(|n| [format!("{DIR}/").as_bytes(), &n].concat()),
+            );
+        }
+        Err(e) if matches!(e.why, Why::Missing) => {}
+        Err(e) => unread.push(e.to_string()),
+    }
+    let mut texts = Vec::new();
+    for p in paths {
+        match m.read_path(&p) {
+            Ok(text) => texts.push((shown(&p), text)),
+            Err(e) if matches!(e.why, Why::Missing) => {}
+            Err(e) => unread.push(e.to_string()),
+        }
+    }
+    (texts, unread)
 }
 
 /// The first account that looks like a person's (uid 1000 and up).

@@ -17,7 +17,13 @@ pub(super) fn memlock(cx: &Context) -> Verdict {
 fn limits_item(cx: &Context, item: &'static str) -> Verdict {
     let hard = cx.limits.hard.get(item);
     let soft = cx.limits.soft.get(item);
-    let read = format!("read {}", cx.limit_files.join(", "));
+    let read = if cx.limit_files.is_empty() && cx.limit_unread.is_empty() {
+        "read no limits file: there is none".to_string()
+    } else if cx.limit_files.is_empty() {
+        "read no limits file".to_string()
+    } else {
+        format!("read {}", cx.limit_files.join(", "))
+    };
     // What the profile asks for, or what rtcqs's advice (and JACK) needs.
     let (wanted, wanted_text): (Option<u64>, String) = match (item, cx.profile) {
         ("rtprio", Some(p)) => (
@@ -93,6 +99,17 @@ fn limits_item(cx: &Context, item: &'static str) -> Verdict {
                 );
             }
         }
+    }
+    // pam_limits fails the session on a file it cannot open, other than a
+    // missing one; here the file's lines are unknown, so the limit is too.
+    if !cx.limit_unread.is_empty() {
+        c.status = Status::Fail;
+        c.summary = format!(
+            "{item} for {} is not known: not all that pam_limits reads can be read here",
+            cx.user.name
+        );
+        c.evidence.extend(cx.limit_unread.iter().cloned());
+        c.fix = Some("make limits.conf and each limits.d/*.conf a regular file root can read, or remove it (pam_limits fails the login on one it cannot open); if only this user cannot read it, run the check with sudo".into());
     }
     if cx.is_self {
         let resource = if item == "rtprio" {

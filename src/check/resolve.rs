@@ -23,16 +23,19 @@ const MAX_LINKS: usize = 40;
 /// says EAGAIN: openat2(2), "RESOLVE_IN_ROOT") is tried again.
 const RACE_TRIES: usize = 4;
 
-/// Open `path` (relative to `root`; a leading `/` means the root too) with
-/// `flags`. `kernel` is false once openat2 proved unavailable; this sets it so.
+/// Open `path` (relative to `root`; a leading `/` means the root too; its
+/// names are bytes, as the kernel's are) with `flags`. `kernel` is false once openat2 proved unavailable; this sets it so.
 pub fn open(
     root: BorrowedFd<'_>,
-    path: &str,
+    path: &[u8],
     flags: OFlags,
     kernel: &mut bool,
 ) -> Result<OwnedFd, Errno> {
-    let rel = path.trim_start_matches('/');
-    let rel = if rel.is_empty() { "." } else { rel };
+    let start = path.iter().position(|&b| b != b'/').unwrap_or(path.len());
+    let rel = match &path[start..] {
+        [] => b".".as_slice(),
+        rel => rel,
+    };
     if *kernel {
         for _ in 0..RACE_TRIES {
             match rustix::fs::openat2(
@@ -54,7 +57,7 @@ pub fn open(
             return Err(Errno::AGAIN);
         }
     }
-    walk(root, rel.as_bytes(), flags | OFlags::CLOEXEC)
+    walk(root, rel, flags | OFlags::CLOEXEC)
 }
 
 /// `RESOLVE_IN_ROOT` done here, one component at a time: each is opened with
