@@ -46,6 +46,8 @@ pub enum Why {
     Loop,
     #[error("changed while it was opened (not read)")]
     Changed,
+    #[error("could not be opened through /proc/self/fd (is /proc mounted?): not read")]
+    NoProc,
     #[error("is larger than {FILE_MAX} bytes (not read)")]
     TooLarge,
     #[error("has a first line longer than {LINE_MAX} bytes (not read)")]
@@ -112,6 +114,32 @@ fn kind_name(mode: u32) -> &'static str {
         FileType::Symlink => "a symbolic link",
         _ => "not a plain file",
     }
+}
+
+/// The regular file an O_PATH descriptor holds, opened for reading. It is
+/// reopened through the descriptor ([`resolve::reopen`]), not by its name
+/// again: whatever was put at the name since (a device, whose open alone can
+/// act, or a FIFO) is never opened. Non-blocking and without a controlling
+/// terminal all the same, and the inode opened is checked to be the one held.
+fn regular_file(node: &OwnedFd) -> Result<File, Why> {
+    let held = rustix::fs::fstat(node)?;
+    if FileType::from_raw_mode(held.st_mode) != FileType::RegularFile {
+        return Err(Why::NotRegular(kind_name(held.st_mode)));
+    }
+    let fd =
+        resolve::reopen(node, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY).map_err(|e| {
+            match e {
+                Errno::NOENT => Why::NoProc,
+                e => e.into(),
+            }
+        })?;
+    let opened = rustix::fs::fstat(&fd)?;
+    if !same_file(&held, &opened)
+        || FileType::from_raw_mode(opened.st_mode) != FileType::RegularFile
+    {
+        return Err(Why::Changed);
+    }
+    Ok(File::from(fd))
 }
 
 /// A path of bytes as text: what is not UTF-8 shown as `\xNN`.
@@ -181,21 +209,10 @@ impl Machine {
 
     /// A regular file opened for reading. It is looked at first through an
     /// O_PATH descriptor, which opens nothing, so a FIFO, device or socket in
-    /// a capture is never opened; the real open is non-blocking and must reach
-    /// the same inode.
+    /// a capture is never opened; then that very inode is opened
+    /// ([`regular_file`]).
     fn file(&self, p: &[u8]) -> Result<File, Why> {
-        let node = rustix::fs::fstat(self.open(p, OFlags::PATH)?)?;
-        if FileType::from_raw_mode(node.st_mode) != FileType::RegularFile {
-            return Err(Why::NotRegular(kind_name(node.st_mode)));
-        }
-        let fd = self.open(p, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY)?;
-        let opened = rustix::fs::fstat(&fd)?;
-        if !same_file(&node, &opened)
-            || FileType::from_raw_mode(opened.st_mode) != FileType::RegularFile
-        {
-            return Err(Why::Changed);
-        }
-        Ok(File::from(fd))
+        regular_file(&self.open(p, OFlags::PATH)?)
     }
 
     /// Up to `cap` bytes of `from`, charged to the read budget, and whether
@@ -464,6 +481,33 @@ mod tests {
                 m.metadata("fifo").is_some(),
                 "a node's status needs no open"
             );
+        }
+    }
+
+    #[test]
+    fn the_file_looked_at_is_the_file_opened() {
+        use std::io::Read as _;
+        let (t, m) = capture();
+        let walked = Machine::new(Some(t.path())).unwrap().without_openat2();
+        let (name, aside) = (t.path().join("f"), t.path().join("aside"));
+        for m in [&m, &walked] {
+            std::fs::write(&name, "looked at\n").unwrap();
+            let node = m.open(b"f", OFlags::PATH).unwrap();
+            // Between the look and the open, the name goes to a FIFO (a device
+            // would do as well): what is opened is still the file looked at.
+            std::fs::rename(&name, &aside).unwrap();
+            rustix::fs::mkfifoat(rustix::fs::CWD, &name, rustix::fs::Mode::RUSR).unwrap();
+            let mut text = String::new();
+            regular_file(&node)
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            assert_eq!(text, "looked at\n");
+            assert!(matches!(
+                m.read("f").unwrap_err().why,
+                Why::NotRegular("a FIFO")
+            ));
+            std::fs::remove_file(&name).unwrap();
         }
     }
 
