@@ -1,7 +1,8 @@
 //! `check`: is this machine (or a captured one, `--root`) ready for realtime
 //! audio, and if not, why? Every check rtcqs performs, plus what a profile
 //! makes knowable. Each check has an id, a status, the evidence it read and
-//! the command that fixes it.
+//! the command that fixes it. The checks are the entries of [`CHECKS`], each
+//! written in the file of its group (user.rs, limits.rs, ...).
 
 mod context;
 mod cpu;
