@@ -96,6 +96,15 @@ pub enum Command {
         /// Read a captured machine (a folder with proc/, sys/, etc/) instead of /.
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
+        /// List the checks: id, group and what each checks.
+        #[arg(long)]
+        list: bool,
+        /// Leave this check out, or every check of this group (repeatable).
+        #[arg(long, value_name = "ID")]
+        skip: Vec<String>,
+        /// Run only this check, or the checks of this group (repeatable).
+        #[arg(long, value_name = "ID")]
+        only: Vec<String>,
         /// Print the result as JSON on standard output.
         #[arg(long)]
         json: bool,

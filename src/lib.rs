@@ -9,6 +9,7 @@ pub mod console;
 pub mod fleet;
 pub mod jobs;
 pub mod latency;
+pub mod limits_conf;
 pub mod load;
 pub mod output;
 pub mod profile;

@@ -75,6 +75,155 @@ fn this_machine_gets_a_verdict_with_evidence() {
     }
 }
 
+/// `check --list --json`: (id, group) of every check, in report order.
+fn listed() -> Vec<(String, String)> {
+    let o = run(bin().args(["check", "--list", "--json"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert!(!c["description"].as_str().unwrap().is_empty(), "{c}");
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["group"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn checks_are_listed_and_chosen_by_id_or_group() {
+    let list = listed();
+    let ids: Vec<&str> = list.iter().map(|(id, _)| id.as_str()).collect();
+    let unique: std::collections::BTreeSet<&&str> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "an id twice: {ids:?}");
+    // The text list names the same checks, in the same order, with their group.
+    let o = run(bin().args(["check", "--list"]));
+    let text = stdout(&o);
+    let rows: Vec<(String, String)> = text
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0].to_string(), f[1].to_string())
+        })
+        .collect();
+    assert_eq!(rows, list);
+
+    // A captured machine checked against its profile reports every check listed.
+    let machine = repo().join("tests/fixtures/machines/rt-hda");
+    let profile = machine.join("profile.toml");
+    let profile = profile.to_str().unwrap();
+    let base = ["--user", "musician", "--profile", profile];
+    let (_, all) = check_json(&base, Some(&machine));
+    let reported: Vec<&str> = all["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(reported, ids);
+    let ran = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let (code, v) = check_json(&args, Some(&machine));
+        let checks = v["checks"].as_array().unwrap().clone();
+        let counted = ["passed", "warned", "failed", "not_applicable"]
+            .iter()
+            .map(|k| v[*k].as_u64().unwrap())
+            .sum::<u64>();
+        assert_eq!(counted as usize, checks.len(), "{v:#}");
+        let got: Vec<String> = checks
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect();
+        (code, got)
+    };
+    let of_group = |g: &str| -> Vec<String> {
+        list.iter()
+            .filter(|(_, group)| group == g)
+            .map(|(id, _)| id.clone())
+            .collect()
+    };
+    assert_eq!(
+        ran(&["--only", "kernel.preempt"]),
+        (0, vec!["kernel.preempt".into()])
+    );
+    assert_eq!(
+        ran(&["--only", "kernel.preempt", "--only", "user.root"]),
+        (0, vec!["user.root".into(), "kernel.preempt".into()]),
+        "reported in registry order"
+    );
+    let kernel = of_group("kernel");
+    assert!(kernel.len() >= 5, "{kernel:?}");
+    assert_eq!(ran(&["--only", "kernel"]).1, kernel);
+    let without: Vec<String> = kernel
+        .iter()
+        .filter(|id| *id != "kernel.config")
+        .cloned()
+        .collect();
+    assert_eq!(
+        ran(&["--only", "kernel", "--skip", "kernel.config"]).1,
+        without
+    );
+    let (_, rest) = ran(&["--skip", "profile", "--skip", "user.root"]);
+    assert_eq!(rest.len(), ids.len() - of_group("profile").len() - 1);
+    assert!(
+        !rest
+            .iter()
+            .any(|id| id.starts_with("profile.") || id == "user.root")
+    );
+
+    // The exit code follows what ran: this machine fails kernel.preempt only
+    // among its kernel checks.
+    let plain = repo().join("tests/fixtures/machines/stock-plain");
+    let (code, v) = check_json(&["--user", "musician", "--only", "kernel"], Some(&plain));
+    assert_eq!((code, v["failed"].as_u64()), (1, Some(1)), "{v:#}");
+    let skipped = [
+        "--user",
+        "musician",
+        "--only",
+        "kernel",
+        "--skip",
+        "kernel.preempt",
+    ];
+    let (code, v) = check_json(&skipped, Some(&plain));
+    assert_eq!((code, v["failed"].as_u64()), (0, Some(0)), "{v:#}");
+
+    // Unknown names: exit 2, naming the name and the nearest check.
+    for (flag, name, near) in [
+        ("--only", "kernel.prempt", Some("kernel.preempt")),
+        ("--skip", "preempt", Some("kernel.preempt")),
+        ("--skip", "limit", Some("limits")),
+        ("--only", "nothing-like-it", None),
+    ] {
+        let o = run(bin().args(["check", flag, name]));
+        assert_eq!(o.status.code(), Some(2), "{flag} {name}");
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("no check or group named {name:?}")),
+            "{err}"
+        );
+        match near {
+            Some(n) => assert!(err.contains(&format!("(did you mean {n}?)")), "{err}"),
+            None => assert!(!err.contains("did you mean"), "{err}"),
+        }
+        assert!(err.contains("the checks are: user.root, "), "{err}");
+    }
+    // A profile's check cannot run without one.
+    for name in ["profile.kargs", "profile"] {
+        let o = run(bin().args(["check", "--only", name]));
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            stderr(&o).contains(&format!(
+                "--only {name}: it compares the machine with a profile"
+            )),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
 /// rtcqs's headline -> our check id, where both look at the same thing.
 const RTCQS: &[(&str, &str)] = &[
     ("Root User", "user.root"),
@@ -508,6 +657,156 @@ fn plain_capture(root: &Path) {
         fs::create_dir_all(p.parent().unwrap()).unwrap();
         fs::write(p, text).unwrap();
     }
+}
+
+/// The statuses of limits.rtprio and limits.memlock on a capture holding
+/// these limits files, against the example profile (rtprio 95, memlock
+/// unlimited, group realtime), and the report.
+fn limits_of(files: &[(&str, &[u8])]) -> ((String, String), serde_json::Value) {
+    let t = tempfile::tempdir().unwrap();
+    plain_capture(t.path());
+    for (p, text) in files {
+        let p = t.path().join(p);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+    let (_, v) = check_json(
+        &[
+            "--user",
+            "musician",
+            "--profile",
+            repo().join("examples/studio.toml").to_str().unwrap(),
+            "--only",
+            "limits.rtprio",
+            "--only",
+            "limits.memlock",
+        ],
+        Some(t.path()),
+    );
+    let s = statuses(&v);
+    ((s["limits.rtprio"].clone(), s["limits.memlock"].clone()), v)
+}
+
+fn evidence(v: &serde_json::Value, id: &str) -> Vec<String> {
+    let c = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {v:#}"));
+    c["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn limits_are_read_as_pam_limits_reads_them() {
+    let ours = "etc/security/limits.d/rtaudio-tuning.conf";
+    let (got, v) = limits_of(&[(
+        ours,
+        b"@realtime\t-\trtprio\t95\n@realtime\t-\tmemlock\tunlimited\n",
+    )]);
+    assert_eq!(got, ("pass".into(), "pass".into()), "{v:#}");
+    // A CRLF line: the \r is part of the value, `unlimited\r` no number, and
+    // pam_limits skips the line.
+    let (got, v) = limits_of(&[(
+        ours,
+        b"@realtime\t-\trtprio\t95\r\n@realtime\t-\tmemlock\tunlimited\r\n",
+    )]);
+    assert_eq!(got, ("pass".into(), "fail".into()), "{v:#}");
+    // The value is all after the item: `95 # more` is 95, `unlimited x` none.
+    let (got, v) = limits_of(&[(
+        ours,
+        b"@realtime - rtprio 95 # more\n@realtime - memlock unlimited x\n",
+    )]);
+    assert_eq!(got, ("pass".into(), "fail".into()), "{v:#}");
+    // `@realtime -` in a file read later: no limits at all, and the check
+    // says which line.
+    let (got, v) = limits_of(&[
+        (
+            ours,
+            b"@realtime - rtprio 95\n@realtime - memlock unlimited\n",
+        ),
+        (
+            "etc/security/limits.d/zz-site.conf",
+            b"# site policy\n@realtime -\n",
+        ),
+    ]);
+    assert_eq!(got, ("fail".into(), "fail".into()), "{v:#}");
+    let e = evidence(&v, "limits.rtprio");
+    assert!(
+        e.iter().any(|l| l.starts_with(
+            "/etc/security/limits.d/zz-site.conf:2 is a `domain -` line for musician"
+        )),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn every_limits_file_pam_limits_reads_is_read_or_reported() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let good: &[u8] = b"@realtime - rtprio 95\n@realtime - memlock unlimited\n";
+    let ours = ("etc/security/limits.d/rtaudio-tuning.conf", good);
+    // A name glob does not match (a leading dot) is not read.
+    let (got, v) = limits_of(&[
+        ours,
+        ("etc/security/limits.d/.zz.conf", b"@realtime - rtprio 0\n"),
+    ]);
+    assert_eq!(got, ("pass".into(), "pass".into()), "{v:#}");
+    // A name that is not UTF-8 is read like any other: sorted last, its line
+    // is the one in force.
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    plain_capture(root);
+    let dir = root.join("etc/security/limits.d");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("rtaudio-tuning.conf"), good).unwrap();
+    let odd = std::ffi::OsStr::from_bytes(b"\xffzz.conf");
+    fs::write(dir.join(odd), "@realtime - rtprio 0\n").unwrap();
+    let profile = repo().join("examples/studio.toml");
+    let args = [
+        "--user",
+        "musician",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--only",
+        "limits",
+    ];
+    let (code, v) = check_json(&args, Some(root));
+    assert_eq!(code, 1);
+    assert_eq!(statuses(&v)["limits.rtprio"], "fail", "{v:#}");
+    let e = evidence(&v, "limits.rtprio");
+    assert!(
+        e.contains(&"soft 0 (/etc/security/limits.d/\\xffzz.conf:1), hard 0 (/etc/security/limits.d/\\xffzz.conf:1)".to_string()),
+        "{e:?}"
+    );
+    // One that cannot be read (a FIFO here) leaves the limit unknown: a
+    // failure that names it, never a pass.
+    fs::remove_file(dir.join(odd)).unwrap();
+    rustix_mkfifo(&dir.join("50-site.conf"));
+    let (code, v) = check_json(&args, Some(root));
+    assert_eq!(code, 1);
+    let s = statuses(&v);
+    assert_eq!(
+        (s["limits.rtprio"].as_str(), s["limits.memlock"].as_str()),
+        ("fail", "fail"),
+        "{v:#}"
+    );
+    let e = evidence(&v, "limits.memlock");
+    assert!(
+        e.contains(
+            &"/etc/security/limits.d/50-site.conf is a FIFO, not a regular file (not read)"
+                .to_string()
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e.contains(&"read /etc/security/limits.d/rtaudio-tuning.conf".to_string()),
+        "only what was read is listed as read: {e:?}"
+    );
 }
 
 #[test]

@@ -233,6 +233,34 @@ fn broken_artifacts_fail_with_the_tools_message() {
         "dropins",
         "limits.d/rtaudio-tuning.conf:",
     );
+    // pam_limits reads lines with getline: the \r of a CRLF line is part of
+    // the value, and `unlimited\r` is no number.
+    broken(
+        "a limits line ending in CRLF",
+        |d| {
+            replace(
+                &d.join("rootfs/etc/security/limits.d/rtaudio-tuning.conf"),
+                "\tmemlock\tunlimited\n",
+                "\tmemlock\tunlimited\r\n",
+            )
+        },
+        "dropins",
+        r#"rtaudio-tuning.conf:9: memlock "unlimited\r" is not a count or unlimited; pam_limits skips this line"#,
+    );
+    // `domain -` is no short line: pam_limits sets no limits at all for the
+    // group's members.
+    broken(
+        "a limits line that lifts every limit",
+        |d| {
+            replace(
+                &d.join("rootfs/etc/security/limits.d/rtaudio-tuning.conf"),
+                "@realtime\t-\trtprio\t95",
+                "@realtime\t-",
+            )
+        },
+        "dropins",
+        "rtaudio-tuning.conf:8: `@realtime -` tells pam_limits to set no limits at all",
+    );
 }
 
 #[test]

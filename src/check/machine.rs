@@ -46,6 +46,8 @@ pub enum Why {
     Loop,
     #[error("changed while it was opened (not read)")]
     Changed,
+    #[error("could not be opened through /proc/self/fd (is /proc mounted?): not read")]
+    NoProc,
     #[error("is larger than {FILE_MAX} bytes (not read)")]
     TooLarge,
     #[error("has a first line longer than {LINE_MAX} bytes (not read)")]
@@ -114,6 +116,44 @@ fn kind_name(mode: u32) -> &'static str {
     }
 }
 
+/// The regular file an O_PATH descriptor holds, opened for reading. It is
+/// reopened through the descriptor ([`resolve::reopen`]), not by its name
+/// again: whatever was put at the name since (a device, whose open alone can
+/// act, or a FIFO) is never opened. Non-blocking and without a controlling
+/// terminal all the same, and the inode opened is checked to be the one held.
+fn regular_file(node: &OwnedFd) -> Result<File, Why> {
+    let held = rustix::fs::fstat(node)?;
+    if FileType::from_raw_mode(held.st_mode) != FileType::RegularFile {
+        return Err(Why::NotRegular(kind_name(held.st_mode)));
+    }
+    let fd =
+        resolve::reopen(node, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY).map_err(|e| {
+            match e {
+                Errno::NOENT => Why::NoProc,
+                e => e.into(),
+            }
+        })?;
+    let opened = rustix::fs::fstat(&fd)?;
+    if !same_file(&held, &opened)
+        || FileType::from_raw_mode(opened.st_mode) != FileType::RegularFile
+    {
+        return Err(Why::Changed);
+    }
+    Ok(File::from(fd))
+}
+
+/// A path of bytes as text: what is not UTF-8 shown as `\xNN`.
+pub fn shown(p: &[u8]) -> String {
+    let mut s = String::new();
+    for chunk in p.utf8_chunks() {
+        s.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            s.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    s
+}
+
 fn same_file(a: &Stat, b: &Stat) -> bool {
     (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 }
@@ -160,7 +200,7 @@ impl Machine {
         self
     }
 
-    fn open(&self, p: &str, flags: OFlags) -> Result<OwnedFd, Why> {
+    fn open(&self, p: &[u8], flags: OFlags) -> Result<OwnedFd, Why> {
         let mut kernel = self.kernel.get();
         let fd = resolve::open(self.root.as_fd(), p, flags, &mut kernel);
         self.kernel.set(kernel);
@@ -169,21 +209,10 @@ impl Machine {
 
     /// A regular file opened for reading. It is looked at first through an
     /// O_PATH descriptor, which opens nothing, so a FIFO, device or socket in
-    /// a capture is never opened; the real open is non-blocking and must reach
-    /// the same inode.
-    fn file(&self, p: &str) -> Result<File, Why> {
-        let node = rustix::fs::fstat(self.open(p, OFlags::PATH)?)?;
-        if FileType::from_raw_mode(node.st_mode) != FileType::RegularFile {
-            return Err(Why::NotRegular(kind_name(node.st_mode)));
-        }
-        let fd = self.open(p, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY)?;
-        let opened = rustix::fs::fstat(&fd)?;
-        if !same_file(&node, &opened)
-            || FileType::from_raw_mode(opened.st_mode) != FileType::RegularFile
-        {
-            return Err(Why::Changed);
-        }
-        Ok(File::from(fd))
+    /// a capture is never opened; then that very inode is opened
+    /// ([`regular_file`]).
+    fn file(&self, p: &[u8]) -> Result<File, Why> {
+        regular_file(&self.open(p, OFlags::PATH)?)
     }
 
     /// Up to `cap` bytes of `from`, charged to the read budget, and whether
@@ -213,7 +242,7 @@ impl Machine {
     }
 
     /// Up to `cap` bytes of a file, and whether it holds more.
-    fn read_up_to(&self, p: &str, cap: u64) -> Result<(Vec<u8>, bool), Why> {
+    fn read_up_to(&self, p: &[u8], cap: u64) -> Result<(Vec<u8>, bool), Why> {
         self.take(self.file(p)?, cap, Why::Io)
     }
 
@@ -223,21 +252,31 @@ impl Machine {
         ));
     }
 
-    fn unreadable(p: &str) -> impl FnOnce(Why) -> Unreadable + '_ {
+    fn unreadable(p: &[u8]) -> impl FnOnce(Why) -> Unreadable + '_ {
         move |why| Unreadable {
-            path: p.to_string(),
+            path: shown(p),
             why,
         }
     }
 
     /// A file's text (bytes that are not UTF-8 become U+FFFD).
     pub fn read(&self, p: &str) -> Result<String, Unreadable> {
-        self.read_bytes(p)
+        self.read_path(p.as_bytes())
+    }
+
+    /// The text of a file whose path is bytes, as a folder's names are
+    /// ([`Machine::names`]).
+    pub fn read_path(&self, p: &[u8]) -> Result<String, Unreadable> {
+        self.bytes_of(p)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
     }
 
     /// A file's bytes, at most [`FILE_MAX`].
     pub fn read_bytes(&self, p: &str) -> Result<Vec<u8>, Unreadable> {
+        self.bytes_of(p.as_bytes())
+    }
+
+    fn bytes_of(&self, p: &[u8]) -> Result<Vec<u8>, Unreadable> {
         match self.read_up_to(p, FILE_MAX) {
             Ok((_, true)) => Err(Why::TooLarge),
             Ok((b, false)) => Ok(b),
@@ -249,8 +288,8 @@ impl Machine {
     /// The first line of a file, trimmed; it must end within [`LINE_MAX`] bytes.
     pub fn line(&self, p: &str) -> Result<String, Unreadable> {
         let (b, more) = self
-            .read_up_to(p, LINE_MAX as u64)
-            .map_err(Self::unreadable(p))?;
+            .read_up_to(p.as_bytes(), LINE_MAX as u64)
+            .map_err(Self::unreadable(p.as_bytes()))?;
         let first = match b.iter().position(|&c| c == b'\n') {
             Some(end) => &b[..end],
             None if more => {
@@ -268,29 +307,49 @@ impl Machine {
     /// [`CONFIG_MAX`] bytes (what it holds is charged to the read budget).
     pub fn read_gzip(&self, p: &str) -> Result<String, Unreadable> {
         let gunzip = || {
-            let file = std::io::BufReader::new(self.file(p)?.take(FILE_MAX));
+            let file = std::io::BufReader::new(self.file(p.as_bytes())?.take(FILE_MAX));
             match self.take(flate2::read::GzDecoder::new(file), CONFIG_MAX, Why::NotGzip)? {
                 (_, true) => Err(Why::Bomb),
                 (text, false) => Ok(String::from_utf8_lossy(&text).into_owned()),
             }
         };
-        gunzip().map_err(Self::unreadable(p))
+        gunzip().map_err(Self::unreadable(p.as_bytes()))
     }
 
     /// Names in a folder, sorted; empty when it cannot be listed. At most
-    /// [`LIST_MAX`] names are read (a note says when there were more).
+    /// [`LIST_MAX`] names are read (a note says when there were more); a name
+    /// that is not UTF-8 is shown with U+FFFD, so it names no file: read such
+    /// folders with [`Machine::names`].
     pub fn list(&self, p: &str) -> Vec<String> {
-        self.list_at_most(p, LIST_MAX)
+        self.names_at_most(p, LIST_MAX).map_or_else(
+            |_| Vec::new(),
+            |(names, _)| {
+                names
+                    .iter()
+                    .map(|n| String::from_utf8_lossy(n).into_owned())
+                    .collect()
+            },
+        )
     }
 
-    fn list_at_most(&self, p: &str, max: usize) -> Vec<String> {
-        let Ok(fd) = self.open(p, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NONBLOCK) else {
-            return Vec::new();
+    /// The names in a folder as the kernel gives them (bytes), in byte order
+    /// (C's strcmp, glob's sort), at most [`LIST_MAX`] of them; and whether
+    /// that is all of them (a note says when not).
+    pub fn names(&self, p: &str) -> Result<(Vec<Vec<u8>>, bool), Unreadable> {
+        self.names_at_most(p, LIST_MAX)
+    }
+
+    fn names_at_most(&self, p: &str, max: usize) -> Result<(Vec<Vec<u8>>, bool), Unreadable> {
+        let folder = || -> Result<rustix::fs::Dir, Why> {
+            let fd = self.open(
+                p.as_bytes(),
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NONBLOCK,
+            )?;
+            Ok(rustix::fs::Dir::new(fd)?)
         };
-        let Ok(dir) = rustix::fs::Dir::new(fd) else {
-            return Vec::new();
-        };
+        let dir = folder().map_err(Self::unreadable(p.as_bytes()))?;
         let mut v = Vec::new();
+        let mut complete = true;
         for entry in dir {
             let Ok(entry) = entry else { break };
             let name = entry.file_name().to_bytes();
@@ -301,18 +360,19 @@ impl Machine {
                 self.note(format!(
                     "{p} holds more than {max} names: only the first {max} were read"
                 ));
+                complete = false;
                 break;
             }
-            v.push(String::from_utf8_lossy(name).into_owned());
+            v.push(name.to_vec());
         }
         v.sort();
-        v
+        Ok((v, complete))
     }
 
     /// The status of a path (any kind of file, a device node too: it is not
     /// opened); None when it cannot be reached.
     pub fn metadata(&self, p: &str) -> Option<Stat> {
-        rustix::fs::fstat(self.open(p, OFlags::PATH).ok()?).ok()
+        rustix::fs::fstat(self.open(p.as_bytes(), OFlags::PATH).ok()?).ok()
     }
 }
 
@@ -425,6 +485,33 @@ mod tests {
     }
 
     #[test]
+    fn the_file_looked_at_is_the_file_opened() {
+        use std::io::Read as _;
+        let (t, m) = capture();
+        let walked = Machine::new(Some(t.path())).unwrap().without_openat2();
+        let (name, aside) = (t.path().join("f"), t.path().join("aside"));
+        for m in [&m, &walked] {
+            std::fs::write(&name, "looked at\n").unwrap();
+            let node = m.open(b"f", OFlags::PATH).unwrap();
+            // Between the look and the open, the name goes to a FIFO (a device
+            // would do as well): what is opened is still the file looked at.
+            std::fs::rename(&name, &aside).unwrap();
+            rustix::fs::mkfifoat(rustix::fs::CWD, &name, rustix::fs::Mode::RUSR).unwrap();
+            let mut text = String::new();
+            regular_file(&node)
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            assert_eq!(text, "looked at\n");
+            assert!(matches!(
+                m.read("f").unwrap_err().why,
+                Why::NotRegular("a FIFO")
+            ));
+            std::fs::remove_file(&name).unwrap();
+        }
+    }
+
+    #[test]
     fn files_lines_and_all_reads_are_bounded() {
         let (t, m) = capture();
         let big = t.path().join("big");
@@ -497,7 +584,8 @@ mod tests {
         }
         assert_eq!(m.list("/proc").len(), 13);
         assert!(m.notes().is_empty());
-        assert_eq!(m.list_at_most("/proc", 10).len(), 10);
+        let (first, complete) = m.names_at_most("/proc", 10).unwrap();
+        assert_eq!((first.len(), complete), (10, false));
         assert_eq!(
             m.notes(),
             ["/proc holds more than 10 names: only the first 10 were read"]

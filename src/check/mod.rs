@@ -1,13 +1,21 @@
 //! `check`: is this machine (or a captured one, `--root`) ready for realtime
 //! audio, and if not, why? Every check rtcqs performs, plus what a profile
 //! makes knowable. Each check has an id, a status, the evidence it read and
-//! the command that fixes it.
+//! the command that fixes it. The checks are the entries of [`CHECKS`], each
+//! written in the file of its group (user.rs, limits.rs, ...).
 
-mod checks;
+mod context;
+mod cpu;
+mod irq;
+mod kernel;
+mod limits;
 pub mod machine;
 pub mod parse;
 mod probe;
+mod profile;
 mod resolve;
+mod system;
+mod user;
 
 use std::path::Path;
 
@@ -57,8 +65,348 @@ pub struct Check {
     pub fix: Option<String>,
 }
 
+/// What one check found; [`Entry::run`] gives it its id and group.
+pub(crate) struct Verdict {
+    pub status: Status,
+    pub summary: String,
+    pub evidence: Vec<String>,
+    pub fix: Option<String>,
+}
+
+impl Verdict {
+    fn new(status: Status, summary: impl Into<String>) -> Verdict {
+        Verdict {
+            status,
+            summary: summary.into(),
+            evidence: Vec::new(),
+            fix: None,
+        }
+    }
+
+    fn evidence(mut self, e: impl Into<String>) -> Verdict {
+        self.evidence.push(e.into());
+        self
+    }
+
+    fn fix(mut self, f: impl Into<String>) -> Verdict {
+        self.fix = Some(f.into());
+        self
+    }
+}
+
+// The check ids: stable, they name the checks in the JSON, in `--only` and
+// `--skip`, and in vm-test's verdict.
+pub const USER_ROOT: &str = "user.root";
+pub const USER_GROUP: &str = "user.group";
+pub const LIMITS_RTPRIO: &str = "limits.rtprio";
+pub const LIMITS_MEMLOCK: &str = "limits.memlock";
+pub const RT_SCHED_FIFO: &str = "rt.sched_fifo";
+pub const RT_MLOCKALL: &str = "rt.mlockall";
+pub const CPU_GOVERNOR: &str = "cpu.governor";
+pub const CPU_CONFLICTS: &str = "cpu.conflicts";
+pub const CPU_SMT: &str = "cpu.smt";
+pub const KERNEL_CONFIG: &str = "kernel.config";
+pub const KERNEL_HRTIMERS: &str = "kernel.hrtimers";
+pub const KERNEL_TICKLESS: &str = "kernel.tickless";
+pub const KERNEL_PREEMPT: &str = "kernel.preempt";
+pub const KERNEL_MITIGATIONS: &str = "kernel.mitigations";
+pub const IRQ_SHARED: &str = "irq.shared";
+pub const VM_SWAPPINESS: &str = "vm.swappiness";
+pub const FS_MOUNTS: &str = "fs.mounts";
+pub const PM_CPU_DMA_LATENCY: &str = "pm.cpu_dma_latency";
+pub const SELINUX_MODE: &str = "selinux.mode";
+pub const SELINUX_DENIALS: &str = "selinux.denials";
+pub const OS_RELEASE: &str = "os.release";
+pub const PROFILE_KARGS: &str = "profile.kargs";
+pub const PROFILE_KARGS_EFFECT: &str = "profile.kargs_effect";
+pub const PROFILE_IRQBALANCE: &str = "profile.irqbalance";
+pub const PROFILE_IRQ_PRIORITY: &str = "profile.irq_priority";
+pub const PROFILE_SYSCTL: &str = "profile.sysctl";
+pub const PROFILE_DROPINS: &str = "profile.dropins";
+
+/// One check of the registry.
+pub struct Entry {
+    pub id: &'static str,
+    /// For grouping in text output; `--only GROUP` selects its checks.
+    pub group: &'static str,
+    /// What it checks, for `check --list`.
+    pub description: &'static str,
+    /// It compares the machine with a profile, so it runs only with `--profile`.
+    pub needs_profile: bool,
+    judge: fn(&context::Context) -> Verdict,
+}
+
+impl Entry {
+    fn run(&self, cx: &context::Context) -> Check {
+        let v = (self.judge)(cx);
+        Check {
+            id: self.id,
+            group: self.group,
+            status: v.status,
+            summary: v.summary,
+            evidence: v.evidence,
+            fix: v.fix,
+        }
+    }
+}
+
+const fn machine(
+    id: &'static str,
+    group: &'static str,
+    description: &'static str,
+    judge: fn(&context::Context) -> Verdict,
+) -> Entry {
+    Entry {
+        id,
+        group,
+        description,
+        needs_profile: false,
+        judge,
+    }
+}
+
+const fn against_profile(
+    id: &'static str,
+    description: &'static str,
+    judge: fn(&context::Context) -> Verdict,
+) -> Entry {
+    Entry {
+        id,
+        group: "profile",
+        description,
+        needs_profile: true,
+        judge,
+    }
+}
+
+/// Every check, in the order they are reported. rtcqs's checks come first in
+/// each group (same verdicts where both look at the same thing; README.md says
+/// where this tool differs), then what a profile makes knowable.
+pub const CHECKS: &[Entry] = &[
+    machine(
+        USER_ROOT,
+        "user",
+        "the user checked is not root (root hides missing permissions)",
+        user::root,
+    ),
+    machine(
+        USER_GROUP,
+        "user",
+        "the user is in the realtime group (the profile's, else realtime or audio), and so is this session",
+        user::group,
+    ),
+    machine(
+        LIMITS_RTPRIO,
+        "limits",
+        "pam_limits gives the user, soft and hard, the profile's realtime.rtprio (75 without a profile)",
+        limits::rtprio,
+    ),
+    machine(
+        LIMITS_MEMLOCK,
+        "limits",
+        "pam_limits gives the user, soft and hard, the profile's realtime.memlock (unlimited without a profile)",
+        limits::memlock,
+    ),
+    machine(
+        RT_SCHED_FIFO,
+        "limits",
+        "SCHED_FIFO at the profile's priority works (tried in a child process, for the user running the check on the live machine)",
+        limits::sched_fifo,
+    ),
+    machine(
+        RT_MLOCKALL,
+        "limits",
+        "mlockall works (tried in a child process, for the user running the check on the live machine)",
+        limits::mlockall,
+    ),
+    machine(
+        CPU_GOVERNOR,
+        "cpu",
+        "every online CPU uses the profile's governor (performance), and cpupower.service keeps it after a reboot",
+        cpu::governor,
+    ),
+    machine(
+        CPU_CONFLICTS,
+        "cpu",
+        "no tuned, tuned-ppd or power-profiles-daemon runs to change the governor",
+        cpu::conflicts,
+    ),
+    machine(
+        CPU_SMT,
+        "cpu",
+        "simultaneous multithreading is off",
+        cpu::smt,
+    ),
+    machine(
+        KERNEL_CONFIG,
+        "kernel",
+        "the kernel configuration can be read (/proc/config.gz, /boot/config-RELEASE)",
+        kernel::config,
+    ),
+    machine(
+        KERNEL_HRTIMERS,
+        "kernel",
+        "the kernel has high-resolution timers (CONFIG_HIGH_RES_TIMERS)",
+        kernel::hrtimers,
+    ),
+    machine(
+        KERNEL_TICKLESS,
+        "kernel",
+        "the kernel is tickless (CONFIG_NO_HZ, CONFIG_NO_HZ_IDLE or CONFIG_NO_HZ_FULL)",
+        kernel::tickless,
+    ),
+    machine(
+        KERNEL_PREEMPT,
+        "kernel",
+        "a PREEMPT_RT kernel runs, or threaded IRQs and full preemption, as the profile's kernel.flavor asks",
+        kernel::preempt,
+    ),
+    machine(
+        KERNEL_MITIGATIONS,
+        "kernel",
+        "the CPU vulnerability mitigations in force, reported (mitigations=off is the profile's choice)",
+        kernel::mitigations,
+    ),
+    machine(
+        IRQ_SHARED,
+        "irq",
+        "sound card and USB controller interrupts are not shared with other devices",
+        irq::shared,
+    ),
+    machine(
+        VM_SWAPPINESS,
+        "system",
+        "vm.swappiness is at most the profile's (10), when swap is in use",
+        system::swappiness,
+    ),
+    machine(
+        FS_MOUNTS,
+        "system",
+        "no FUSE, NFS or reiserfs mount to record onto",
+        system::mounts,
+    ),
+    machine(
+        PM_CPU_DMA_LATENCY,
+        "system",
+        "the user can write /dev/cpu_dma_latency, to keep CPUs out of deep C-states",
+        system::cpu_dma_latency,
+    ),
+    machine(
+        SELINUX_MODE,
+        "system",
+        "SELinux is enforcing, not permissive",
+        system::selinux_mode,
+    ),
+    machine(
+        SELINUX_DENIALS,
+        "system",
+        "no AVC denial of an audio program today (ausearch, on the live machine)",
+        system::selinux_denials,
+    ),
+    machine(
+        OS_RELEASE,
+        "system",
+        "the release is a supported Fedora or EL 10",
+        system::os_release,
+    ),
+    against_profile(
+        PROFILE_KARGS,
+        "every kernel argument of the profile is on /proc/cmdline",
+        profile::kargs,
+    ),
+    against_profile(
+        PROFILE_KARGS_EFFECT,
+        "the kernel arguments took effect: IRQ threads, isolated and nohz_full CPUs",
+        profile::kargs_effect,
+    ),
+    against_profile(
+        PROFILE_IRQBALANCE,
+        "irqbalance runs or not as the profile asks, with its banned CPUs and IRQs in its environment",
+        profile::irqbalance,
+    ),
+    against_profile(
+        PROFILE_IRQ_PRIORITY,
+        "IRQ threads matching the profile's irq.priority run SCHED_FIFO at its priority",
+        profile::irq_priority,
+    ),
+    against_profile(
+        PROFILE_SYSCTL,
+        "every sysctl value of the profile is in force",
+        profile::sysctl,
+    ),
+    against_profile(
+        PROFILE_DROPINS,
+        "every drop-in of the profile is installed with the rendered bytes",
+        profile::dropins,
+    ),
+];
+
+/// The groups, in the order their checks are reported.
+pub fn groups() -> Vec<&'static str> {
+    let mut groups: Vec<&str> = CHECKS.iter().map(|c| c.group).collect();
+    groups.dedup();
+    groups
+}
+
+/// The id or group nearest to a name that is neither, if one is near: the
+/// whole id, or the part after its dot (`preempt` is `kernel.preempt`).
+fn nearest(name: &str) -> Option<&'static str> {
+    let score = |known: &str| strsim::normalized_damerau_levenshtein(name, known);
+    CHECKS
+        .iter()
+        .map(|c| {
+            let tail = c.id.split_once('.').map_or(c.id, |(_, t)| t);
+            (score(c.id).max(score(tail)), c.id)
+        })
+        .chain(groups().into_iter().map(|g| (score(g), g)))
+        .filter(|(s, _)| *s >= 0.6)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, known)| known)
+}
+
+/// Which checks to run: all but `skip`, or only `only` when given; a group's
+/// name stands for its checks. Err names an unknown name (and the nearest
+/// known one), or a profile's check asked for without a profile.
+pub fn select(
+    only: &[String],
+    skip: &[String],
+    with_profile: bool,
+) -> Result<Vec<&'static Entry>, String> {
+    let names = |names: &[String], c: &Entry| names.iter().any(|n| n == c.id || n == c.group);
+    for name in only.iter().chain(skip) {
+        if !CHECKS.iter().any(|c| names(std::slice::from_ref(name), c)) {
+            let ids: Vec<&str> = CHECKS.iter().map(|c| c.id).collect();
+            return Err(format!(
+                "no check or group named {name:?}{}; the checks are: {}; the groups: {}",
+                nearest(name).map_or(String::new(), |n| format!(" (did you mean {n}?)")),
+                ids.join(", "),
+                groups().join(", ")
+            ));
+        }
+    }
+    if !with_profile {
+        let needs = |n: &String| {
+            CHECKS
+                .iter()
+                .any(|c| c.needs_profile && names(std::slice::from_ref(n), c))
+        };
+        if let Some(name) = only.iter().find(|n| needs(n)) {
+            return Err(format!(
+                "--only {name}: it compares the machine with a profile; give --profile PROFILE too"
+            ));
+        }
+    }
+    Ok(CHECKS
+        .iter()
+        .filter(|c| only.is_empty() || names(only, c))
+        .filter(|c| !names(skip, c))
+        .collect())
+}
+
 /// What `check` looks at.
 pub struct Options<'a> {
+    /// The checks to run ([`select`]), in registry order.
+    pub checks: &'a [&'static Entry],
     pub root: Option<&'a Path>,
     /// The musician to judge (default: the user running the check, or the
     /// first user of the profile when a captured machine is read).
@@ -125,8 +473,13 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
             o.root.unwrap_or(Path::new("/")).display()
         ))
     })?;
-    let cx = checks::Context::new(&machine, o.user, o.profile, o.compiled)?;
-    let list: Vec<Check> = checks::all(&cx).into_iter().map(bounded).collect();
+    let cx = context::Context::new(&machine, o.user, o.profile, o.compiled)?;
+    let list: Vec<Check> = o
+        .checks
+        .iter()
+        .filter(|e| cx.plan.is_some() || !e.needs_profile)
+        .map(|e| bounded(e.run(&cx)))
+        .collect();
     let count = |s: Status| list.iter().filter(|c| c.status == s).count();
     Ok(Outcome {
         schema: 1,
@@ -201,9 +554,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn check_ids_are_unique_and_dotted_under_their_group() {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut groups: Vec<&str> = Vec::new();
+        for c in CHECKS {
+            assert!(seen.insert(c.id), "{} twice in CHECKS", c.id);
+            let (head, tail) = c.id.split_once('.').expect("a dotted id");
+            assert!(!head.is_empty() && !tail.is_empty(), "{}", c.id);
+            assert!(!c.description.is_empty(), "{}", c.id);
+            assert_eq!(c.needs_profile, c.group == "profile", "{}", c.id);
+            // Text output prints a group's heading where the group changes:
+            // each group's checks stand together.
+            if groups.last() != Some(&c.group) {
+                assert!(!groups.contains(&c.group), "{} splits {}", c.id, c.group);
+                groups.push(c.group);
+            }
+        }
+        // A group name selects its checks: none may also be an id.
+        assert!(groups.iter().all(|g| !seen.contains(g)));
+    }
+
+    #[test]
     fn a_check_holds_bounded_evidence() {
         let c = bounded(Check {
-            id: "irq.shared",
+            id: IRQ_SHARED,
             group: "irq",
             status: Status::Warn,
             summary: "é".repeat(STRING_MAX),

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::limits_conf::{self, Line, Member, Source, Type};
+
 /// One numbered line of /proc/interrupts: the IRQ and the devices on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IrqLine {
@@ -79,72 +81,83 @@ pub fn user_groups(text: &str, user: &str, primary_gid: Option<u32>) -> Vec<Stri
     out
 }
 
+/// The gids /etc/group gives these groups.
+pub fn group_gids(text: &str, names: &[String]) -> Vec<u32> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 3 && names.iter().any(|n| n == f[0])).then(|| f[2].parse().ok())?
+        })
+        .collect()
+}
+
 /// A pam_limits value: the value and where it was set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limit {
     pub value: String,
     pub origin: String,
-    /// 0 user, 1 @group, 2 * (pam_limits' own ranking: a lower one wins).
-    rank: u8,
+    /// The kind of entry that set it: one of a lower kind is not replaced.
+    source: Source,
 }
 
-/// Effective soft and hard limits per item, by pam_limits' rules: limits.conf,
-/// then limits.d/*.conf in C-locale order; an entry for the user beats a group
-/// entry, which beats `*`; within a rank a later line wins.
+/// Effective soft and hard limits per rlimit item, by pam_limits' rules:
+/// limits.conf, then limits.d/*.conf in C-locale order, each line read with
+/// its grammar ([`crate::limits_conf`]); an entry for the user beats a group
+/// entry, which beats `*`; within a kind a later line wins.
 #[derive(Debug, Default)]
 pub struct Limits {
     pub soft: BTreeMap<String, Limit>,
     pub hard: BTreeMap<String, Limit>,
+    /// A `domain -` line for the user, which makes pam_limits set no limit
+    /// at all: where it is.
+    pub none_by: Option<String>,
 }
 
 impl Limits {
-    pub fn new(files: &[(String, String)], user: &str, groups: &[String]) -> Limits {
+    pub fn new(files: &[(String, String)], who: &Member) -> Limits {
         let mut l = Limits::default();
         for (name, text) in files {
-            for (n, line) in text.lines().enumerate() {
-                let code = line.split('#').next().unwrap_or("").trim();
-                let f: Vec<&str> = code.split_whitespace().collect();
-                // pam_limits reads the first four words; more are ignored.
-                if f.len() < 4 {
-                    continue;
-                }
-                let rank = if f[0] == user {
-                    0
-                } else if f[0]
-                    .strip_prefix('@')
-                    .is_some_and(|g| groups.iter().any(|x| x == g))
-                {
-                    1
-                } else if f[0] == "*" {
-                    2
-                } else {
+            for (n, line) in limits_conf::lines(text) {
+                let origin = format!("{name}:{n}");
+                let entry = match line {
+                    Line::Entry(e) => e,
+                    Line::NoLimits { text, domain } if domain.stops_for(text, who) => {
+                        return Limits {
+                            none_by: Some(origin),
+                            ..Limits::default()
+                        };
+                    }
+                    _ => continue,
+                };
+                let Some(source) = entry.domain.source_for(entry.text, who) else {
                     continue;
                 };
-                // pam_limits lowercases the item and the value, and skips a line
-                // whose value it cannot read.
-                let item = f[2].to_ascii_lowercase();
-                let Some(value) = limit_value(&item, &f[3].to_ascii_lowercase()) else {
+                // A line pam_limits skips, or one of its login counts,
+                // priority and nonewprivs, which have no soft and hard value.
+                let Ok(effect) = entry.effect() else { continue };
+                let Some(kind) = effect.limit_type.filter(|_| effect.kind.is_rlimit()) else {
                     continue;
                 };
                 let new = Limit {
-                    value,
-                    origin: format!("{name}:{}", n + 1),
-                    rank,
+                    value: effect.value.to_string(),
+                    origin,
+                    source,
                 };
-                // pam_limits' process_limit: an entry of a lower rank (a group
+                // pam_limits' process_limit: an entry of a lower kind (a group
                 // line after the user's own) does not replace; for `-`, a soft
                 // limit it may not replace ends the line, hard included.
                 let may = |map: &BTreeMap<String, Limit>| {
-                    map.get(&item).is_none_or(|old| old.rank >= rank)
+                    map.get(effect.item).is_none_or(|old| old.source >= source)
                 };
-                match f[1] {
-                    "soft" if may(&l.soft) => {
+                let item = effect.item.to_string();
+                match kind {
+                    Type::Soft if may(&l.soft) => {
                         l.soft.insert(item, new);
                     }
-                    "hard" if may(&l.hard) => {
+                    Type::Hard if may(&l.hard) => {
                         l.hard.insert(item, new);
                     }
-                    "-" if may(&l.soft) => {
+                    Type::Both if may(&l.soft) => {
                         l.soft.insert(item.clone(), new.clone());
                         if may(&l.hard) {
                             l.hard.insert(item, new);
@@ -156,31 +169,6 @@ impl Limits {
         }
         l
     }
-}
-
-/// A limits.conf value as pam_limits reads it: `unlimited`/`infinity`/`-1`,
-/// or the number its leading digits make (strtol: `4G` is 4); None when it
-/// cannot read it at all.
-fn limit_value(item: &str, v: &str) -> Option<String> {
-    // pam_limits' parse_config_file: nice and priority (and the login
-    // counts) are plain integers (strtol); for the rlimits, `-1`, `-`,
-    // `unlimited` and `infinity` mean unlimited and anything else is read by
-    // strtoull, which wraps a negative number (`-5` is 2^64 - 5).
-    let plain_int = matches!(item, "nice" | "priority" | "maxlogins" | "maxsyslogins");
-    if !plain_int && matches!(v, "unlimited" | "infinity" | "-1" | "-") {
-        return Some("unlimited".into());
-    }
-    let (negative, digits) = match v.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, v.strip_prefix('+').unwrap_or(v)),
-    };
-    let number: String = digits.chars().take_while(char::is_ascii_digit).collect();
-    let n = number.parse::<u64>().ok()?;
-    Some(match (negative, plain_int) {
-        (false, _) => n.to_string(),
-        (true, true) => format!("-{n}"),
-        (true, false) => 0u64.wrapping_sub(n).to_string(),
-    })
 }
 
 /// A normalised limit value as a number; None is unlimited.
@@ -279,6 +267,16 @@ mod tests {
         assert_eq!(lines[2].devices, ["xhci_hcd"]);
     }
 
+    fn member<'a>(name: &'a str, groups: &'a [String]) -> Member<'a> {
+        Member {
+            name,
+            uid: Some(1000),
+            gid: Some(1000),
+            groups,
+            gids: &[],
+        }
+    }
+
     #[test]
     fn pam_limits_order_and_ranking() {
         let files = vec![
@@ -300,7 +298,8 @@ mod tests {
             ),
         ];
         let groups = vec!["audio".to_string(), "realtime".to_string()];
-        let l = Limits::new(&files, "musician", &groups);
+        let musician = member("musician", &groups);
+        let l = Limits::new(&files, &musician);
         assert_eq!(l.hard["rtprio"].value, "95");
         assert_eq!(
             l.hard["rtprio"].origin,
@@ -317,22 +316,25 @@ mod tests {
             ),
         );
         assert_eq!(
-            Limits::new(&with_user, "musician", &groups).hard["rtprio"].value,
+            Limits::new(&with_user, &musician).hard["rtprio"].value,
             "10"
         );
         assert_eq!(
-            Limits::new(&with_user, "musician", &groups).soft["rtprio"].value,
+            Limits::new(&with_user, &musician).soft["rtprio"].value,
             "95"
         );
         // Not in the groups: only `*` applies.
-        assert_eq!(Limits::new(&files, "other", &[]).hard["rtprio"].value, "0");
+        assert_eq!(
+            Limits::new(&files, &member("other", &[])).hard["rtprio"].value,
+            "0"
+        );
         // Values pam_limits cannot read are skipped; case does not matter.
         let odd = vec![(
             "/etc/security/limits.conf".to_string(),
             "@realtime - rtprio fast\n@realtime - RTPRIO 80 extra\n@realtime - memlock 4G\n"
                 .to_string(),
         )];
-        let l = Limits::new(&odd, "musician", &groups);
+        let l = Limits::new(&odd, &musician);
         assert_eq!(l.hard["rtprio"].value, "80");
         assert_eq!(l.hard["memlock"].value, "4");
         // A user's own soft line stops a later group `-` line, hard included.
@@ -340,7 +342,7 @@ mod tests {
             "/etc/security/limits.conf".to_string(),
             "musician soft memlock unlimited\n@realtime - memlock unlimited\n".to_string(),
         )];
-        let l = Limits::new(&user_soft, "musician", &groups);
+        let l = Limits::new(&user_soft, &musician);
         assert_eq!(l.soft["memlock"].value, "unlimited");
         assert!(!l.hard.contains_key("memlock"));
         // pam_limits: `-` is unlimited for rlimits; nice is a plain integer,
@@ -353,10 +355,48 @@ mod tests {
 "
             .to_string(),
         )];
-        let l = Limits::new(&signs, "musician", &groups);
+        let l = Limits::new(&signs, &musician);
         assert_eq!(l.hard["memlock"].value, "unlimited");
         assert_eq!(l.hard["nice"].value, "-1");
         assert_eq!(l.hard["rtprio"].value, (u64::MAX - 4).to_string());
+    }
+
+    #[test]
+    fn pam_limits_ranges_and_a_line_that_sets_no_limits() {
+        let groups = vec!["realtime".to_string()];
+        let musician = member("musician", &groups);
+        let file = |text: &str| {
+            vec![
+                (
+                    "/etc/security/limits.conf".to_string(),
+                    "@realtime - rtprio 95\n% - rtprio 5\n".to_string(),
+                ),
+                (
+                    "/etc/security/limits.d/x.conf".to_string(),
+                    text.to_string(),
+                ),
+            ]
+        };
+        // A uid range is the user's own entry: a later group line does not
+        // replace it; `%` sets maxlogins only.
+        let l = Limits::new(
+            &file("1000:1999 hard rtprio 50\n@realtime - rtprio 99\n"),
+            &musician,
+        );
+        assert_eq!(l.hard["rtprio"].value, "50");
+        assert_eq!(l.soft["rtprio"].value, "99");
+        assert_eq!(l.none_by, None);
+        // `@realtime -` ends pam_limits for the group's members: no limit is
+        // set, not even those read before it.
+        let l = Limits::new(&file("@realtime -\n@realtime - rtprio 99\n"), &musician);
+        assert_eq!(
+            l.none_by.as_deref(),
+            Some("/etc/security/limits.d/x.conf:1")
+        );
+        assert!(l.hard.is_empty() && l.soft.is_empty());
+        // `* -` applies to no one.
+        let l = Limits::new(&file("* -\n"), &musician);
+        assert_eq!((l.none_by, l.hard["rtprio"].value.as_str()), (None, "95"));
     }
 
     #[test]
@@ -409,5 +449,11 @@ mod tests {
             user_groups(group, "musician", Some(1000)),
             ["audio", "musician"]
         );
+        let groups = [
+            "audio".to_string(),
+            "musician".to_string(),
+            "bad".to_string(),
+        ];
+        assert_eq!(group_gids(group, &groups), [63, 1000]);
     }
 }

@@ -10,7 +10,7 @@
 //! path itself with the same rules; it never fails open to a plain `open`.
 
 use std::collections::VecDeque;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd as _, BorrowedFd, OwnedFd};
 
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -23,16 +23,19 @@ const MAX_LINKS: usize = 40;
 /// says EAGAIN: openat2(2), "RESOLVE_IN_ROOT") is tried again.
 const RACE_TRIES: usize = 4;
 
-/// Open `path` (relative to `root`; a leading `/` means the root too) with
-/// `flags`. `kernel` is false once openat2 proved unavailable; this sets it so.
+/// Open `path` (relative to `root`; a leading `/` means the root too; its
+/// names are bytes, as the kernel's are) with `flags`. `kernel` is false once openat2 proved unavailable; this sets it so.
 pub fn open(
     root: BorrowedFd<'_>,
-    path: &str,
+    path: &[u8],
     flags: OFlags,
     kernel: &mut bool,
 ) -> Result<OwnedFd, Errno> {
-    let rel = path.trim_start_matches('/');
-    let rel = if rel.is_empty() { "." } else { rel };
+    let start = path.iter().position(|&b| b != b'/').unwrap_or(path.len());
+    let rel = match &path[start..] {
+        [] => b".".as_slice(),
+        rel => rel,
+    };
     if *kernel {
         for _ in 0..RACE_TRIES {
             match rustix::fs::openat2(
@@ -54,7 +57,16 @@ pub fn open(
             return Err(Errno::AGAIN);
         }
     }
-    walk(root, rel.as_bytes(), flags | OFlags::CLOEXEC)
+    walk(root, rel, flags | OFlags::CLOEXEC)
+}
+
+/// Open the very inode an O_PATH descriptor holds, with `flags` (O_PATH
+/// itself opens nothing): through its /proc/self/fd link, which the kernel
+/// follows to the open file, not to a name that may lead elsewhere by now
+/// (proc(5), /proc/pid/fd; open(2), O_PATH). ENOENT: /proc is not mounted.
+pub fn reopen(node: &OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
+    let link = format!("/proc/self/fd/{}", node.as_raw_fd());
+    rustix::fs::open(link, flags | OFlags::CLOEXEC, Mode::empty())
 }
 
 /// `RESOLVE_IN_ROOT` done here, one component at a time: each is opened with
@@ -107,7 +119,9 @@ pub fn walk(root: BorrowedFd<'_>, path: &[u8], flags: OFlags) -> Result<OwnedFd,
                 return Ok(node);
             }
             // The real open, of the same name in the same folder; a link put
-            // there since is refused (ELOOP), and the caller compares inodes.
+            // there since is refused (ELOOP). Only a folder is opened so
+            // (O_DIRECTORY refuses anything else before it is opened): a file
+            // is opened O_PATH and then reopened through its descriptor.
             return rustix::fs::openat(
                 dir,
                 name.as_slice(),

@@ -2,9 +2,38 @@
 
 use std::path::Path;
 
-use crate::{UserError, console, exit, load, out, selinux};
+use serde::Serialize;
+
+use crate::{UserError, console, exit, load, out, outln, selinux};
+
+#[derive(Serialize)]
+struct CheckInfo {
+    id: &'static str,
+    group: &'static str,
+    description: &'static str,
+}
+
+pub(super) fn list_checks(json: bool) -> anyhow::Result<i32> {
+    if json {
+        let list: Vec<CheckInfo> = crate::check::CHECKS
+            .iter()
+            .map(|c| CheckInfo {
+                id: c.id,
+                group: c.group,
+                description: c.description,
+            })
+            .collect();
+        console::json(&list)?;
+    } else {
+        for c in crate::check::CHECKS {
+            outln!("{:<22} {:<8} {}", c.id, c.group, c.description)?;
+        }
+    }
+    Ok(exit::OK)
+}
 
 pub(super) fn check_cmd(
+    checks: &[&'static crate::check::Entry],
     profile: Option<&Path>,
     user: Option<&str>,
     root: Option<&Path>,
@@ -27,6 +56,7 @@ pub(super) fn check_cmd(
         }
     }
     let out = crate::check::run(&crate::check::Options {
+        checks,
         root,
         user,
         profile: loaded.as_ref().and_then(|(l, _)| l.profile.as_ref()),

@@ -53,8 +53,24 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             profile,
             user,
             root,
+            list,
+            skip,
+            only,
             json,
-        } => check::check_cmd(profile.as_deref(), user.as_deref(), root.as_deref(), json),
+        } => {
+            if list {
+                return check::list_checks(json);
+            }
+            let chosen =
+                crate::check::select(&only, &skip, profile.is_some()).map_err(crate::UserError)?;
+            check::check_cmd(
+                &chosen,
+                profile.as_deref(),
+                user.as_deref(),
+                root.as_deref(),
+                json,
+            )
+        }
         Command::Latency(args) => latency::latency_cmd(args),
         Command::VmTest {
             profile,

@@ -5,6 +5,7 @@
 //! the same, which the consistency validator checks.
 
 use super::{Outcome, Tree};
+use crate::limits_conf;
 
 /// One drop-in format: which files it covers and how a line is checked.
 struct Format {
@@ -17,6 +18,9 @@ struct Format {
     comment: &'static [char],
     /// Whether a `\` at the end of a line continues it (udev rules do).
     continues: bool,
+    /// Whether a `\r` before the `\n` is part of the line: pam_limits reads
+    /// lines with getline, where systemd's read_line ends a line at `\r\n`.
+    cr_in_line: bool,
     check: fn(&str) -> Result<(), String>,
 }
 
@@ -27,6 +31,7 @@ const FORMATS: &[Format] = &[
         extension: ".conf",
         comment: &['#'],
         continues: false,
+        cr_in_line: true,
         check: limits_line,
     },
     Format {
@@ -35,6 +40,7 @@ const FORMATS: &[Format] = &[
         extension: ".conf",
         comment: &['#'],
         continues: false,
+        cr_in_line: false,
         check: sysusers_line,
     },
     Format {
@@ -43,6 +49,7 @@ const FORMATS: &[Format] = &[
         extension: ".conf",
         comment: &['#', ';'],
         continues: false,
+        cr_in_line: false,
         check: sysctl_line,
     },
     Format {
@@ -51,6 +58,7 @@ const FORMATS: &[Format] = &[
         extension: ".rules",
         comment: &['#'],
         continues: true,
+        cr_in_line: false,
         check: udev_line,
     },
     Format {
@@ -59,6 +67,7 @@ const FORMATS: &[Format] = &[
         extension: ".env",
         comment: &['#', ';'],
         continues: false,
+        cr_in_line: false,
         check: env_line,
     },
 ];
@@ -120,7 +129,11 @@ impl Format {
     fn lines(&self, text: &str) -> Vec<(usize, String)> {
         let mut out = Vec::new();
         let mut pending: Option<(usize, String)> = None;
-        for (i, raw) in text.lines().enumerate() {
+        for (i, raw) in text.split('\n').enumerate() {
+            let raw = match raw.strip_suffix('\r') {
+                Some(head) if !self.cr_in_line => head,
+                _ => raw,
+            };
             let (start, mut line) = pending.take().unwrap_or((i + 1, String::new()));
             let trimmed = raw.trim();
             if line.is_empty() && (trimmed.is_empty() || trimmed.starts_with(self.comment)) {
@@ -142,96 +155,126 @@ impl Format {
     }
 }
 
-/// limits.conf(5): `domain type item value`. pam_limits cuts a line at its
-/// first `#` and skips a line without exactly four fields.
+/// limits.conf(5), read with pam_limits' own grammar ([`crate::limits_conf`]):
+/// a line is an error where pam_limits would skip it, read less of it than is
+/// written, or take it otherwise than it reads.
 fn limits_line(line: &str) -> Result<(), String> {
-    let line = line.split('#').next().unwrap_or_default();
-    let fields: Vec<&str> = line.split_whitespace().collect();
-    let [domain, kind, item, value] = fields[..] else {
-        return Err(format!(
-            "{} fields; pam_limits wants 4 (domain type item value) and skips this line",
-            fields.len()
-        ));
+    use crate::limits_conf::{Kind, Line, Skip, Value};
+    let entry = match limits_conf::line(line) {
+        None => return Ok(()),
+        Some(Line::Entry(e)) => e,
+        Some(Line::Incomplete { parts }) => {
+            return Err(format!(
+                "{parts} fields; pam_limits wants 4 (domain type item value) and skips this line"
+            ));
+        }
+        Some(Line::NoLimits { text, .. }) => {
+            return Err(format!(
+                "`{text} -` tells pam_limits to set no limits at all for the users it names, and to read no further; give domain type item value"
+            ));
+        }
+        Some(Line::BadRange { domain }) => {
+            return Err(format!(
+                "domain {domain:?} is not an id range pam_limits reads (MIN:MAX, MIN: or :ID, ids in decimal); it skips this line"
+            ));
+        }
     };
-    limits_domain(domain)?;
-    if !["soft", "hard", "-"].contains(&kind) {
-        return Err(format!("type {kind:?} is not soft, hard or -"));
+    limits_domain(&entry)?;
+    let (item, value) = (entry.item.as_str(), entry.value.as_str());
+    let bad_type = || format!("type {:?} is not soft, hard or -", entry.kind);
+    let effect = entry.effect().map_err(|skip| match skip {
+        Skip::UnknownItem => format!("unknown item {item:?}"),
+        Skip::UnknownType => bad_type(),
+        Skip::Value
+            if matches!(
+                limits_conf::item_kind(item),
+                Some(Kind::Nice | Kind::Priority)
+            ) =>
+        {
+            format!("{item} {value:?} is not an integer from -20 to 19; pam_limits skips this line")
+        }
+        Skip::Value => {
+            format!("{item} {value:?} is not a count or unlimited; pam_limits skips this line")
+        }
+        Skip::LoginsOnly => format!(
+            "domain {:?}: pam_limits takes % domains for maxlogins only and skips this line",
+            entry.text
+        ),
+        Skip::LoginRange => format!(
+            "domain {:?}: pam_limits matches no %MIN:MAX range and skips this line",
+            entry.text
+        ),
+    })?;
+    // pam_limits ignores the type of maxlogins and nonewprivs; a line still
+    // says one it knows.
+    if !["soft", "hard", "-"].contains(&entry.kind.as_str()) {
+        return Err(bad_type());
     }
-    const ITEMS: &[&str] = &[
-        "core",
-        "data",
-        "fsize",
-        "memlock",
-        "nofile",
-        "rss",
-        "stack",
-        "cpu",
-        "nproc",
-        "as",
-        "maxlogins",
-        "maxsyslogins",
-        "nonewprivs",
-        "priority",
-        "locks",
-        "sigpending",
-        "msgqueue",
-        "nice",
-        "rtprio",
-    ];
-    if !ITEMS.contains(&item) {
-        return Err(format!("unknown item {item:?}"));
+    // The value is all after the item: a second word in it is not a field of
+    // its own, and pam_limits reads the value only up to it.
+    let words = value.split([' ', '\t']).filter(|w| !w.is_empty()).count();
+    if words > 1 {
+        return Err(format!(
+            "{} fields; pam_limits takes {value:?}, all after the item, as the value{}",
+            3 + words,
+            match effect.kind {
+                Kind::Flag => ", which is not 0 or 1".to_string(),
+                _ => format!(", and reads it as {}", effect.value),
+            }
+        ));
     }
-    // pam_limits: nice and priority are integers (it clamps them to -20..19),
-    // nonewprivs is 0 or 1; every other item takes a count or "unlimited".
-    match item {
-        "nice" | "priority" => match value.parse::<i32>() {
-            Ok(v) if (-20..=19).contains(&v) => Ok(()),
-            _ => Err(format!("{item} {value:?} is not an integer from -20 to 19")),
-        },
-        "nonewprivs" if value == "0" || value == "1" => Ok(()),
-        "nonewprivs" => Err(format!("nonewprivs {value:?} is not 0 or 1")),
-        _ if ["unlimited", "infinity", "-1", "-"].contains(&value) => Ok(()),
-        "rtprio" => match value.parse::<u8>() {
-            Ok(v) if v <= 99 => Ok(()),
-            _ => Err(format!("rtprio {value:?} is not 0 to 99 or unlimited")),
-        },
-        _ => match value.parse::<u64>() {
-            Ok(_) => Ok(()),
-            Err(_) => Err(format!("{item} {value:?} is not a count or unlimited")),
-        },
+    if !effect.unread.is_empty() {
+        return Err(match effect.kind {
+            Kind::Flag => format!("nonewprivs {value:?} is not 0 or 1"),
+            _ => format!(
+                "{item} {value:?}: pam_limits reads it as {} and ignores {:?}",
+                effect.value, effect.unread
+            ),
+        });
+    }
+    // What pam_limits takes but means something else: it clamps nice to
+    // -20..19, and an rtprio above 99 is no priority SCHED_FIFO has.
+    match (effect.kind, effect.value) {
+        (Kind::Nice | Kind::Priority, Value::Int(n))
+            if !(-20..=19).contains(&n) || value != n.to_string() =>
+        {
+            Err(format!("{item} {value:?} is not an integer from -20 to 19"))
+        }
+        _ if item == "rtprio"
+            && !matches!(effect.value, Value::Unlimited | Value::Count(0..=99)) =>
+        {
+            Err(format!("rtprio {value:?} is not 0 to 99 or unlimited"))
+        }
+        _ => Ok(()),
     }
 }
 
-/// limits.conf(5) domains: `*`, `%`, a user, `@group`, `%group`, or an id range
-/// `min:max` with either end left out (`@` for gids, `%:gid`).
-fn limits_domain(domain: &str) -> Result<(), String> {
-    if domain == "*" || domain == "%" {
-        return Ok(());
-    }
-    let bare = domain.strip_prefix(['@', '%']).unwrap_or(domain);
-    let ok = match bare.split_once(':') {
-        Some((lo, hi)) => {
-            let id = |s: &str| s.is_empty() || s.parse::<u32>().is_ok();
-            id(lo)
-                && id(hi)
-                && !(lo.is_empty() && hi.is_empty())
-                && (lo.is_empty()
-                    || hi.is_empty()
-                    || lo.parse::<u32>().ok() <= hi.parse::<u32>().ok())
-        }
-        None => {
-            let name = bare.strip_suffix('$').unwrap_or(bare);
-            !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+/// limits.conf(5) domains beyond what pam_limits refuses: a name of letters,
+/// digits and `_.-` (a trailing `$` for machine accounts), a group with a
+/// name, a range whose low end is not above its high end.
+fn limits_domain(entry: &limits_conf::Entry) -> Result<(), String> {
+    use crate::limits_conf::{Domain, Range};
+    let text = entry.text;
+    let name_ok = |name: &str| {
+        let name = name.strip_suffix('$').unwrap_or(name);
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    };
+    let ok = match entry.domain {
+        Domain::Everyone | Domain::AllLogins => true,
+        Domain::Name => name_ok(text),
+        Domain::Group(g) | Domain::LoginGroup(g) => name_ok(g),
+        Domain::Gids(r) | Domain::LoginGids(r) | Domain::Uids(r) => {
+            !matches!(r, Range::Between(lo, hi) if lo > hi)
         }
     };
     if ok {
         Ok(())
     } else {
         Err(format!(
-            "domain {domain:?} is not *, a user, @group, %group or an id range"
+            "domain {text:?} is not *, a user, @group, %group or an id range that holds an id"
         ))
     }
 }
@@ -630,7 +673,6 @@ mod tests {
             "\n@audio - rtprio\n",
             "99-x.conf:2: 3 fields; pam_limits wants 4",
         );
-        fails_with(path, "@audio - rtprio 95 extra\n", "5 fields");
         fails_with(path, "@audio both rtprio 95\n", "type \"both\"");
         fails_with(
             path,
@@ -644,6 +686,37 @@ mod tests {
         fails_with(path, "@audio - nonewprivs 2\n", "not 0 or 1");
         fails_with(path, "@ - rtprio 95\n", "domain \"@\"");
         fails_with(path, "2000:1000 - rtprio 95\n", "domain \"2000:1000\"");
+        // As pam_limits reads them: the value is all after the item, read as
+        // strtoull reads it; a \r is part of it; `domain -` lifts all limits.
+        for (line, needle) in [
+            (
+                "@audio - memlock unlimited extra\n",
+                "memlock \"unlimited extra\" is not a count or unlimited; pam_limits skips",
+            ),
+            (
+                "@audio - rtprio 95 extra\n",
+                "5 fields; pam_limits takes \"95 extra\", all after the item, as the value, and reads it as 95",
+            ),
+            (
+                "@audio - memlock 4G\n",
+                "memlock \"4g\": pam_limits reads it as 4 and ignores \"g\"",
+            ),
+            (
+                "@audio - rtprio 95\r\n",
+                "rtprio \"95\\r\": pam_limits reads it as 95 and ignores \"\\r\"",
+            ),
+            ("@audio -\n", "`@audio -` tells pam_limits to set no limits"),
+            ("%audio - rtprio 95\n", "% domains for maxlogins only"),
+            ("%1:5 - maxlogins 2\n", "no %MIN:MAX range"),
+            ("x:1 - rtprio 95\n", "domain \"x:1\" is not an id range"),
+            ("@audio - nice -1x\n", "ignores \"x\""),
+        ] {
+            fails_with(path, line, needle);
+        }
+        passes(
+            path,
+            "@audio - RTPRIO 95\n@audio HARD rttime 200000\n@audio - memlock unlimited\t # x\n",
+        );
         passes(
             path,
             "* soft core 0 # trailing comment\n%audio - maxlogins 4\n1000: hard nofile 4096\n:1000 - cpu infinity\n@1000:2000 - memlock -1\nalice - priority -5\n%:100 - maxlogins 2\n@realtime - rtprio unlimited\n",

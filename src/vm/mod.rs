@@ -19,7 +19,7 @@ use serde::Serialize;
 
 pub use agent::run as agent_run;
 
-use crate::{ToolMissing, UserError, exit};
+use crate::{ToolMissing, UserError, check, exit};
 
 /// scripts/vm/, embedded so that an installed binary can build its guest.
 const BUILD_GUEST: &str = include_str!("../../scripts/vm/build-guest");
@@ -66,79 +66,79 @@ struct Verified {
 const VERIFIED: &[Verified] = &[
     Verified {
         what: "kernel",
-        ids: &["kernel.preempt"],
+        ids: &[check::KERNEL_PREEMPT],
         na_ok: false,
         as_root: false,
     },
     Verified {
         what: "kernel arguments",
-        ids: &["profile.kargs", "profile.kargs_effect"],
+        ids: &[check::PROFILE_KARGS, check::PROFILE_KARGS_EFFECT],
         na_ok: true,
         as_root: false,
     },
     Verified {
         what: "realtime group",
-        ids: &["user.group"],
+        ids: &[check::USER_GROUP],
         na_ok: false,
         as_root: false,
     },
     Verified {
         what: "rtprio limit",
-        ids: &["limits.rtprio"],
+        ids: &[check::LIMITS_RTPRIO],
         na_ok: false,
         as_root: false,
     },
     Verified {
         what: "memlock limit",
-        ids: &["limits.memlock"],
+        ids: &[check::LIMITS_MEMLOCK],
         na_ok: false,
         as_root: false,
     },
     Verified {
         what: "SCHED_FIFO",
-        ids: &["rt.sched_fifo"],
+        ids: &[check::RT_SCHED_FIFO],
         na_ok: false,
         as_root: false,
     },
     Verified {
         what: "mlockall",
-        ids: &["rt.mlockall"],
+        ids: &[check::RT_MLOCKALL],
         na_ok: false,
         as_root: false,
     },
     Verified {
         what: "irqbalance",
-        ids: &["profile.irqbalance"],
+        ids: &[check::PROFILE_IRQBALANCE],
         na_ok: false,
         as_root: true,
     },
     Verified {
         what: "IRQ thread priorities",
-        ids: &["profile.irq_priority"],
+        ids: &[check::PROFILE_IRQ_PRIORITY],
         na_ok: true,
         as_root: true,
     },
     Verified {
         what: "CPU governor",
-        ids: &["cpu.governor"],
+        ids: &[check::CPU_GOVERNOR],
         na_ok: true,
         as_root: true,
     },
     Verified {
         what: "sysctl",
-        ids: &["profile.sysctl"],
+        ids: &[check::PROFILE_SYSCTL],
         na_ok: true,
         as_root: true,
     },
     Verified {
         what: "cpu_dma_latency (udev)",
-        ids: &["pm.cpu_dma_latency"],
+        ids: &[check::PM_CPU_DMA_LATENCY],
         na_ok: false,
         as_root: false,
     },
     Verified {
         what: "drop-ins",
-        ids: &["profile.dropins"],
+        ids: &[check::PROFILE_DROPINS],
         na_ok: false,
         as_root: true,
     },
@@ -839,4 +839,22 @@ fn boot(
 
 fn tail(lines: &[String]) -> Vec<String> {
     lines[lines.len().saturating_sub(30)..].to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_verified_id_is_a_check() {
+        for v in VERIFIED {
+            for id in v.ids {
+                assert!(
+                    check::CHECKS.iter().any(|c| c.id == *id),
+                    "{}: {id} is not in check::CHECKS",
+                    v.what
+                );
+            }
+        }
+    }
 }
