@@ -39,7 +39,14 @@ fuzz_target!(|data: &[u8]| {
         for (i, g) in groups.iter().enumerate() {
             assert!(!groups[..i].contains(g), "group {g} twice");
         }
-        let limits = parse::Limits::new(&files, user, &groups);
+        let who = rtaudio_tuning::limits_conf::Member {
+            name: user,
+            uid: ids.map(|(uid, _)| uid),
+            gid: ids.map(|(_, gid)| gid),
+            groups: &groups,
+            gids: &[],
+        };
+        let limits = parse::Limits::new(&files, &who);
         for l in limits.soft.values().chain(limits.hard.values()) {
             let digits = l.value.strip_prefix('-').unwrap_or(&l.value);
             assert!(
