@@ -80,7 +80,8 @@ fn listed() -> Vec<(String, String)> {
     let o = run(bin().args(["check", "--list", "--json"]));
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    v.as_array()
+    v["checks"]
+        .as_array()
         .unwrap()
         .iter()
         .map(|c| {

@@ -115,3 +115,42 @@ fn render_fleet_validate_and_rpm_print_one_envelope() {
         "{v:#}"
     );
 }
+
+#[test]
+fn check_from_audit_and_latency_print_one_envelope() {
+    let machine = repo().join("tests/fixtures/machines/rt-hda");
+    let o = run(bin().args(["check", "--json", "--root"]).arg(&machine));
+    let v = document(&o, "check");
+    assert!(!v["checks"].as_array().unwrap().is_empty(), "{v:#}");
+    let o = run(bin().args(["check", "--list", "--json"]));
+    let v = document(&o, "check");
+    assert!(v["checks"][0]["id"].is_string(), "{v:#}");
+
+    let t = tempfile::tempdir().unwrap();
+    let o = run(bin()
+        .args(["selinux", "from-audit"])
+        .arg(repo().join("tests/fixtures/avc/jack.log"))
+        .args(["-n", "jack_local", "--json", "-o"])
+        .arg(t.path()));
+    let v = document(&o, "selinux from-audit");
+    assert!(!v["rules"].as_array().unwrap().is_empty(), "{v:#}");
+    // Every rule refused: nothing written, exit 1, still one document.
+    let shadow = t.path().join("shadow.log");
+    fs::write(
+        &shadow,
+        "type=AVC msg=audit(1700000000.000:1): avc:  denied  { read } for  pid=1 comm=\"jackd\" name=\"shadow\" scontext=system_u:system_r:jackd_t:s0 tcontext=system_u:object_r:shadow_t:s0 tclass=file permissive=0\n",
+    )
+    .unwrap();
+    let o = run(bin()
+        .args(["selinux", "from-audit"])
+        .arg(&shadow)
+        .args(["-n", "shadow_local", "--json", "-o"])
+        .arg(t.path()));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = document(&o, "selinux from-audit");
+    assert_eq!(v["refused"].as_array().unwrap().len(), 1, "{v:#}");
+
+    let o = run(bin().args(["latency", "--duration", "0.2", "--cpus", "0", "--json"]));
+    let v = document(&o, "latency");
+    assert!(v["threads"].is_array() || v["error"].is_string(), "{v:#}");
+}

@@ -416,11 +416,10 @@ pub struct Options<'a> {
     pub compiled: &'a crate::selinux::Compiled,
 }
 
-/// The JSON document of `check --json` (README.md, "check --json"). `schema`
-/// changes only when a field changes meaning or goes away.
+/// The JSON document of `check --json` (README.md, "check --json"), schema 1
+/// in the envelope of every command's document.
 #[derive(Serialize)]
 pub struct Outcome {
-    pub schema: u32,
     pub root: String,
     pub user: String,
     pub profile: Option<String>,
@@ -482,7 +481,6 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
         .collect();
     let count = |s: Status| list.iter().filter(|c| c.status == s).count();
     Ok(Outcome {
-        schema: 1,
         root: o
             .root
             .map_or_else(|| "/".into(), |r| r.display().to_string()),

@@ -6,6 +6,12 @@ use serde::Serialize;
 
 use crate::{UserError, console, exit, load, out, outln, selinux};
 
+/// `check --list --json`, schema 1.
+#[derive(Serialize)]
+struct CheckList {
+    checks: Vec<CheckInfo>,
+}
+
 #[derive(Serialize)]
 struct CheckInfo {
     id: &'static str,
@@ -23,7 +29,7 @@ pub(super) fn list_checks(json: bool) -> anyhow::Result<i32> {
                 description: c.description,
             })
             .collect();
-        console::json(&list)?;
+        console::document("check", 1, true, &CheckList { checks: list })?;
     } else {
         for c in crate::check::CHECKS {
             outln!("{:<22} {:<8} {}", c.id, c.group, c.description)?;
@@ -63,7 +69,7 @@ pub(super) fn check_cmd(
         compiled: loaded.as_ref().map_or(&no_modules, |(_, c)| c),
     })?;
     if json {
-        console::json(&out)?;
+        console::document("check", 1, out.failed == 0, &out)?;
     } else {
         out!("{}", crate::check::format(&out))?;
     }

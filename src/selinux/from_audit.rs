@@ -143,7 +143,7 @@ pub fn run(o: Options) -> anyhow::Result<i32> {
         compiled: None,
     };
     if keep.is_empty() {
-        report(&summary, o.json)?;
+        report(&summary, o.json, false)?;
         if !o.json {
             crate::errln!(
                 "error: every rule was refused; nothing written (--allow-dangerous writes them anyway)"
@@ -198,7 +198,7 @@ pub fn run(o: Options) -> anyhow::Result<i32> {
         }
     }
     summary.profile = o.add_to.map(|p| p.display().to_string());
-    report(&summary, o.json)?;
+    report(&summary, o.json, true)?;
     Ok(exit::OK)
 }
 
@@ -317,9 +317,9 @@ fn read_lines(r: impl Read, shown: &str) -> anyhow::Result<Log> {
     Ok(log)
 }
 
-fn report(s: &Summary, json: bool) -> anyhow::Result<()> {
+fn report(s: &Summary, json: bool, ok: bool) -> anyhow::Result<()> {
     if json {
-        crate::console::json(s)?;
+        crate::console::document("selinux from-audit", 1, ok, s)?;
         return Ok(());
     }
     crate::errln!(
