@@ -27,7 +27,7 @@ use crate::report::Report;
 /// Inventories larger than this are refused before they are parsed.
 pub const MAX_INVENTORY_BYTES: u64 = 32 * 1024 * 1024;
 /// Fleets with more hosts than this are refused.
-pub const MAX_HOSTS: usize = 20_000;
+pub const MAX_HOSTS: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "mode", rename_all = "lowercase")]

@@ -213,6 +213,7 @@ pub fn forbidden_karg(arg: &str) -> Option<&'static str> {
     const SECURITY: &str = "turns off or weakens a security protection of the kernel (SELinux, audit, module signatures, lockdown, integrity, address randomisation)";
     const DEBUGGER: &str = "opens a kernel debugger on a console: root for anyone at that port";
     const BLACKLIST: &str = "keeps a security or integrity module (TPM, dm-crypt, dm-verity, trusted or encrypted keys) from loading";
+    const SYSCTL: &str = "sets a sysctl from the kernel command line, outside the sysctl policy: put it in [sysctl], where it is checked (and where systemd-sysctl applies it)";
     const TRACING: &str = "turns on kernel tracing from boot: probes and events copy kernel memory into trace buffers and the kernel log, and cost latency";
     const ENVIRONMENT: &str = "is not a kernel parameter (they are lowercase): the kernel hands it to init (PID 1) as an environment variable or argument";
     let (raw_key, value) = arg.split_once('=').unwrap_or((arg, ""));
@@ -240,6 +241,11 @@ pub fn forbidden_karg(arg: &str) -> Option<&'static str> {
         "single" | "s" | "S" | "1" | "2" | "3" | "4" | "5" | "emergency" | "rescue" => {
             return Some(RUNLEVEL);
         }
+        // The same switches turning a protection on are the studio's call.
+        "audit" | "selinux" | "enforcing" if value == "1" => return None,
+        "module.sig_enforce" if matches!(value, "1" | "y" | "Y") => return None,
+        "lockdown" if matches!(value, "integrity" | "confidentiality") => return None,
+        "ima_appraise" if value == "enforce" => return None,
         "selinux"
         | "enforcing"
         | "checkreqprot"
@@ -284,9 +290,27 @@ pub fn forbidden_karg(arg: &str) -> Option<&'static str> {
         // arm64's raw ID register overrides (`id_aa64mmfr1.vh=0`,
         // arch/arm64/kernel/pi/idreg-override.c) hide CPU features from the
         // kernel, protections such as PAN and BTI among them.
-        _ if name.starts_with("id_aa64") || name.starts_with("id_isar") => {
+        _ if name.starts_with("id_aa64")
+            || name.starts_with("id_isar")
+            || space == "arm64_sw" =>
+        {
             return Some(SECURITY);
         }
+        // Kernel addresses printed unhashed (lib/vsprintf.c
+        // `no_hash_pointers`), which undoes address randomisation; FIPS mode
+        // turned off on a host installed with it (crypto/fips.c `fips=`).
+        "no_hash_pointers" => return Some(SECURITY),
+        "hash_pointers" if value == "never" => return Some(SECURITY),
+        "fips" if matches!(value, "0" | "n" | "no" | "off") => return Some(SECURITY),
+        // A sysctl written into /proc/sys at boot (fs/proc/proc_sysctl.c
+        // `process_sysctl_arg`): `sysctl.kernel.modprobe=` names a program
+        // the kernel runs as root. Sysctls belong in [sysctl], where each is
+        // held to the sysctl policy.
+        _ if space == "sysctl" => return Some(SYSCTL),
+        // ostree's prepare-root reads `ostree.prepare-root.*` (composefs=0
+        // turns off the signed root's integrity) and any `androidboot.*`
+        // picks another deployment (otcore-prepare-root.c).
+        _ if space == "ostree" || space == "androidboot" => return Some(BOOT),
         // Every kgdb and kdb switch, whatever its suffix or module spelling
         // (kgdboc.kgdboc=, kgdboc_earlycon, kgdbts, kdb.cmd_enable).
         _ if name.starts_with("kgdb")
@@ -357,8 +381,13 @@ pub fn forbidden_karg(arg: &str) -> Option<&'static str> {
 /// Boot-time tracing switches (kernel-parameters.txt, trace/ftrace.rst,
 /// trace/kprobetrace.rst, trace/boottime-trace.rst).
 fn tracing(name: &str) -> bool {
+    // The clock and the buffer's size turn nothing on.
+    if matches!(name, "trace_clock" | "trace_buf_size") {
+        return false;
+    }
     name.starts_with("ftrace")
         || name.starts_with("trace_")
+        || name.starts_with("stacktrace")
         || name.starts_with("tp_printk")
         || name.starts_with("traceoff_on_warning")
         || matches!(
@@ -417,35 +446,6 @@ pub fn weakening_karg(arg: &str) -> Option<&'static str> {
         .split_once('=')
         .map_or(arg, |(k, _)| k)
         .replace('-', "_");
-    let mitigation = matches!(
-        key.as_str(),
-        "mitigations"
-            | "nospectre_v1"
-            | "nospectre_v2"
-            | "nospectre_bhb"
-            | "nopti"
-            | "pti"
-            | "kpti"
-            | "spectre_v2"
-            | "spectre_v2_user"
-            | "spectre_bhi"
-            | "spec_store_bypass_disable"
-            | "nospec_store_bypass_disable"
-            | "ssbd"
-            | "l1tf"
-            | "mds"
-            | "tsx"
-            | "tsx_async_abort"
-            | "mmio_stale_data"
-            | "retbleed"
-            | "srbds"
-            | "gather_data_sampling"
-            | "reg_file_data_sampling"
-            | "spec_rstack_overflow"
-            | "init_on_alloc"
-            | "init_on_free"
-            | "randomize_kstack_offset"
-    );
     // Control-flow protection (x86 `ibt=`, `cfi=`; arm64 `arm64.nobti`,
     // `arm64.nopauth`, `arm64.nomte`) and the IOMMU, which keeps devices
     // (Thunderbolt and USB4 audio interfaces among them) from reaching all
@@ -458,6 +458,42 @@ pub fn weakening_karg(arg: &str) -> Option<&'static str> {
     let off = |v: &str| matches!(v, "off" | "0" | "n" | "no" | "N");
     let on = |v: &str| matches!(v, "on" | "1" | "y" | "yes" | "Y");
     let listed = |words: &[&str]| value.split(',').any(|w| words.contains(&w));
+    // Mitigations turned off (kernel-parameters.txt, `mitigations=off` and
+    // the switches it stands for), TSX turned on, memory hardening off;
+    // `mitigations=auto,nosmt` or `spectre_v2=on` turn protections on.
+    let mitigation = match key.as_str() {
+        "nospectre_v1"
+        | "nospectre_v2"
+        | "nospectre_bhb"
+        | "nopti"
+        | "nospec_store_bypass_disable" => true,
+        "tsx" => value == "on",
+        "ssbd" => value == "force-off",
+        "mitigations"
+        | "pti"
+        | "kpti"
+        | "spectre_v2"
+        | "spectre_v2_user"
+        | "spectre_bhi"
+        | "spec_store_bypass_disable"
+        | "l1tf"
+        | "mds"
+        | "tsx_async_abort"
+        | "mmio_stale_data"
+        | "retbleed"
+        | "srbds"
+        | "gather_data_sampling"
+        | "reg_file_data_sampling"
+        | "spec_rstack_overflow"
+        | "indirect_target_selection"
+        | "tsa"
+        | "vmscape"
+        | "kvm.nx_huge_pages"
+        | "init_on_alloc"
+        | "init_on_free"
+        | "randomize_kstack_offset" => listed(&["off", "0", "n", "no"]),
+        _ => false,
+    };
     let control_flow = match key.as_str() {
         "ibt" | "cfi" => off(value),
         "arm64.nobti" | "arm64.nopauth" | "arm64.nomte" => true,
@@ -468,6 +504,9 @@ pub fn weakening_karg(arg: &str) -> Option<&'static str> {
         "intel_iommu" | "amd_iommu" => listed(&["off", "tboot_noforce"]),
         "iommu.passthrough" => on(value),
         "iommu.strict" => off(value),
+        // Interrupt remapping keeps a device from raising interrupts it
+        // should not (kernel-parameters.txt `intremap=`).
+        "intremap" => off(value),
         _ => false,
     };
     if mitigation {
@@ -849,6 +888,25 @@ pub fn repo_url(v: &str) -> Check {
 /// package the key signed, so a key fetched over `http://` or `ftp://` lets
 /// whoever answers instead install anything as root.
 pub fn gpgkey_url(v: &str) -> Check {
+    untampered_url(
+        v,
+        "serve the signing key over https:// (or ship it and use file:///etc/pki/rpm-gpg/...)",
+    )
+}
+
+/// The URL of the kernel-rt repository: a [`repo_url`] over `https://` or a
+/// local `file:///`. Anaconda installs the kickstart's packages without
+/// checking their signatures (pyanaconda dnf_manager.py `_create_base`:
+/// `gpgcheck = False`), so during an install only the channel vouches for the
+/// kernel it fetches from there.
+pub fn kernel_repo_url(v: &str) -> Check {
+    untampered_url(
+        v,
+        "serve the repository over https:// (the installer does not check package signatures), or use a local file:/// mirror",
+    )
+}
+
+fn untampered_url(v: &str, fix: &str) -> Check {
     repo_url(v)?;
     if v.starts_with("https://") || v.starts_with("file:///") {
         Ok(())
@@ -858,7 +916,7 @@ pub fn gpgkey_url(v: &str) -> Check {
                 "{} is fetched over a channel anyone on the way can change",
                 shown(v)
             ),
-            "serve the signing key over https:// (or ship it and use file:///etc/pki/rpm-gpg/...)",
+            fix,
         )
     }
 }
@@ -924,16 +982,31 @@ pub fn ssh_key(v: &str) -> Check {
         && comment.len() <= 256
         && comment.chars().all(|c| {
             c.is_ascii_alphanumeric()
+                || (c.is_alphanumeric() && !crate::text::is_foreign_line_break(c))
                 || matches!(
                     c,
-                    ' ' | '@' | '.' | '_' | '-' | '+' | ':' | '(' | ')' | '\'' | ',' | '/' | '='
+                    ' ' | '@'
+                        | '.'
+                        | '_'
+                        | '-'
+                        | '+'
+                        | ':'
+                        | '('
+                        | ')'
+                        | '\''
+                        | ','
+                        | '/'
+                        | '='
+                        | '<'
+                        | '>'
+                        | '#'
                 )
         });
     if !ok {
         return problem(
             "not a valid OpenSSH public key",
             format!(
-                "paste one public key line (`TYPE BASE64 [comment]`, TYPE one of {}); the comment may use letters, digits, spaces and @._-+:()',/=",
+                "paste one public key line (`TYPE BASE64 [comment]`, TYPE one of {}); the comment may use letters, digits, spaces and @._-+:()',/=<>#",
                 SSH_KEY_TYPES.join(", ")
             ),
         );
@@ -976,11 +1049,15 @@ fn ssh_blob_type(blob: &[u8]) -> Result<&[u8], &'static str> {
         b"ssh-rsa" => {
             let e = ssh_mpint(field()?)?;
             let n = ssh_mpint(field()?)?;
-            // OpenSSH refuses moduli under 1024 bits
-            // (SSH_RSA_MINIMUM_MODULUS_SIZE, sshkey.c) and over 16384
-            // (SSHBUF_MAX_BIGNUM); no private key matches an even exponent.
-            if e.bits() < 2 || !e.bit(0) || !(1024..=16384).contains(&n.bits()) || !n.bit(0) {
-                return Err("does not hold an RSA key of 1024 to 16384 bits");
+            // Fedora's and EL's sshd refuse moduli under 2048 bits: their
+            // crypto-policies set `RequiredRSASize 2048` (DEFAULT.pol and
+            // FIPS.pol min_rsa_size; auth2-pubkey.c sshkey_check_rsa_length),
+            // and OpenSSH any over 16384 (SSHBUF_MAX_BIGNUM); no private key
+            // matches an even exponent.
+            if e.bits() < 2 || !e.bit(0) || !(2048..=16384).contains(&n.bits()) || !n.bit(0) {
+                return Err(
+                    "does not hold an RSA key of 2048 to 16384 bits (Fedora's and EL's sshd refuse smaller ones)",
+                );
             }
         }
         b"ecdsa-sha2-nistp256"
@@ -1001,8 +1078,13 @@ fn ssh_blob_type(blob: &[u8]) -> Result<&[u8], &'static str> {
         }
         _ => return Ok(ty),
     }
-    if ty.starts_with(b"sk-") && field()?.is_empty() {
-        return Err("names no application (a security key's is \"ssh:\")");
+    if ty.starts_with(b"sk-") {
+        // Read as a C string (sshkey_deserialize_sk, sshbuf_get_cstring):
+        // empty or holding a NUL, it is refused.
+        let application = field()?;
+        if application.is_empty() || application.contains(&0) {
+            return Err("names no application (a security key's is \"ssh:\")");
+        }
     }
     if !rest.is_empty() {
         return Err("has bytes after the key");
@@ -1014,6 +1096,11 @@ fn ssh_blob_type(blob: &[u8]) -> Result<&[u8], &'static str> {
 /// (`sshbuf_get_bignum2_bytes_direct`, sshbuf-getput-crypto.c): a set top bit
 /// is a negative number, which it refuses; leading zero bytes are skipped.
 fn ssh_mpint(b: &[u8]) -> Result<BigUint, &'static str> {
+    // Its encoded length, leading zeros included, is bounded
+    // (sshbuf_get_bignum2_bytes_direct: SSHBUF_MAX_BIGNUM + 1 bytes).
+    if b.len() > 16384 / 8 + 1 {
+        return Err("holds a number larger than OpenSSH reads");
+    }
     if b.first().is_some_and(|&d| d & 0x80 != 0) {
         return Err("holds a negative number where a key needs a positive one");
     }
@@ -1564,6 +1651,20 @@ mod tests {
             "tp_printk",
             "kprobe_event=p,vfs_read",
             "traceoff_on_warning",
+            "stacktrace",
+            "stacktrace_filter=vfs_read",
+            // Found by review: sysctls from the command line, arm64's raw
+            // switch overrides, unhashed pointers, FIPS off, ostree's root.
+            "sysctl.kernel.modprobe=/home/musician/x",
+            "sysctl.kernel/yama/ptrace_scope=0",
+            "sysctl.vm.swappiness=10",
+            "arm64_sw.nokaslr=1",
+            "arm64_sw.rodataoff=1",
+            "no_hash_pointers",
+            "hash_pointers=never",
+            "fips=0",
+            "ostree.prepare-root.composefs=0",
+            "androidboot.slot_suffix=_b",
         ] {
             assert!(forbidden_karg(bad).is_some(), "{bad}");
         }
@@ -1583,6 +1684,17 @@ mod tests {
             "mitigations=off",
             "imaginary=1",
             "quiet",
+            // Protections turned on, and tracing switches that turn nothing on.
+            "audit=1",
+            "selinux=1",
+            "enforcing=1",
+            "module.sig_enforce=1",
+            "lockdown=integrity",
+            "ima_appraise=enforce",
+            "fips=1",
+            "hash_pointers=always",
+            "trace_clock=global",
+            "trace_buf_size=1M",
         ] {
             assert!(forbidden_karg(good).is_none(), "{good}");
         }
@@ -1606,7 +1718,25 @@ mod tests {
             assert!(forbidden_karg(weak).is_none(), "{weak}");
             assert!(weakening_karg(weak).is_some(), "{weak}");
         }
+        for weak in [
+            "indirect_target_selection=off",
+            "tsa=off",
+            "vmscape=off",
+            "kvm.nx_huge_pages=off",
+            "intremap=off",
+            "tsx=on",
+            "init_on_free=0",
+        ] {
+            assert!(weakening_karg(weak).is_some(), "{weak}");
+        }
         for strong in [
+            "mitigations=auto,nosmt",
+            "spectre_v2=on",
+            "pti=on",
+            "l1tf=full,force",
+            "init_on_alloc=1",
+            "randomize_kstack_offset=on",
+            "tsx=off",
             "intel_iommu=on",
             "amd_iommu=on",
             "iommu=force",
@@ -1671,11 +1801,14 @@ mod tests {
         // Cut short, padded wrongly, trailing bits set.
         assert!(ssh_key(&format!("ssh-ed25519 {}", &ed[..40])).is_err());
         assert!(ssh_key(&format!("ssh-ed25519 {ed}=")).is_err());
-        // Real ssh-keygen keys (1024-bit RSA, the three NIST curves) with a
-        // comment of the characters people put there.
-        let comment = "Jane's laptop (studio, A/B=1)";
+        // Real ssh-keygen keys (2048-bit RSA, the three NIST curves) with
+        // comments of the characters people put there; a 1024-bit one, which
+        // Fedora's crypto-policies refuse (RequiredRSASize 2048).
+        let rsa1024 = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDs2suSPTdvngOzeZsoM4aWdxiOwIlMRKMPa3IdmQUnbwa3Qwl8pYHYvrMLmgweT6ekQLM0Rg7JqvKaQm4owNKf8X1ZQVqfwv1hoiWft/FLQfAm2ctft2WsYjYkMMhCmelFDZVmPw1YWeLnIplfzkkEZSr6IAWmYnaItrFDlq3OKQ==";
+        assert!(ssh_key(rsa1024).unwrap_err().message.contains("2048"));
+        let comment = "Jane's laptop (studio, A/B=1) <jane@example.com> jörg #2";
         for key in [
-            "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDs2suSPTdvngOzeZsoM4aWdxiOwIlMRKMPa3IdmQUnbwa3Qwl8pYHYvrMLmgweT6ekQLM0Rg7JqvKaQm4owNKf8X1ZQVqfwv1hoiWft/FLQfAm2ctft2WsYjYkMMhCmelFDZVmPw1YWeLnIplfzkkEZSr6IAWmYnaItrFDlq3OKQ==",
+            "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCwRgf4HHAQGBT4/K5EtUu4rEwKK7+3g0YIlBUrRRadvXD5ElhuLQfNk978ivntAztVaCbVMgLeCBIYEzOJGPytTvduvcsO0zvc9bfkg1wMPn/ykHXnbHmQB+rTYCPpykFuc5CNf9NCo8e0ax2i3OJrijpRAgD6GrPhR/DcLMpBYK09iB/Gv4Nf8lKMoqEOF+QFDOPlwTNELc4nEs+x2QO5RzifXPeYRJaZ/DmYy7hlmyOQrPZVHsSkihCSItj26VYnCkCZNWv3MvMmSWc7Ec+c7rGLG2qg8yBohbuEHWm/AJoR/NousZ8LxKPEWKeR/Gy7agiasi7Am+9GWgwK8bzv",
             "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBI/qsnAl9YIzLHJ/v9oAM2jeAbmoxv0eAugnEEpMWVF8O1Q+PjW+wdfHkob5rrs3+BJMXoZdRJQEOuXcw3+vJ1w=",
             "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBP95zhOmHwNnZMDtO6Ri2XLpMu0E/gDgff9vG8U3O4y33vFKc8nu0MJWbJWtSgy599kkEpi8ssa0/Ew+7jS5LY3Au4wpVz338S1rBCIo3rRUf88QY7W3DUXahRyotBQ/VA==",
             "ecdsa-sha2-nistp521 AAAAE2VjZHNhLXNoYTItbmlzdHA1MjEAAAAIbmlzdHA1MjEAAACFBAGNH3CdmYgXkWe2pJxI9UfmVprJ91VjEXceuJgz+nuDCvOqajRuX9g791PVdf0jejjUCa10X7dXycGdy2LRnAWUuAB/SCVbM5Ku/PgmsRLqoKMucdQTWWoSnuGY3HaVpPPVvpp7b6EUgkRvYxC8BHgRiiZGzW/kqQx+YwudkJ4kYIvbCw==",
@@ -1696,11 +1829,11 @@ mod tests {
             ),
             (
                 "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAYQCuKSR++IzhRx/jt+pmKeRkFRpvPLNvNmL7R3Dw1dTvRx5etVq20FPvjXme2R8CpLCtBYBrMPUnWvqXvclZNMp9gYB5RlCR6CpGIlWqEo3jz4UTKwtFI9ZuF5FY86ITu70=",
-                "1024",
+                "2048",
             ),
             (
                 "ssh-rsa AAAAB3NzaC1yc2EAAAADAQAAAAAAgQDs2suSPTdvngOzeZsoM4aWdxiOwIlMRKMPa3IdmQUnbwa3Qwl8pYHYvrMLmgweT6ekQLM0Rg7JqvKaQm4owNKf8X1ZQVqfwv1hoiWft/FLQfAm2ctft2WsYjYkMMhCmelFDZVmPw1YWeLnIplfzkkEZSr6IAWmYnaItrFDlq3OKQ==",
-                "1024",
+                "2048",
             ),
         ] {
             let e = ssh_key(bad).unwrap_err();

@@ -181,7 +181,7 @@ fn kernel(cx: &mut Cx, root: &Section, target: &Target) -> Kernel {
         &[("rt", Flavor::Rt), ("stock", Flavor::Stock)],
     );
     let repo = cx
-        .string_with(&s, "repo", grammar::repo_url)
+        .string_with(&s, "repo", grammar::kernel_repo_url)
         .map(|(v, _)| v);
     let gpgkey = cx.string_with(&s, "gpgkey", grammar::gpgkey_url);
     if let (Some((_, span)), None) = (&gpgkey, &repo) {

@@ -376,13 +376,17 @@ impl Cx<'_> {
     }
 }
 
-/// The most values (keys with their values, list items, table headers) a
-/// profile or an inventory may hold. A document's tree takes about a hundred
-/// bytes a value, and every value is checked, copied into each host's
-/// variant and rendered: bytes alone do not bound that (`["a","a",...]`
-/// holds a value every four bytes). A room of [`crate::fleet::MAX_HOSTS`]
-/// hosts of ten values each fits.
-pub const MAX_VALUES: usize = 200_000;
+/// The most values (keys with their values, list items, table headers and
+/// the parts of dotted keys, each a table) a profile or an inventory may
+/// hold. A document's tree takes about a hundred bytes a value, and every
+/// value is checked, copied into each host's variant and rendered: bytes alone
+/// do not bound that (`["a","a",...]` holds a value every four bytes, and
+/// `[a.a.a...]` a table every two). A table or a list counts as two values,
+/// since it is a map or a vector besides. A room of
+/// [`crate::fleet::MAX_HOSTS`] hosts of thirty values each fits (a host with
+/// its name, MAC, disk, a static network and kernel overrides counts about
+/// twenty-five).
+pub const MAX_VALUES: usize = 300_000;
 
 /// A TOML document with positions, or its syntax errors in the report.
 pub(crate) fn document<'i>(text: &'i str, rep: &mut Report) -> Option<Spanned<DeTable<'i>>> {
@@ -390,7 +394,7 @@ pub(crate) fn document<'i>(text: &'i str, rep: &mut Report) -> Option<Spanned<De
         rep.error(
             "(size)",
             Some(span),
-            format!("the document holds more than {MAX_VALUES} values (keys, list items and table headers); this is the first past the limit"),
+            format!("the document holds more than {MAX_VALUES} values (keys, list items, tables and lists, which count two); this is the first past the limit"),
             "split it (an inventory into several rooms), or write lists shorter: a kernel command line, a package list or a CPU list never needs this many",
         );
         return None;
@@ -416,22 +420,24 @@ pub(crate) fn document<'i>(text: &'i str, rep: &mut Report) -> Option<Spanned<De
 }
 
 /// Where the document's values pass [`MAX_VALUES`], if they do: counted on
-/// the lexer's tokens (which keep `,` `=` `[` inside strings and comments out
-/// of the count) as they stream, before any tree is built. Every value follows
-/// a `=` or a `,`, or opens a list; a table header counts as its bracket.
+/// the lexer's tokens (which keep `,` `=` `[` `.` inside strings and comments
+/// out of the count) as they stream, before any tree is built. Every value
+/// follows a `=` or a `,`, or opens a list; a table header counts as its
+/// bracket, and every dot of a key as the table it makes (a float's dot
+/// counts too, which only errs on the safe side); tables and lists count two.
 fn too_many_values(text: &str) -> Option<Span> {
     use toml_parser::lexer::TokenKind;
     let mut n = 0usize;
     for t in toml_parser::Source::new(text).lex() {
-        if matches!(
-            t.kind(),
-            TokenKind::Equals | TokenKind::Comma | TokenKind::LeftSquareBracket
-        ) {
-            n += 1;
-            if n > MAX_VALUES {
-                let span = t.span();
-                return Some(span.start()..span.end());
-            }
+        n += match t.kind() {
+            TokenKind::Equals | TokenKind::Comma => 1,
+            // A table or a list: a map or a vector besides its value.
+            TokenKind::LeftSquareBracket | TokenKind::Dot => 2,
+            _ => continue,
+        };
+        if n > MAX_VALUES {
+            let span = t.span();
+            return Some(span.start()..span.end());
         }
     }
     None
