@@ -682,3 +682,39 @@ fn an_empty_profile_is_valid() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(Path::new(&t.path().join("o/kickstart/studio.ks")).is_file());
 }
+
+/// An EL target gets no live spin kickstart (anaconda-live and livesys-scripts
+/// are Fedora's), and render says so and names what to use instead; a Fedora
+/// target gets both kickstarts.
+#[test]
+fn el_targets_get_no_live_spin() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("el");
+    let o = run(bin()
+        .arg("render")
+        .arg(repo().join("examples/el10-rt.toml"))
+        .arg("-o")
+        .arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let kickstarts = listing(&out.join("kickstart"));
+    assert_eq!(kickstarts.len(), 1, "{kickstarts:?}");
+    assert!(!kickstarts[0].ends_with("-live.ks"), "{kickstarts:?}");
+    let err = stderr(&o);
+    assert!(
+        err.contains("no live spin kickstart: EL 10 has no anaconda-live")
+            && err.contains(&format!("mkksiso --ks kickstart/{}", kickstarts[0])),
+        "{err}"
+    );
+    let fedora = t.path().join("fedora");
+    let o = run(bin()
+        .arg("render")
+        .arg(repo().join("examples/studio.toml"))
+        .arg("-o")
+        .arg(&fedora));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("no live spin"), "{}", stderr(&o));
+    assert_eq!(
+        listing(&fedora.join("kickstart")),
+        ["studio-live.ks", "studio.ks"]
+    );
+}

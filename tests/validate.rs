@@ -12,6 +12,7 @@ use common::*;
 
 const NAMES: &[&str] = &[
     "kickstart",
+    "live",
     "rpm-spec",
     "scriptlets",
     "units",
@@ -74,7 +75,7 @@ fn text_output_lists_every_validator() {
             "{name}:\n{out}"
         );
     }
-    assert!(out.contains("10 passed, 0 failed, 0 unavailable"), "{out}");
+    assert!(out.contains("11 passed, 0 failed, 0 unavailable"), "{out}");
 }
 
 /// Render the default profile, break one thing, and expect exactly that
@@ -113,6 +114,56 @@ fn broken_artifacts_fail_with_the_tools_message() {
         |d| replace(&d.join("kickstart/studio.ks"), "%end", "%ebd"),
         "kickstart",
         "does not end with %end",
+    );
+    // The live spin: each rule of the live validator, one break each.
+    let live = |d: &Path| d.join("kickstart/studio-live.ks");
+    broken(
+        "livesys-late not enabled",
+        |d| {
+            replace(
+                &live(d),
+                "enable livesys.service livesys-late.service",
+                "enable livesys.service",
+            )
+        },
+        "live",
+        "livesys-late.service is not enabled",
+    );
+    broken(
+        "kernel-rt beside the kernel Anaconda adds",
+        |d| replace(&live(d), "\nkernel\n", "\nkernel-rt\n"),
+        "live",
+        "holds 2 (kernel, kernel-rt)",
+    );
+    broken(
+        "no anaconda-install-env-deps",
+        |d| replace(&live(d), "anaconda-install-env-deps\n", ""),
+        "live",
+        "anaconda-install-env-deps is missing",
+    );
+    broken(
+        "syslinux back in",
+        |d| {
+            replace(
+                &live(d),
+                "glibc-all-langpacks\n",
+                "glibc-all-langpacks\nsyslinux\n",
+            )
+        },
+        "live",
+        "syslinux is listed",
+    );
+    broken(
+        "machine-id kept",
+        |d| replace(&live(d), "rm -f /etc/machine-id\n", ""),
+        "live",
+        "does not empty /etc/machine-id",
+    );
+    broken(
+        "a live kickstart for an EL target",
+        |d| replace(&live(d), "#version=F44", "#version=RHEL10"),
+        "live",
+        "an EL target has no anaconda-live",
     );
     broken(
         "an unexpanded macro in the spec",

@@ -68,6 +68,9 @@ pub(super) fn render(
             artifacts.len(),
             text::one_line(&out.display().to_string())
         )?;
+        if let Some(why) = render::no_live_spin(profile.target.distro) {
+            errln!("{}", why.replace("NAME", &profile.name))?;
+        }
     }
     Ok(exit::OK)
 }

@@ -78,16 +78,35 @@ impl<'a> View<'a> {
 pub fn render(plan: &Plan, tera: &tera::Tera) -> Result<Vec<Artifact>, RenderBug> {
     let name = &plan.profile.name;
     let view = View::new(plan, DHCP_NETWORK);
-    Ok(vec![
-        Artifact::text(
-            format!("kickstart/{name}.ks"),
-            render_view(tera, "kickstart/install.ks", plan, "ks", &view)?,
-        ),
-        Artifact::text(
+    let mut out = vec![Artifact::text(
+        format!("kickstart/{name}.ks"),
+        render_view(tera, "kickstart/install.ks", plan, "ks", &view)?,
+    )];
+    if no_live_spin(plan.profile.target.distro).is_none() {
+        out.push(Artifact::text(
             format!("kickstart/{name}-live.ks"),
             render_view(tera, "kickstart/live.ks", plan, "ks", &view)?,
+        ));
+    }
+    Ok(out)
+}
+
+/// Why the target gets no live spin kickstart, or None when it gets one.
+///
+/// anaconda.spec builds `anaconda-live` only for Fedora and ELN
+/// (`%bcond live %[%{defined fedora} || %{defined eln}]`), and livesys-scripts
+/// is not in the EL base repositories: on EL, livemedia-creator cannot build
+/// a live image that boots to a session and installs.
+pub fn no_live_spin(distro: Distro) -> Option<&'static str> {
+    match distro {
+        Distro::Fedora => None,
+        Distro::CentosStream | Distro::Almalinux | Distro::Rhel => Some(
+            "no live spin kickstart: EL 10 has no anaconda-live and no livesys-scripts, so \
+             livemedia-creator cannot build one; make an installer ISO that carries the \
+             installation kickstart instead (lorax's mkksiso --ks kickstart/NAME.ks BOOT.iso \
+             OUT.iso), or deploy the bootc image",
         ),
-    ])
+    }
 }
 
 /// The installation kickstart with these lines for the machine (empty for a

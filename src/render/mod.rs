@@ -20,7 +20,7 @@ use serde::Serialize;
 
 pub use crate::artifact::{Artifact, Content};
 pub use facts::{Plan, RootfsFile, TOOL};
-pub use kickstart::DHCP_NETWORK;
+pub use kickstart::{DHCP_NETWORK, no_live_spin};
 
 use crate::profile::Profile;
 use crate::selinux::Compiled;

@@ -9,6 +9,7 @@ pub mod consistency;
 mod dropins;
 mod fleet;
 mod kickstart;
+mod live;
 mod rpm_spec;
 mod scriptlets;
 mod selinux;
@@ -99,6 +100,11 @@ pub const VALIDATORS: &[Validator] = &[
         name: "kickstart",
         description: "pykickstart's ksvalidator with the kickstart's handler (#version=) on both kickstarts; ksflatten succeeds",
         run: kickstart::validate,
+    },
+    Validator {
+        name: "live",
+        description: "the live spin kickstart enables livesys and livesys-late, holds one kernel (counting the kernel Anaconda adds) and lorax's live package set, empties /etc/machine-id; no live kickstart for an EL target",
+        run: live::validate,
     },
     Validator {
         name: "rpm-spec",
