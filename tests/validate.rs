@@ -110,6 +110,18 @@ fn replace(path: &Path, from: &str, to: &str) {
 fn broken_artifacts_fail_with_the_tools_message() {
     rpmlint_config();
     broken(
+        "users in bootc/config.toml that the disk image's build line leaves out",
+        |d| {
+            fs::write(
+                d.join("bootc/config.toml"),
+                "[[customizations.user]]\nname = \"musician\"\n",
+            )
+            .unwrap()
+        },
+        "bootc",
+        "leaves out --blueprint config.toml",
+    );
+    broken(
         "one byte of a kickstart",
         |d| replace(&d.join("kickstart/studio.ks"), "%end", "%ebd"),
         "kickstart",

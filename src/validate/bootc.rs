@@ -171,7 +171,38 @@ fn check_kargs(rel: &str, bytes: &[u8]) -> Vec<String> {
 }
 
 /// Check the Containerfile, adding problems; returns the pass summary.
+/// The bootc-image-builder config with the users.
+const CONFIG: &str = "bootc/config.toml";
+
 fn check_containerfile(tree: &Tree, text: &str, problems: &mut Vec<String>) -> String {
+    // The users are in config.toml, which image-builder reads only from
+    // `--blueprint` (image-builder-cli cmd/image-builder/main.go: `build`
+    // takes the manifest command's flags, `--blueprint` among them): a build
+    // line that leaves it out makes a disk image nobody can log in to.
+    if tree.files.contains_key(CONFIG) {
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("image-builder build") && l.contains("--bootc-ref"))
+            .collect();
+        if lines.is_empty() {
+            problems.push(format!(
+                "{CONTAINERFILE}: no `image-builder build --bootc-ref` line to make the disk image with {CONFIG}'s users"
+            ));
+        }
+        for l in lines {
+            if !l
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .windows(2)
+                .any(|w| w == ["--blueprint", "config.toml"])
+            {
+                problems.push(format!(
+                    "{CONTAINERFILE}: `{}` leaves out --blueprint config.toml: the disk image would get none of the profile's users",
+                    l.trim_start_matches(['#', ' '])
+                ));
+            }
+        }
+    }
     let instructions = parse(text, problems);
     let at = |line: usize| format!("{CONTAINERFILE}:{line}");
 
