@@ -299,6 +299,9 @@ pub fn validate(tree: &Tree) -> Outcome {
 }
 
 /// One blueprint: a summary, or every problem found (prefixed with `rel`).
+/// What a first-boot unit installing SELinux modules must come before.
+const FIRST_BOOT_BEFORE: &[&str] = &["systemd-user-sessions.service", "rtkit-daemon.service"];
+
 fn check(rel: &str, text: &str) -> Result<String, Vec<String>> {
     let bp: Blueprint = toml::from_str(text).map_err(|e| vec![toml_error(rel, text, &e)])?;
     let c = &bp.customizations;
@@ -339,6 +342,50 @@ fn check(rel: &str, text: &str) -> Result<String, Vec<String>> {
     if let Some(name) = c.kernel.as_ref().and_then(|k| k.name.as_deref()) {
         if name.trim().is_empty() {
             problem("customizations.kernel.name", "must not be empty".into());
+        }
+    }
+
+    // A first-boot unit that installs SELinux modules unblocks the audio
+    // stack: it must be done before the musician's session (PipeWire,
+    // WirePlumber and JACK run there, after systemd-user-sessions.service)
+    // and rtkit-daemon, which grants them realtime, start; otherwise the
+    // first boot runs them under the policy the modules were to widen.
+    for (i, f) in c.files.iter().enumerate() {
+        let Some(data) = f.data.as_deref() else {
+            continue;
+        };
+        let installs_modules = f.path.ends_with(".service")
+            && data.lines().any(|l| {
+                l.trim_start().starts_with("ExecStart=")
+                    && l.contains("semodule")
+                    && l.split_whitespace().any(|w| w == "-i")
+            });
+        if !installs_modules {
+            continue;
+        }
+        // Before= counts in the [Unit] section only (systemd.unit(5)).
+        let mut section = "";
+        let before: Vec<&str> = data
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim();
+                if l.starts_with('[') {
+                    section = l;
+                }
+                l.strip_prefix("Before=").filter(|_| section == "[Unit]")
+            })
+            .flat_map(str::split_whitespace)
+            .collect();
+        for needed in FIRST_BOOT_BEFORE {
+            if !before.contains(needed) {
+                problem(
+                    &format!("customizations.files[{i}]"),
+                    format!(
+                        "{} installs SELinux modules at the first boot but is not ordered Before={needed}: the audio it unblocks would start first",
+                        f.path
+                    ),
+                );
+            }
         }
     }
 
@@ -772,6 +819,31 @@ ExecStart=/bin/sh /etc/rtaudio-tuning/irq-priority.sh
             &moved,
             "customizations.files[1].path: its folder /etc/rtaudio-tuning is not a standard one",
         );
+    }
+
+    #[test]
+    fn the_first_boot_selinux_unit_comes_before_the_audio_it_unblocks() {
+        let unit = "[Service]\nType=oneshot\nExecStart=/bin/sh /etc/rtaudio-tuning/irq-priority.sh";
+        let installs = "[Service]\nType=oneshot\nExecStart=/usr/sbin/semodule -X 200 -i /etc/rtaudio-tuning/selinux/x.cil";
+        let unordered = RENDERED.replace(unit, installs);
+        fails_with(
+            &unordered,
+            "installs SELinux modules at the first boot but is not ordered Before=systemd-user-sessions.service",
+        );
+        fails_with(&unordered, "Before=rtkit-daemon.service");
+        // In [Service], Before= is no ordering at all.
+        let misplaced = RENDERED.replace(
+            unit,
+            &format!("{installs}\nBefore=systemd-user-sessions.service rtkit-daemon.service"),
+        );
+        fails_with(&misplaced, "Before=rtkit-daemon.service");
+        let ordered = RENDERED.replace(
+            unit,
+            &format!(
+                "[Unit]\nBefore=systemd-user-sessions.service rtkit-daemon.service\n{installs}"
+            ),
+        );
+        assert_eq!(run(&ordered).status, Status::Pass);
     }
 
     #[test]
