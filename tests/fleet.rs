@@ -148,9 +148,21 @@ fn a_host_differs_from_its_profile_only_where_the_inventory_says() {
     let expected = read(&single.join("kickstart/studio.ks"));
     let host = read(&out.join("hosts/studio-01.ks"));
     // The same kickstart, its network line replaced by the host's own lines
-    // at the end.
+    // at the end, its install source by the room's mirror.
     let dhcp = "network --bootproto=dhcp --device=link --activate\n";
     assert_eq!(expected.matches(dhcp).count(), 1);
+    let internet: String = expected
+        .lines()
+        .filter(|l| l.starts_with("url ") || l.starts_with("repo --name=updates "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(internet.lines().count(), 2, "{expected}");
+    let expected = expected.replace(
+        &internet,
+        "# Install source: the room's mirror ([pxe].repo of the inventory, which the PXE\n\
+         # menus pass as inst.repo= too); Anaconda takes this line over inst.repo=.\n\
+         url --url=\"http://10.20.0.1/fedora/44/os/\"\n",
+    );
     let wanted = format!(
         "{}\n# This machine: host \"studio-01\" of the fleet (its network and install disk).\n\
          network --bootproto=dhcp --device=52:54:00:20:00:01 --activate --hostname=studio-01\n\
@@ -923,4 +935,91 @@ fn third_review_findings_stay_fixed() {
             "room.toml:5:16",
         ],
     );
+}
+
+/// Issue 14: a room with a mirror installs from it, and pxelinux is never
+/// handed an https:// URL; the fleet validator fails a tree that does either.
+#[test]
+fn hosts_install_from_the_room_and_pxelinux_gets_no_https() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("fleet");
+    ok(&fleet(&example(), &out, &[]));
+    let mirror = "http://10.20.0.1/fedora/44/os/";
+    for h in ["studio-01", "studio-02", "booth"] {
+        let ks = read(&out.join(format!("hosts/{h}.ks")));
+        assert!(ks.contains(&format!("\nurl --url=\"{mirror}\"\n")), "{ks}");
+        assert!(!ks.contains("mirrorlist"), "{ks}");
+        assert!(!ks.contains("--name=updates"), "{ks}");
+    }
+    let o = validate_fleet(&out);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+
+    // The internet's mirror list back in a host kickstart fails the tree.
+    let ks = out.join("hosts/booth.ks");
+    let good = read(&ks);
+    let internet = "url --mirrorlist=\"https://mirrors.fedoraproject.org/mirrorlist?repo=fedora-44&arch=x86_64\"\nrepo --name=updates --mirrorlist=\"https://mirrors.fedoraproject.org/mirrorlist?repo=updates-released-f44&arch=x86_64\"";
+    fs::write(
+        &ks,
+        good.replace(&format!("url --url=\"{mirror}\""), internet),
+    )
+    .unwrap();
+    let o = validate_fleet(&out);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    for want in [
+        "hosts/booth.ks",
+        "url --mirrorlist",
+        "repo --mirrorlist",
+        "url is not --url=",
+    ] {
+        assert!(stdout(&o).contains(want), "{want}: {}", stdout(&o));
+    }
+    // Another mirror than the menus' fails too.
+    fs::write(&ks, good.replace(mirror, "http://10.20.0.9/fedora/44/os/")).unwrap();
+    let o = validate_fleet(&out);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("the inst.repo= of the PXE menus"),
+        "{}",
+        stdout(&o)
+    );
+    fs::write(&ks, &good).unwrap();
+
+    // An https:// kernel in the pxelinux menu fails: lpxelinux has no TLS.
+    let menu = out.join("pxe/pxelinux.menu");
+    let text = read(&menu);
+    fs::write(&menu, text.replace("KERNEL http://", "KERNEL https://")).unwrap();
+    let o = validate_fleet(&out);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("pxelinux fetches tftp, http, ftp only, not https://"),
+        "{}",
+        stdout(&o)
+    );
+
+    // An https:// installer: iPXE's script only, and a warning saying so.
+    fs::copy(
+        repo().join("examples/studio.toml"),
+        t.path().join("studio.toml"),
+    )
+    .unwrap();
+    fs::create_dir(t.path().join("room")).unwrap();
+    let inv = t.path().join("room/room.toml");
+    fs::write(
+        &inv,
+        read(&example()).replace("kernel = \"http://", "kernel = \"https://"),
+    )
+    .unwrap();
+    let out2 = t.path().join("fleet2");
+    let o = fleet(&inv, &out2, &[]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("pxe/pxelinux.menu are not written"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(out2.join("pxe/boot.ipxe").is_file());
+    assert!(!out2.join("pxe/pxelinux.menu").exists());
+    assert!(!out2.join("pxe/grub.cfg").exists());
+    let o = validate_fleet(&out2);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
 }

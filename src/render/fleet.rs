@@ -182,11 +182,16 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
 
 /// A variant's kickstart body and image-mode snippet; `base` is `None` for
 /// the base profile itself, which the shared image already is.
-fn variant_out(plan: &Plan, base: Option<&Plan>) -> Result<VariantOut, RenderBug> {
+fn variant_out(
+    plan: &Plan,
+    base: Option<&Plan>,
+    room_repo: Option<&str>,
+) -> Result<VariantOut, RenderBug> {
     // The variant's kickstart without the network line; each host's own
     // lines go at its end (kickstart commands may follow the sections), so
     // that the body's sha256 state is computed once per variant.
-    let body = render::kickstart::install(plan, render::templates::engine(), "")?.into_bytes();
+    let body =
+        render::kickstart::install(plan, render::templates::engine(), "", room_repo)?.into_bytes();
     let mut body_sha = Sha256::new();
     body_sha.update(&body);
     let image_mode = match base {
@@ -280,11 +285,17 @@ pub fn render(fleet: &Fleet, compiled: &Compiled) -> Result<Rendered, RenderBug>
         .collect();
 
     // One render per variant (the base's plan is the one above).
+    // With a PXE room, its mirror is every host's install source.
+    let room_repo = fleet.pxe.as_ref().map(|x| x.repo.as_str());
     let mut outs = Vec::with_capacity(fleet.variants.len());
     for p in &fleet.variants[1..] {
-        outs.push(variant_out(&render::plan(p, compiled)?, Some(&base_plan))?);
+        outs.push(variant_out(
+            &render::plan(p, compiled)?,
+            Some(&base_plan),
+            room_repo,
+        )?);
     }
-    outs.insert(0, variant_out(&base_plan, None)?);
+    outs.insert(0, variant_out(&base_plan, None, room_repo)?);
 
     // Hosts on every core: their own lines and hashes.
     let rendered: Vec<(Artifact, String)> =
@@ -372,8 +383,8 @@ pub fn render(fleet: &Fleet, compiled: &Compiled) -> Result<Rendered, RenderBug>
     Ok(Rendered { artifacts, hashes })
 }
 
-/// The PXE menus of a room: iPXE and pxelinux, and GRUB's when the installer
-/// is served over HTTP.
+/// The PXE menus of a room: iPXE's, and pxelinux's and GRUB's when the
+/// installer is served over plain HTTP.
 fn pxe_menus(fleet: &Fleet, pxe: &Pxe, profile: &str) -> Result<Vec<Artifact>, RenderBug> {
     let ctx = PxeCtx {
         tool: render::TOOL,
@@ -394,11 +405,13 @@ fn pxe_menus(fleet: &Fleet, pxe: &Pxe, profile: &str) -> Result<Vec<Artifact>, R
             })
             .collect(),
     };
-    let mut menus = vec![
-        ("fleet/boot.ipxe", "pxe/boot.ipxe"),
-        ("fleet/pxelinux.cfg", "pxe/pxelinux.menu"),
-    ];
+    let mut menus = vec![("fleet/boot.ipxe", "pxe/boot.ipxe")];
+    // GRUB and lpxelinux fetch over plain HTTP only (lpxelinux's schemes are
+    // tftp, http and ftp: syslinux core/fs/pxe/core.c, url_schemes[]); with
+    // an https:// kernel or initrd only iPXE's script is written, and the
+    // inventory's walker says so.
     if ctx.grub_kernel.is_some() && ctx.grub_initrd.is_some() {
+        menus.push(("fleet/pxelinux.cfg", "pxe/pxelinux.menu"));
         menus.push(("fleet/grub.cfg", "pxe/grub.cfg"));
     }
     let ctx = tera::Context::from_serialize(ctx).map_err(|e| RenderBug {
