@@ -2,8 +2,8 @@
 //! its kickstart, every PXE menu entry points at a kickstart of the tree, the
 //! iPXE script's `goto`s have their labels, GRUB's own parser
 //! (`grub-script-check`) accepts the GRUB fragment, pxelinux is given only
-//! URLs it can fetch, and host kickstarts install from the room's mirror when
-//! the menus name one.
+//! URLs it can fetch, host kickstarts install from the room's mirror when
+//! the menus name one, and image-mode snippets change no file of the image.
 
 use std::collections::BTreeSet;
 
@@ -88,6 +88,7 @@ pub fn validate(tree: &Tree) -> Outcome {
 
     problems.extend(pxelinux_schemes(tree));
     problems.extend(install_from_room(tree));
+    problems.extend(snippets_leave_the_image_alone(tree));
 
     if let Some(ipxe) = tree.text("pxe/boot.ipxe") {
         problems.extend(ipxe_labels(ipxe));
@@ -175,6 +176,58 @@ fn menus_match(tree: &Tree, by_mac: &std::collections::BTreeMap<String, &str>) -
                 .and_then(|r| r.split('"').next())
                 .unwrap_or("");
             problems.extend(check("pxe/grub.cfg", n + 1, mac, host));
+        }
+    }
+    problems
+}
+
+/// An image-mode snippet writes or removes no file the shared image ships
+/// under /etc (`bootc/rootfs/etc/...`): ostree's three-way merge of /etc keeps
+/// a file the host changed, so the image's later versions of it would never
+/// apply there. A unit whose drop-ins the snippet writes is restarted
+/// (`systemctl try-restart`), or the running one keeps its old settings.
+fn snippets_leave_the_image_alone(tree: &Tree) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (rel, bytes) in tree.under("image-mode/") {
+        let text = String::from_utf8_lossy(bytes);
+        let mut restarted: BTreeSet<&str> = BTreeSet::new();
+        let mut dropins: Vec<(usize, &str)> = Vec::new();
+        for line in text.lines() {
+            if let Some(units) = line.trim().strip_prefix("systemctl try-restart ") {
+                restarted.extend(units.split_whitespace());
+            }
+        }
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            let paths: Vec<&str> = if let Some(rest) = line.strip_prefix("cat >") {
+                rest.split_whitespace().take(1).collect()
+            } else if let Some(rest) = line.strip_prefix("rm -f ") {
+                rest.split_whitespace().collect()
+            } else {
+                continue;
+            };
+            for path in paths {
+                if tree.files.contains_key(&format!("bootc/rootfs{path}")) {
+                    problems.push(format!(
+                        "{rel}:{}: {path} is the image's: a host that changes it never gets the image's later versions (ostree keeps a changed /etc file); write the host's values to a file the image does not ship",
+                        n + 1
+                    ));
+                }
+                if let Some(unit) = path
+                    .strip_prefix("/etc/systemd/system/")
+                    .and_then(|p| p.split_once(".d/"))
+                    .map(|(u, _)| u)
+                {
+                    dropins.push((n + 1, unit));
+                }
+            }
+        }
+        for (n, unit) in dropins {
+            if !restarted.contains(unit) {
+                problems.push(format!(
+                    "{rel}:{n}: writes a drop-in of {unit} and does not `systemctl try-restart {unit}`: the running unit keeps its old settings"
+                ));
+            }
         }
     }
     problems
