@@ -28,6 +28,22 @@ fn ok(o: &std::process::Output) {
     assert!(o.status.success(), "fleet failed:\n{}", stderr(o));
 }
 
+/// The example profile beside an inventory written in `dir`.
+fn copy_studio(dir: &Path) {
+    fs::copy(repo().join("examples/studio.toml"), dir.join("studio.toml")).unwrap();
+}
+
+/// The image-mode snippet index.json gives a host.
+fn snippet_of(out: &Path, index: &serde_json::Value, host: &str) -> PathBuf {
+    let h = index["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == host)
+        .unwrap();
+    out.join(h["image_mode"].as_str().unwrap())
+}
+
 fn read(p: &Path) -> String {
     fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -148,9 +164,21 @@ fn a_host_differs_from_its_profile_only_where_the_inventory_says() {
     let expected = read(&single.join("kickstart/studio.ks"));
     let host = read(&out.join("hosts/studio-01.ks"));
     // The same kickstart, its network line replaced by the host's own lines
-    // at the end.
+    // at the end, its install source by the room's mirror.
     let dhcp = "network --bootproto=dhcp --device=link --activate\n";
     assert_eq!(expected.matches(dhcp).count(), 1);
+    let internet: String = expected
+        .lines()
+        .filter(|l| l.starts_with("url ") || l.starts_with("repo --name=updates "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(internet.lines().count(), 2, "{expected}");
+    let expected = expected.replace(
+        &internet,
+        "# Install source: the room's mirror ([pxe].repo of the inventory, which the PXE\n\
+         # menus pass as inst.repo= too); Anaconda takes this line over inst.repo=.\n\
+         url --url=\"http://10.20.0.1/fedora/44/os/\"\n",
+    );
     let wanted = format!(
         "{}\n# This machine: host \"studio-01\" of the fleet (its network and install disk).\n\
          network --bootproto=dhcp --device=52:54:00:20:00:01 --activate --hostname=studio-01\n\
@@ -180,15 +208,7 @@ fn image_mode_snippets_hold_what_differs_from_the_image() {
     let out = t.path().join("fleet");
     ok(&fleet(&example(), &out, &[]));
     let index: serde_json::Value = serde_json::from_str(&read(&out.join("index.json"))).unwrap();
-    let snippet = |host: &str| -> String {
-        let h = index["hosts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|h| h["name"] == host)
-            .unwrap();
-        read(&out.join(h["image_mode"].as_str().unwrap()))
-    };
+    let snippet = |host: &str| read(&snippet_of(&out, &index, host));
     let s2 = snippet("studio-02");
     assert!(s2.contains("rpm-ostree kargs --unchanged-exit-77 --append-if-missing=intel_pstate=disable --append-if-missing=isolcpus=managed_irq,domain,2-3"), "{s2}");
     assert!(s2.contains("IRQBALANCE_BANNED_CPULIST=2-3"), "{s2}");
@@ -210,11 +230,7 @@ fn unchanged_hosts_are_not_rewritten() {
     let t = tempfile::tempdir().unwrap();
     let inv = t.path().join("room.toml");
     fs::copy(example(), &inv).unwrap();
-    fs::copy(
-        repo().join("examples/studio.toml"),
-        t.path().join("studio.toml"),
-    )
-    .unwrap();
+    copy_studio(t.path());
     let text = read(&inv).replace("\"../studio.toml\"", "\"studio.toml\"");
     fs::write(&inv, &text).unwrap();
     let out = t.path().join("fleet");
@@ -248,11 +264,7 @@ fn unchanged_hosts_are_not_rewritten() {
 
 fn refused(inventory: &str, expected: &[&str]) {
     let t = tempfile::tempdir().unwrap();
-    fs::copy(
-        repo().join("examples/studio.toml"),
-        t.path().join("studio.toml"),
-    )
-    .unwrap();
+    copy_studio(t.path());
     let inv = t.path().join("room.toml");
     fs::write(&inv, inventory).unwrap();
     let out = t.path().join("fleet");
@@ -408,11 +420,7 @@ fn an_inline_profile_works_like_a_file() {
     ok(&fleet(&p, &out, &[]));
     let file_based = t.path().join("file");
     let inv2 = t.path().join("room2.toml");
-    fs::copy(
-        repo().join("examples/studio.toml"),
-        t.path().join("studio.toml"),
-    )
-    .unwrap();
+    copy_studio(t.path());
     fs::write(&inv2, format!("{HEAD}[[host]]\nname = \"a\"\n")).unwrap();
     ok(&fleet(&inv2, &file_based, &[]));
     assert_eq!(
@@ -470,11 +478,7 @@ fn a_profile_with_a_selinux_module_and_json_output() {
 #[test]
 fn review_findings_stay_fixed() {
     let t = tempfile::tempdir().unwrap();
-    fs::copy(
-        repo().join("examples/studio.toml"),
-        t.path().join("studio.toml"),
-    )
-    .unwrap();
+    copy_studio(t.path());
     let p = t.path().join("room.toml");
     let pxe = "[pxe]\nurl = \"http://10.0.0.1/fleet\"\nkernel = \"http://10.0.0.1/k\"\ninitrd = \"http://10.0.0.1/i\"\nrepo = \"http://10.0.0.1/os\"\n";
     let hosts = "[[host]]\nname = \"a\"\nmac = \"52:54:00:00:00:0a\"\n[host.kernel]\ncpu = \"amd\"\n\
@@ -561,11 +565,7 @@ fn review_findings_stay_fixed() {
 #[test]
 fn concurrent_renders_do_not_mix() {
     let t = tempfile::tempdir().unwrap();
-    fs::copy(
-        repo().join("examples/studio.toml"),
-        t.path().join("studio.toml"),
-    )
-    .unwrap();
+    copy_studio(t.path());
     let mut one = String::from(HEAD);
     let mut two = String::from(HEAD);
     for i in 0..2000 {
@@ -692,11 +692,7 @@ fn second_review_findings_stay_fixed() {
 #[test]
 fn too_many_hosts_are_refused() {
     let t = tempfile::tempdir().unwrap();
-    fs::copy(
-        repo().join("examples/studio.toml"),
-        t.path().join("studio.toml"),
-    )
-    .unwrap();
+    copy_studio(t.path());
     let mut inv = String::from(HEAD);
     for i in 0..10_001 {
         inv.push_str(&format!("[[host]]\nname = \"h{i}\"\n"));
@@ -923,4 +919,173 @@ fn third_review_findings_stay_fixed() {
             "room.toml:5:16",
         ],
     );
+}
+
+/// Issue 14: a room with a mirror installs from it, and pxelinux is never
+/// handed an https:// URL; the fleet validator fails a tree that does either.
+#[test]
+fn hosts_install_from_the_room_and_pxelinux_gets_no_https() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("fleet");
+    ok(&fleet(&example(), &out, &[]));
+    let mirror = "http://10.20.0.1/fedora/44/os/";
+    for h in ["studio-01", "studio-02", "booth"] {
+        let ks = read(&out.join(format!("hosts/{h}.ks")));
+        assert!(ks.contains(&format!("\nurl --url=\"{mirror}\"\n")), "{ks}");
+        assert!(!ks.contains("mirrorlist"), "{ks}");
+        assert!(!ks.contains("--name=updates"), "{ks}");
+    }
+    let o = validate_fleet(&out);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+
+    // The internet's mirror list back in a host kickstart fails the tree.
+    let ks = out.join("hosts/booth.ks");
+    let good = read(&ks);
+    let internet = "url --mirrorlist=\"https://mirrors.fedoraproject.org/mirrorlist?repo=fedora-44&arch=x86_64\"\nrepo --name=updates --mirrorlist=\"https://mirrors.fedoraproject.org/mirrorlist?repo=updates-released-f44&arch=x86_64\"";
+    fs::write(
+        &ks,
+        good.replace(&format!("url --url=\"{mirror}\""), internet),
+    )
+    .unwrap();
+    let o = validate_fleet(&out);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    for want in [
+        "hosts/booth.ks",
+        "url --mirrorlist",
+        "repo --mirrorlist",
+        "url is not --url=",
+    ] {
+        assert!(stdout(&o).contains(want), "{want}: {}", stdout(&o));
+    }
+    // Another mirror than the menus' fails too.
+    fs::write(&ks, good.replace(mirror, "http://10.20.0.9/fedora/44/os/")).unwrap();
+    let o = validate_fleet(&out);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("the inst.repo= of the PXE menus"),
+        "{}",
+        stdout(&o)
+    );
+    fs::write(&ks, &good).unwrap();
+
+    // An https:// kernel in the pxelinux menu fails: lpxelinux has no TLS.
+    let menu = out.join("pxe/pxelinux.menu");
+    let text = read(&menu);
+    fs::write(&menu, text.replace("KERNEL http://", "KERNEL https://")).unwrap();
+    let o = validate_fleet(&out);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("pxelinux fetches tftp, http, ftp only, not https://"),
+        "{}",
+        stdout(&o)
+    );
+
+    // An https:// installer: iPXE's script only, and a warning saying so.
+    copy_studio(t.path());
+    fs::create_dir(t.path().join("room")).unwrap();
+    let inv = t.path().join("room/room.toml");
+    fs::write(
+        &inv,
+        read(&example()).replace("kernel = \"http://", "kernel = \"https://"),
+    )
+    .unwrap();
+    let out2 = t.path().join("fleet2");
+    let o = fleet(&inv, &out2, &[]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("pxe/pxelinux.menu are not written"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(out2.join("pxe/boot.ipxe").is_file());
+    assert!(!out2.join("pxe/pxelinux.menu").exists());
+    assert!(!out2.join("pxe/grub.cfg").exists());
+    let o = validate_fleet(&out2);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}
+
+/// Issue 14: image-mode snippets leave the image's /etc files alone (ostree
+/// keeps a changed /etc file, so the image's later versions would never
+/// apply): a host's values go to /etc/rtaudio-tuning/host/ with a drop-in
+/// that points the unit there, and the unit is restarted.
+#[test]
+fn image_mode_snippets_keep_the_image_files_the_images() {
+    let t = tempfile::tempdir().unwrap();
+    copy_studio(t.path());
+    let inv = t.path().join("room.toml");
+    fs::write(
+        &inv,
+        "version = 1\nprofile = \"studio.toml\"\n\
+         [[host]]\nname = \"a\"\n[host.irq]\nban = [42]\n\
+         [[host]]\nname = \"b\"\n[[host.irq.priority]]\nmatch = \"snd\"\nprio = 70\n\
+         [[host]]\nname = \"c\"\n[host.irq]\npriority = []\n",
+    )
+    .unwrap();
+    let out = t.path().join("fleet");
+    ok(&fleet(&inv, &out, &[]));
+    let index: serde_json::Value = serde_json::from_str(&read(&out.join("index.json"))).unwrap();
+    let snippet = |host: &str| snippet_of(&out, &index, host);
+    let a = read(&snippet("a"));
+    assert!(
+        !a.contains("cat >/etc/rtaudio-tuning/irqbalance.env"),
+        "{a}"
+    );
+    assert!(
+        a.contains("cat >/etc/rtaudio-tuning/host/irqbalance.env <<")
+            && a.contains("IRQBALANCE_ARGS=\"--banirq=42\"\n"),
+        "{a}"
+    );
+    assert!(
+        a.contains("cat >/etc/systemd/system/irqbalance.service.d/rtaudio-tuning.host.conf <<")
+            && a.contains("\nEnvironmentFile=/etc/rtaudio-tuning/host/irqbalance.env\n"),
+        "{a}"
+    );
+    assert!(
+        a.contains("\nsystemctl try-restart irqbalance.service\n"),
+        "{a}"
+    );
+    // A script the image's unit runs: the host's copy runs instead.
+    let b = read(&snippet("b"));
+    assert!(
+        !b.contains("cat >/etc/rtaudio-tuning/irq-priority.sh"),
+        "{b}"
+    );
+    assert!(
+        b.contains("\nExecStart=\nExecStart=/bin/sh /etc/rtaudio-tuning/host/irq-priority.sh\n"),
+        "{b}"
+    );
+    assert!(
+        b.contains("\nsystemctl try-restart rtaudio-irq-priority.service\n"),
+        "{b}"
+    );
+    // A host without the image's script keeps it and masks the unit that
+    // runs it (udev would still start a disabled one).
+    let c = read(&snippet("c"));
+    assert!(!c.contains("/etc/rtaudio-tuning/irq-priority.sh"), "{c}");
+    assert!(
+        c.contains("\nsystemctl mask rtaudio-irq-priority.service\n"),
+        "{c}"
+    );
+    let o = validate_fleet(&out);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+
+    // A snippet that rewrites the image's file, or forgets the restart, fails.
+    let path = snippet("a");
+    fs::write(
+        &path,
+        a.replace(
+            "/etc/rtaudio-tuning/host/irqbalance.env <<",
+            "/etc/rtaudio-tuning/irqbalance.env <<",
+        )
+        .replace("systemctl try-restart irqbalance.service\n", ""),
+    )
+    .unwrap();
+    let o = validate_fleet(&out);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    for want in [
+        "/etc/rtaudio-tuning/irqbalance.env is the image's",
+        "does not `systemctl try-restart irqbalance.service`",
+    ] {
+        assert!(stdout(&o).contains(want), "{want}: {}", stdout(&o));
+    }
 }

@@ -446,3 +446,85 @@ fn strict_turns_the_tools_warnings_into_failures() {
         .arg(repo().join("examples/studio.toml")));
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
 }
+
+/// EL 10's kernel-rt comes from the distribution's own `rt` repository, which
+/// its release package defines (disabled, with its signing key): the artifacts
+/// enable it and ship no second definition. A .repo file naming a signing key
+/// the target's release does not ship fails the dropins validator.
+#[test]
+fn el_kernel_rt_uses_the_distributions_repository_and_keys_it_has() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("el10");
+    render(Some(&repo().join("examples/el10-rt.toml")), &out);
+    let ks = fs::read_to_string(out.join("kickstart/stream-rt.ks")).unwrap();
+    assert!(
+        ks.contains("\nrepo --name=rt --baseurl=\"https://mirror.stream.centos.org/10-stream/RT/x86_64/os/\"\n"),
+        "{ks}"
+    );
+    assert!(
+        ks.contains("\ndnf config-manager --set-enabled rt\n"),
+        "{ks}"
+    );
+    let containerfile = fs::read_to_string(out.join("bootc/Containerfile")).unwrap();
+    assert!(
+        containerfile.contains("\nRUN dnf config-manager --set-enabled rt\n"),
+        "{containerfile}"
+    );
+    assert!(!out.join("rootfs/etc/yum.repos.d").exists());
+    assert!(!ks.contains("RPM-GPG-KEY"), "{ks}");
+
+    // A profile's own repository keeps its .repo file; a key CentOS Stream 10
+    // has passes, the one CentOS Stream 9 had fails.
+    let profile = t.path().join("own.toml");
+    let text = fs::read_to_string(repo().join("examples/el10-rt.toml"))
+        .unwrap()
+        .replace(
+            "flavor = \"rt\"\n",
+            "flavor = \"rt\"\nrepo = \"https://mirror.studio.example/rt/\"\ngpgkey = \"file:///etc/pki/rpm-gpg/RPM-GPG-KEY-centosofficial-SHA256\"\n",
+        );
+    fs::write(&profile, text).unwrap();
+    let own = t.path().join("own");
+    render(Some(&profile), &own);
+    let repo_file = own.join("rootfs/etc/yum.repos.d/rtaudio-tuning-kernel-rt.repo");
+    assert!(repo_file.is_file());
+    let dropins = |dir: &Path| run(bin().arg("validate").arg(dir).args(["--only", "dropins"]));
+    let o = dropins(&own);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let good = fs::read_to_string(&repo_file).unwrap();
+    let line = 1 + good.lines().position(|l| l.starts_with("gpgkey=")).unwrap();
+    fs::write(
+        &repo_file,
+        good.replace(
+            "RPM-GPG-KEY-centosofficial-SHA256",
+            "RPM-GPG-KEY-centosofficial",
+        ),
+    )
+    .unwrap();
+    let o = dropins(&own);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(
+            &format!(
+                "rtaudio-tuning-kernel-rt.repo:{line}: gpgkey RPM-GPG-KEY-centosofficial: centos-stream 10 ships no such key (it has RPM-GPG-KEY-centosofficial-SHA256)"
+            )
+        ),
+        "{}",
+        stdout(&o)
+    );
+    // AlmaLinux's key of another release fails the same way.
+    fs::write(
+        &repo_file,
+        good.replace(
+            "RPM-GPG-KEY-centosofficial-SHA256",
+            "RPM-GPG-KEY-AlmaLinux-9",
+        ),
+    )
+    .unwrap();
+    let o = dropins(&own);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("gpgkey RPM-GPG-KEY-AlmaLinux-9: centos-stream 10 ships no such key"),
+        "{}",
+        stdout(&o)
+    );
+}

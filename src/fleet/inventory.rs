@@ -291,8 +291,8 @@ fn pxe(cx: &mut Cx, root: &Section) -> Option<Pxe> {
             cx.rep.warning(
                 s.key(key),
                 Some(v.span()),
-                "GRUB fetches no https:// URL, so pxe/grub.cfg is not written",
-                "serve the installer's kernel and initrd over http:// too, for UEFI machines that boot GRUB",
+                "GRUB and lpxelinux fetch no https:// URL, so pxe/grub.cfg and pxe/pxelinux.menu are not written",
+                "serve the installer's kernel and initrd over http:// too, for machines that boot GRUB or pxelinux",
             );
         }
     }

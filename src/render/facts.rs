@@ -11,9 +11,14 @@ pub const TOOL: &str = "rtaudio-tuning";
 
 const HEREDOC: &str = "RTAUDIO_TUNING_EOF";
 
-/// Our own repository id for kernel-rt: the EL distributions' `rt` id is taken
-/// by their (disabled) .repo files.
+/// Our own repository id for the profile's kernel-rt repository: the EL
+/// distributions' `rt` id is taken by their (disabled) .repo files.
 const REPO_ID: &str = "rtaudio-tuning-kernel-rt";
+
+/// The id of the EL distributions' own RT repository, defined (disabled) by
+/// their release packages: `[rt]` in CentOS Stream's centos-addons.repo
+/// (centos-repos) and in AlmaLinux's almalinux-rt.repo (almalinux-repos).
+pub const DISTRO_RT_ID: &str = "rt";
 
 /// A file installed on the target, rendered once and carried by every path.
 #[derive(Debug, Clone, Serialize)]
@@ -95,8 +100,14 @@ pub struct Plan<'a> {
     /// The kernel argument list: identical in every delivery path.
     pub kargs: Vec<String>,
     pub kargs_line: String,
-    /// Where kernel-rt comes from, when the flavor is rt and one is known.
+    /// Where kernel-rt comes from, when the flavor is rt and one is known:
+    /// the profile's `kernel.repo`, or the distribution's own RT repository.
     pub kernel_repo: Option<Repo>,
+    /// `kernel_repo` is the distribution's own (id `rt`): the target already
+    /// defines it, disabled, with its signing key, so the artifacts enable it
+    /// (`dnf config-manager --set-enabled rt`) rather than ship a second
+    /// definition; only a profile's own repository gets a .repo file.
+    pub distro_rt: bool,
     /// Packages every path installs (kernel-rt excluded: each path swaps the
     /// kernel its own way), then package groups.
     pub packages: Vec<String>,
@@ -145,6 +156,9 @@ impl<'a> Plan<'a> {
             tool: TOOL,
             tool_version: env!("CARGO_PKG_VERSION"),
             kernel_repo: kernel_repo(p, &target_label),
+            distro_rt: p.kernel.flavor == Flavor::Rt
+                && p.kernel.repo.is_none()
+                && distro_repo(p, "RT").is_some(),
             target_label,
             arch: p.target.arch.as_str(),
             kernel_rt: p.kernel.flavor == Flavor::Rt,
@@ -210,16 +224,13 @@ fn kernel_repo(p: &Profile, target_label: &str) -> Option<Repo> {
         }
     } else {
         // The EL distributions' own RT repositories (repo id `rt`), disabled by
-        // default in their .repo files.
-        let gpgkey = match p.target.distro {
-            Distro::CentosStream => "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-centosofficial".into(),
-            Distro::Almalinux => format!("file:///etc/pki/rpm-gpg/RPM-GPG-KEY-AlmaLinux-{release}"),
-            Distro::Fedora | Distro::Rhel => return None,
-        };
-        Repo {
-            gpgkey: Some(gpgkey),
-            ..Repo::new(REPO_ID, format!("{target_label} RT"), distro_repo(p, "RT")?)
-        }
+        // default in their .repo files; the installer reads it from their
+        // mirror, and the installed system enables the definition it has.
+        Repo::new(
+            DISTRO_RT_ID,
+            format!("{target_label} RT"),
+            distro_repo(p, "RT")?,
+        )
     };
     Some(Repo {
         url_expanded: repo

@@ -64,12 +64,17 @@ struct ImageCtx<'a> {
     version: &'static str,
     base: &'a str,
     files: Vec<render::RootfsFile>,
+    /// Units whose files this host changed: restarted if they run.
+    restart: Vec<String>,
     skipped: Vec<&'a str>,
     users: Option<&'a [profile::User]>,
     /// The users' groups, each once.
     groups: Vec<&'a str>,
     /// Drop-ins under /etc the image has and this host must not.
     removed: Vec<String>,
+    /// Files the image ships under /etc that this host has no use for and no
+    /// unit reads: left as they are.
+    kept: Vec<&'a str>,
     enable: Vec<&'a str>,
     disable: Vec<&'a str>,
     mask: Vec<&'a str>,
@@ -77,6 +82,108 @@ struct ImageCtx<'a> {
     heredoc: &'static str,
     kargs_add: Vec<&'a str>,
     kargs_remove: Vec<&'a str>,
+}
+
+/// Where a host's own copy of a file of ours under /etc goes, and the
+/// drop-in that points the unit reading it there.
+const HOST_DIR: &str = "host";
+const HOST_DROPIN: &str = "rtaudio-tuning.host.conf";
+
+/// A host's version of a file the image ships under /etc, in a file the image
+/// does not ship: ostree merges /etc three ways, so a host that rewrote the
+/// image's file would keep its copy and never see the image's later changes
+/// to it (ostree's deployment /etc merge keeps locally modified files). The
+/// unit that reads the file (an `EnvironmentFile=` or `ExecStart=` of the
+/// image's units and drop-ins naming it) is pointed at the host's copy by a
+/// drop-in under /etc/systemd/system, named to sort after the image's own
+/// (drop-ins apply in the order of their names, whatever their folder:
+/// systemd.unit(5)). `None` for a file the image does not ship under /etc,
+/// or that no unit reads: those are written where they go.
+fn host_copy(
+    base: &Plan,
+    f: &render::RootfsFile,
+) -> Option<(render::RootfsFile, render::RootfsFile)> {
+    let ours = format!("/etc/{}/", render::TOOL);
+    let name = f.path.strip_prefix(&ours)?;
+    let shipped = base.rootfs.iter().find(|b| b.path == f.path)?;
+    let host_path = format!("{ours}{HOST_DIR}/{name}");
+    let (unit, line) = reader(base, &f.path)?;
+    let (content, service) = if line.starts_with("EnvironmentFile=") {
+        // Read after the image's: the host's values win, and a variable the
+        // image sets that this host does not is set empty (irqbalance and
+        // systemd take an empty value as none).
+        let assigned = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| !l.trim_start().starts_with(['#', ';']))
+                .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_string()))
+                .collect()
+        };
+        let mine = assigned(&f.content);
+        let cleared: Vec<String> = assigned(&shipped.content)
+            .into_iter()
+            .filter(|k| !mine.contains(k))
+            .collect();
+        let mut content = f.content.clone();
+        if !cleared.is_empty() {
+            content.push_str("# Set by the image, not for this host:\n");
+            for k in cleared {
+                content.push_str(&format!("{k}=\n"));
+            }
+        }
+        (content, format!("EnvironmentFile={host_path}\n"))
+    } else {
+        (
+            f.content.clone(),
+            format!("ExecStart=\n{}\n", line.replace(&f.path, &host_path)),
+        )
+    };
+    let host = render::RootfsFile {
+        path: host_path.clone(),
+        dir: format!("{ours}{HOST_DIR}"),
+        etc_path: Some(host_path.clone()),
+        content,
+        ..f.clone()
+    };
+    let dropin_dir = format!("/etc/systemd/system/{unit}.d");
+    let dropin = render::RootfsFile {
+        path: format!("{dropin_dir}/{HOST_DROPIN}"),
+        dir: dropin_dir.clone(),
+        etc_path: Some(format!("{dropin_dir}/{HOST_DROPIN}")),
+        mode: 0o644,
+        mode_octal: "0644".into(),
+        config: false,
+        content: format!(
+            "# This host's {name}, over the image's {}: that file stays the image's,\n# so the image's later changes to it keep applying.\n[Service]\n{service}",
+            f.path
+        ),
+        ..f.clone()
+    };
+    Some((host, dropin))
+}
+
+/// The unit of the image that reads `path` (an `EnvironmentFile=` or
+/// `ExecStart=` of its units and drop-ins naming it), and that line.
+fn reader<'b>(base: &'b Plan, path: &str) -> Option<(String, &'b str)> {
+    let (u, line) = base.rootfs.iter().find_map(|u| {
+        if !u.path.contains("/systemd/system/") {
+            return None;
+        }
+        u.content
+            .lines()
+            .find(|l| {
+                let l = l.trim();
+                (l.starts_with("EnvironmentFile=") || l.starts_with("ExecStart="))
+                    && l.split(['=', ' '])
+                        .any(|w| w.trim_start_matches('-') == path)
+            })
+            .map(|l| (u, l.trim()))
+    })?;
+    let (dir, file) = u.path.rsplit_once('/')?;
+    let unit = match dir.rsplit_once('/') {
+        Some((_, d)) if d.ends_with(".d") => d.trim_end_matches(".d").to_string(),
+        _ => file.to_string(),
+    };
+    Some((unit, line))
 }
 
 /// What a host of this variant changes on top of the image built from the
@@ -92,6 +199,7 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
             f.etc_path.clone()
         }
     };
+    let mut restart: Vec<String> = Vec::new();
     for f in &plan.rootfs {
         let same = base
             .rootfs
@@ -99,6 +207,11 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
             .any(|b| b.path == f.path && b.content == f.content && b.mode == f.mode);
         // The kernel arguments are applied by rpm-ostree below, not by file.
         if same || f.path.contains("/bootc/kargs.d/") {
+            continue;
+        }
+        if let Some((host, dropin)) = host_copy(base, f) {
+            files.push(host);
+            files.push(dropin);
             continue;
         }
         match etc_target(f) {
@@ -124,18 +237,39 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
     let kargs_remove = missing(&base.kargs, &plan.kargs);
     let enable = missing(&plan.enable_all, &base.enable_all);
     let disable = missing(&base.enable_all, &plan.enable_all);
-    let mask = missing(&plan.mask, &base.mask);
+    let mut mask = missing(&plan.mask, &base.mask);
     let unmask = missing(&base.mask, &plan.mask);
     // What the image carries and this host does not: its /etc copies go; a
     // unit the host does not run is disabled above, whatever its place.
-    let mut removed: Vec<String> = base
-        .rootfs
-        .iter()
-        .filter(|b| !plan.rootfs.iter().any(|f| f.path == b.path))
-        .filter(|b| !b.path.contains("/bootc/kargs.d/"))
-        .filter_map(etc_target)
-        .collect();
+    // A file the image ships under /etc stays (removing it is a change
+    // ostree keeps too): the unit that reads it is masked instead, as udev
+    // may still start a disabled one (SYSTEMD_WANTS); a file no unit reads
+    // is left with a note.
+    let mut removed: Vec<String> = Vec::new();
+    let mut kept: Vec<&str> = Vec::new();
+    let mut idle: Vec<String> = Vec::new();
+    for b in &base.rootfs {
+        if plan.rootfs.iter().any(|f| f.path == b.path) || b.path.contains("/bootc/kargs.d/") {
+            continue;
+        }
+        if !b.path.starts_with("/etc/") {
+            removed.extend(etc_target(b));
+        } else if let Some((unit, _)) = reader(base, &b.path) {
+            idle.push(unit);
+        } else {
+            kept.push(b.path.as_str());
+        }
+    }
     removed.sort();
+    idle.sort();
+    idle.dedup();
+    mask.extend(
+        idle.iter()
+            .map(String::as_str)
+            .filter(|u| !base.mask.iter().any(|m| m == u)),
+    );
+    mask.sort_unstable();
+    mask.dedup();
     let mut groups: Vec<&str> = users
         .unwrap_or_default()
         .iter()
@@ -143,10 +277,21 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
         .collect();
     groups.sort_unstable();
     groups.dedup();
+    // A unit whose file or drop-in changed is restarted if it runs: it would
+    // keep the image's settings until the next boot.
+    for f in &files {
+        if let Some(rest) = f.path.strip_prefix("/etc/systemd/system/") {
+            let unit = rest.split_once(".d/").map_or(rest, |(u, _)| u);
+            restart.push(unit.to_string());
+        }
+    }
+    restart.sort();
+    restart.dedup();
     if files.is_empty()
         && skipped.is_empty()
         && users.is_none()
         && removed.is_empty()
+        && kept.is_empty()
         && enable.is_empty()
         && disable.is_empty()
         && mask.is_empty()
@@ -161,10 +306,12 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
         version: env!("CARGO_PKG_VERSION"),
         base: &base.profile.name,
         files,
+        restart,
         skipped,
         users,
         groups,
         removed,
+        kept,
         enable,
         disable,
         mask,
@@ -182,11 +329,16 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
 
 /// A variant's kickstart body and image-mode snippet; `base` is `None` for
 /// the base profile itself, which the shared image already is.
-fn variant_out(plan: &Plan, base: Option<&Plan>) -> Result<VariantOut, RenderBug> {
+fn variant_out(
+    plan: &Plan,
+    base: Option<&Plan>,
+    room_repo: Option<&str>,
+) -> Result<VariantOut, RenderBug> {
     // The variant's kickstart without the network line; each host's own
     // lines go at its end (kickstart commands may follow the sections), so
     // that the body's sha256 state is computed once per variant.
-    let body = render::kickstart::install(plan, render::templates::engine(), "")?.into_bytes();
+    let body =
+        render::kickstart::install(plan, render::templates::engine(), "", room_repo)?.into_bytes();
     let mut body_sha = Sha256::new();
     body_sha.update(&body);
     let image_mode = match base {
@@ -280,11 +432,17 @@ pub fn render(fleet: &Fleet, compiled: &Compiled) -> Result<Rendered, RenderBug>
         .collect();
 
     // One render per variant (the base's plan is the one above).
+    // With a PXE room, its mirror is every host's install source.
+    let room_repo = fleet.pxe.as_ref().map(|x| x.repo.as_str());
     let mut outs = Vec::with_capacity(fleet.variants.len());
     for p in &fleet.variants[1..] {
-        outs.push(variant_out(&render::plan(p, compiled)?, Some(&base_plan))?);
+        outs.push(variant_out(
+            &render::plan(p, compiled)?,
+            Some(&base_plan),
+            room_repo,
+        )?);
     }
-    outs.insert(0, variant_out(&base_plan, None)?);
+    outs.insert(0, variant_out(&base_plan, None, room_repo)?);
 
     // Hosts on every core: their own lines and hashes.
     let rendered: Vec<(Artifact, String)> =
@@ -372,8 +530,8 @@ pub fn render(fleet: &Fleet, compiled: &Compiled) -> Result<Rendered, RenderBug>
     Ok(Rendered { artifacts, hashes })
 }
 
-/// The PXE menus of a room: iPXE and pxelinux, and GRUB's when the installer
-/// is served over HTTP.
+/// The PXE menus of a room: iPXE's, and pxelinux's and GRUB's when the
+/// installer is served over plain HTTP.
 fn pxe_menus(fleet: &Fleet, pxe: &Pxe, profile: &str) -> Result<Vec<Artifact>, RenderBug> {
     let ctx = PxeCtx {
         tool: render::TOOL,
@@ -394,11 +552,13 @@ fn pxe_menus(fleet: &Fleet, pxe: &Pxe, profile: &str) -> Result<Vec<Artifact>, R
             })
             .collect(),
     };
-    let mut menus = vec![
-        ("fleet/boot.ipxe", "pxe/boot.ipxe"),
-        ("fleet/pxelinux.cfg", "pxe/pxelinux.menu"),
-    ];
+    let mut menus = vec![("fleet/boot.ipxe", "pxe/boot.ipxe")];
+    // GRUB and lpxelinux fetch over plain HTTP only (lpxelinux's schemes are
+    // tftp, http and ftp: syslinux core/fs/pxe/core.c, url_schemes[]); with
+    // an https:// kernel or initrd only iPXE's script is written, and the
+    // inventory's walker says so.
     if ctx.grub_kernel.is_some() && ctx.grub_initrd.is_some() {
+        menus.push(("fleet/pxelinux.cfg", "pxe/pxelinux.menu"));
         menus.push(("fleet/grub.cfg", "pxe/grub.cfg"));
     }
     let ctx = tera::Context::from_serialize(ctx).map_err(|e| RenderBug {

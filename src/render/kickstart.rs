@@ -18,6 +18,8 @@ struct View<'a> {
     /// Install source lines (`url`, extra `repo`s).
     install_url: Option<String>,
     install_repos: Vec<Repo>,
+    /// The install source is the room's mirror (a fleet's `[pxe].repo`).
+    room_repo: bool,
     /// The comps environment a workstation starts from.
     base_environment: &'static str,
     /// Directories holding the rootfs files, for %post's `install -d`.
@@ -29,7 +31,8 @@ struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    fn new(plan: &'a Plan, host_lines: &'a str) -> Self {
+    /// `room_repo`: a fleet's `[pxe].repo`, the install source of its hosts.
+    fn new(plan: &'a Plan, host_lines: &'a str, room_repo: Option<&str>) -> Self {
         let p = plan.profile;
         let release = p.target.release;
         let arch = plan.arch;
@@ -64,10 +67,19 @@ impl<'a> View<'a> {
             // the DVD or the `inst.repo=` boot option.
             Distro::Rhel => (format!("RHEL{release}"), None, Vec::new()),
         };
+        // The room's mirror replaces the internet's: Anaconda uses the
+        // kickstart's `url` rather than `inst.repo=`, so an air-gapped install
+        // names the mirror here, and no other repository of the distribution
+        // (the tree's .treeinfo names its variants, AppStream among them).
+        let (install_url, install_repos) = match room_repo {
+            Some(url) => (Some(format!("--url=\"{url}\"")), Vec::new()),
+            None => (install_url, install_repos),
+        };
         View {
             version,
             install_url,
             install_repos,
+            room_repo: room_repo.is_some(),
             base_environment: "@^workstation-product-environment",
             dirs: rootfs::dirs(&plan.rootfs),
             host_lines,
@@ -77,7 +89,7 @@ impl<'a> View<'a> {
 
 pub fn render(plan: &Plan, tera: &tera::Tera) -> Result<Vec<Artifact>, RenderBug> {
     let name = &plan.profile.name;
-    let view = View::new(plan, DHCP_NETWORK);
+    let view = View::new(plan, DHCP_NETWORK, None);
     let mut out = vec![Artifact::text(
         format!("kickstart/{name}.ks"),
         render_view(tera, "kickstart/install.ks", plan, "ks", &view)?,
@@ -110,8 +122,14 @@ pub fn no_live_spin(distro: Distro) -> Option<&'static str> {
 }
 
 /// The installation kickstart with these lines for the machine (empty for a
-/// fleet variant's body, which each host's own lines follow).
-pub fn install(plan: &Plan, tera: &tera::Tera, host_lines: &str) -> Result<String, RenderBug> {
-    let view = View::new(plan, host_lines);
+/// fleet variant's body, which each host's own lines follow), installing from
+/// `room_repo` (a fleet's `[pxe].repo`) when one is given.
+pub fn install(
+    plan: &Plan,
+    tera: &tera::Tera,
+    host_lines: &str,
+    room_repo: Option<&str>,
+) -> Result<String, RenderBug> {
+    let view = View::new(plan, host_lines, room_repo);
     render_view(tera, "kickstart/install.ks", plan, "ks", &view)
 }

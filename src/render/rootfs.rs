@@ -141,8 +141,9 @@ fn specs(plan: &Plan) -> Vec<Spec> {
             &format!("systemd/system/{IRQ_PRIORITY_UNIT}.service"),
         ));
     }
-    if let Some(repo) = &plan.kernel_repo {
-        // Keeps kernel-rt updating after the install, with its signing key.
+    if let Some(repo) = plan.kernel_repo.as_ref().filter(|_| !plan.distro_rt) {
+        // Keeps kernel-rt updating after the install, with its signing key;
+        // the distribution's own RT repository is enabled, not copied.
         specs.push(Spec::config(
             "rootfs/kernel-rt.repo",
             "kernel-rt.repo",

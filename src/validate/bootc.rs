@@ -492,6 +492,7 @@ RUN systemctl enable irqbalance.service cpupower.service rtaudio-irq-priority.se
     systemctl mask tuned.service tuned-ppd.service power-profiles-daemon.service
 
 RUN bootc container lint
+# A disk image: image-builder build --bootc-ref localhost/mixer:latest --blueprint config.toml qcow2
 "#;
 
     /// The RUN that swaps the kernel, lines 9-10 of `RENDERED`.
@@ -503,7 +504,10 @@ RUN bootc container lint
 kargs = ["intel_pstate=disable", "threadirqs", "nosoftlockup", "skew_tick=1", "isolcpus=managed_irq,domain,2-3", "nohz_full=2-3", "rcu_nocbs=2-3"]
 "#;
 
+    /// The users' config is in the tree when the Containerfile's build line
+    /// names it, as the render writes it.
     fn tree(containerfile: &str, kargs: &str) -> Tree {
+        let with_users = containerfile.contains("--blueprint config.toml");
         let files = [
             ("bootc/Containerfile", containerfile),
             (
@@ -522,6 +526,7 @@ kargs = ["intel_pstate=disable", "threadirqs", "nosoftlockup", "skew_tick=1", "i
         ];
         let files = files
             .into_iter()
+            .filter(|(p, _)| with_users || *p != "bootc/config.toml")
             .map(|(p, t)| (p.to_string(), t.as_bytes().to_vec()));
         Tree::from_files(Path::new("/t"), files.collect::<BTreeMap<_, _>>())
     }

@@ -1,8 +1,9 @@
 //! The drop-ins under `rootfs/`, each read with its own format's grammar:
 //! pam_limits' limits.d (limits.conf(5)), sysusers.d(5), sysctl.d(5), udev rules
 //! (udev(7)) and the environment files our units read (systemd.exec(5),
-//! `EnvironmentFile=`). The copies in the other delivery paths are byte for byte
-//! the same, which the consistency validator checks.
+//! `EnvironmentFile=`), and the .repo files' signing keys against the keys the
+//! target's release ships. The copies in the other delivery paths are byte
+//! for byte the same, which the consistency validator checks.
 
 use super::{Outcome, Tree};
 use crate::limits_conf;
@@ -93,6 +94,17 @@ pub fn validate(tree: &Tree) -> Outcome {
             }
         }
     }
+    let target = target_of(tree);
+    for (rel, bytes) in tree.under("rootfs/etc/yum.repos.d/") {
+        if rel.ends_with(".repo") {
+            files += 1;
+            problems.extend(repo_keys(
+                rel,
+                &String::from_utf8_lossy(bytes),
+                target.as_ref(),
+            ));
+        }
+    }
     if files == 0 {
         return Outcome::fail("no drop-ins under rootfs/", Vec::new());
     }
@@ -115,6 +127,149 @@ pub fn validate(tree: &Tree) -> Outcome {
         failed,
         problems,
     )
+}
+
+/// A distribution family's signing keys under /etc/pki/rpm-gpg, as its
+/// release or key package installs them. A key name that starts with the
+/// family's prefix is the family's; other names are the admin's own keys,
+/// which no table knows.
+struct KeyFamily {
+    /// As the tree names its target (the bootc base image's name).
+    distro: &'static str,
+    prefix: &'static str,
+    /// The keys a release ships; `arch` expands Fedora's per-arch links.
+    keys: fn(release: u32, arch: &str) -> Vec<String>,
+}
+
+const KEY_FAMILIES: &[KeyFamily] = &[
+    // fedora-gpg-keys ships the primary key of every release up to the next
+    // one (and per-arch links); mkosi reads RPM-GPG-KEY-fedora-N-primary
+    // (systemd/mkosi, mkosi/distribution/fedora.py).
+    KeyFamily {
+        distro: "fedora",
+        prefix: "RPM-GPG-KEY-fedora",
+        keys: |release, arch| {
+            (7..=release + 1)
+                .flat_map(|n| {
+                    [
+                        format!("RPM-GPG-KEY-fedora-{n}-primary"),
+                        format!("RPM-GPG-KEY-fedora-{n}-{arch}"),
+                    ]
+                })
+                .collect()
+        },
+    },
+    // centos-gpg-keys: CentOS Stream 9 ships RPM-GPG-KEY-centosofficial,
+    // CentOS Stream 10 RPM-GPG-KEY-centosofficial-SHA256 (systemd/mkosi
+    // 70ce10d1, mkosi/distribution/centos.py, gpgurls).
+    KeyFamily {
+        distro: "centos-stream",
+        prefix: "RPM-GPG-KEY-centosofficial",
+        keys: |release, _| match release {
+            ..=9 => vec!["RPM-GPG-KEY-centosofficial".into()],
+            _ => vec!["RPM-GPG-KEY-centosofficial-SHA256".into()],
+        },
+    },
+    // almalinux-release: RPM-GPG-KEY-AlmaLinux-N (systemd/mkosi,
+    // mkosi/distribution/alma.py, gpgurls).
+    KeyFamily {
+        distro: "almalinux",
+        prefix: "RPM-GPG-KEY-AlmaLinux",
+        keys: |release, _| vec![format!("RPM-GPG-KEY-AlmaLinux-{release}")],
+    },
+    // redhat-release: the release and beta keys.
+    KeyFamily {
+        distro: "rhel",
+        prefix: "RPM-GPG-KEY-redhat",
+        keys: |_, _| {
+            vec![
+                "RPM-GPG-KEY-redhat-release".into(),
+                "RPM-GPG-KEY-redhat-beta".into(),
+            ]
+        },
+    },
+];
+
+/// The target of a rendered tree, from its bootc image's base (the one
+/// artifact that names distribution and release in a machine's terms):
+/// `(distro, release, arch)`.
+fn target_of(tree: &Tree) -> Option<(&'static str, u32, String)> {
+    let containerfile = tree.text("bootc/Containerfile")?;
+    let from = containerfile
+        .lines()
+        .find_map(|l| l.strip_prefix("FROM "))?
+        .trim();
+    let arch = containerfile
+        .lines()
+        .next()
+        .and_then(|l| l.split(" (").nth(1))
+        .and_then(|r| r.split(')').next())
+        .unwrap_or("x86_64")
+        .to_string();
+    let number = |s: &str| s.parse::<u32>().ok();
+    let (distro, release) = if let Some(r) = from.strip_prefix("quay.io/fedora/fedora-bootc:") {
+        ("fedora", number(r)?)
+    } else if let Some(r) = from.strip_prefix("quay.io/centos-bootc/centos-bootc:stream") {
+        ("centos-stream", number(r)?)
+    } else if let Some(r) = from.strip_prefix("quay.io/almalinuxorg/almalinux-bootc:") {
+        ("almalinux", number(r)?)
+    } else if let Some(r) = from.strip_prefix("registry.redhat.io/rhel") {
+        ("rhel", number(r.split('/').next()?)?)
+    } else {
+        return None;
+    };
+    Some((distro, release, arch))
+}
+
+/// Every `gpgkey=file:///etc/pki/rpm-gpg/NAME` of a .repo file that names a
+/// distribution's key names one the target has: a key the release does not
+/// ship fails every install and update with "Couldn't open file". Without a
+/// known target the key must be one some release of its family ships.
+fn repo_keys(rel: &str, text: &str, target: Option<&(&str, u32, String)>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let Some(value) = line
+            .split_once('=')
+            .filter(|(k, _)| k.trim() == "gpgkey")
+            .map(|(_, v)| v)
+        else {
+            continue;
+        };
+        for url in value.split([',', ' ', '\t']).filter(|u| !u.is_empty()) {
+            let Some(name) = url.strip_prefix("file:///etc/pki/rpm-gpg/") else {
+                continue;
+            };
+            let Some(family) = KEY_FAMILIES.iter().find(|f| name.starts_with(f.prefix)) else {
+                continue;
+            };
+            let known = match target {
+                Some((distro, release, arch)) => {
+                    let name = name
+                        .replace("$releasever", &release.to_string())
+                        .replace("$basearch", arch);
+                    *distro == family.distro && (family.keys)(*release, arch).contains(&name)
+                }
+                None => (1..=99).any(|r| (family.keys)(r, "x86_64").iter().any(|k| k == name)),
+            };
+            if !known {
+                let on = target.map_or_else(
+                    || format!("any {} release", family.distro),
+                    |(d, r, _)| format!("{d} {r}"),
+                );
+                let have = target
+                    .filter(|(d, _, _)| *d == family.distro)
+                    .map(|(_, r, a)| (family.keys)(*r, a))
+                    .and_then(|k| k.last().cloned())
+                    .map(|k| format!(" (it has {k})"))
+                    .unwrap_or_default();
+                problems.push(format!(
+                    "{rel}:{}: gpgkey {name}: {on} ships no such key{have}",
+                    n + 1
+                ));
+            }
+        }
+    }
+    problems
 }
 
 impl Format {

@@ -1,7 +1,9 @@
 //! A fleet tree's own files: `index.json` lists every host with the sha256 of
 //! its kickstart, every PXE menu entry points at a kickstart of the tree, the
-//! iPXE script's `goto`s have their labels, and GRUB's own parser
-//! (`grub-script-check`) accepts the GRUB fragment.
+//! iPXE script's `goto`s have their labels, GRUB's own parser
+//! (`grub-script-check`) accepts the GRUB fragment, pxelinux is given only
+//! URLs it can fetch, host kickstarts install from the room's mirror when
+//! the menus name one, and image-mode snippets change no file of the image.
 
 use std::collections::BTreeSet;
 
@@ -83,6 +85,10 @@ pub fn validate(tree: &Tree) -> Outcome {
             }
         }
     }
+
+    problems.extend(pxelinux_schemes(tree));
+    problems.extend(install_from_room(tree));
+    problems.extend(snippets_leave_the_image_alone(tree));
 
     if let Some(ipxe) = tree.text("pxe/boot.ipxe") {
         problems.extend(ipxe_labels(ipxe));
@@ -170,6 +176,182 @@ fn menus_match(tree: &Tree, by_mac: &std::collections::BTreeMap<String, &str>) -
                 .and_then(|r| r.split('"').next())
                 .unwrap_or("");
             problems.extend(check("pxe/grub.cfg", n + 1, mac, host));
+        }
+    }
+    problems
+}
+
+/// An image-mode snippet writes or removes no file the shared image ships
+/// under /etc (`bootc/rootfs/etc/...`): ostree's three-way merge of /etc keeps
+/// a file the host changed, so the image's later versions of it would never
+/// apply there. A unit whose drop-ins the snippet writes is restarted
+/// (`systemctl try-restart`), or the running one keeps its old settings.
+fn snippets_leave_the_image_alone(tree: &Tree) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (rel, bytes) in tree.under("image-mode/") {
+        let text = String::from_utf8_lossy(bytes);
+        let mut restarted: BTreeSet<&str> = BTreeSet::new();
+        let mut dropins: Vec<(usize, &str)> = Vec::new();
+        for line in text.lines() {
+            if let Some(units) = line.trim().strip_prefix("systemctl try-restart ") {
+                restarted.extend(units.split_whitespace());
+            }
+        }
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            let paths: Vec<&str> = if let Some(rest) = line.strip_prefix("cat >") {
+                rest.split_whitespace().take(1).collect()
+            } else if let Some(rest) = line.strip_prefix("rm -f ") {
+                rest.split_whitespace().collect()
+            } else {
+                continue;
+            };
+            for path in paths {
+                if tree.files.contains_key(&format!("bootc/rootfs{path}")) {
+                    problems.push(format!(
+                        "{rel}:{}: {path} is the image's: a host that changes it never gets the image's later versions (ostree keeps a changed /etc file); write the host's values to a file the image does not ship",
+                        n + 1
+                    ));
+                }
+                if let Some(unit) = path
+                    .strip_prefix("/etc/systemd/system/")
+                    .and_then(|p| p.split_once(".d/"))
+                    .map(|(u, _)| u)
+                {
+                    dropins.push((n + 1, unit));
+                }
+            }
+        }
+        for (n, unit) in dropins {
+            if !restarted.contains(unit) {
+                problems.push(format!(
+                    "{rel}:{n}: writes a drop-in of {unit} and does not `systemctl try-restart {unit}`: the running unit keeps its old settings"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// The URL schemes lpxelinux fetches: syslinux core/fs/pxe/core.c,
+/// `url_schemes[]` (tftp, http, ftp; no TLS).
+const PXELINUX_SCHEMES: [&str; 3] = ["tftp", "http", "ftp"];
+
+/// Every file pxelinux loads (`KERNEL`, `LINUX`, `INITRD`, `FDT`, and
+/// `initrd=` of `APPEND`) is a path or a URL of a scheme it speaks.
+fn pxelinux_schemes(tree: &Tree) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (rel, bytes) in tree.under("pxe/") {
+        if !rel.contains("pxelinux") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(bytes);
+        for (n, line) in text.lines().enumerate() {
+            let mut words = line.split_whitespace();
+            let Some(keyword) = words.next() else {
+                continue;
+            };
+            let files: Vec<&str> = match keyword.to_ascii_uppercase().as_str() {
+                "KERNEL" | "LINUX" | "INITRD" | "FDT" => words.take(1).collect(),
+                "APPEND" => words
+                    .filter_map(|w| w.strip_prefix("initrd="))
+                    .flat_map(|w| w.split(','))
+                    .collect(),
+                _ => continue,
+            };
+            for f in files {
+                if let Some((scheme, _)) = f.split_once("://")
+                    && !PXELINUX_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str())
+                {
+                    problems.push(format!(
+                        "{rel}:{}: {keyword} {f}: pxelinux fetches {} only, not {scheme}://",
+                        n + 1,
+                        PXELINUX_SCHEMES.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// The command lines of a kickstart outside its sections (%packages, %post):
+/// `(line number, words)`.
+fn ks_commands(text: &str) -> Vec<(usize, Vec<&str>)> {
+    let mut in_section = false;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if in_section {
+            in_section = t != "%end";
+        } else if t.starts_with('%') {
+            in_section = true;
+        } else if !t.is_empty() && !t.starts_with('#') {
+            out.push((n + 1, t.split_whitespace().collect()));
+        }
+    }
+    out
+}
+
+/// When the PXE menus pass `inst.repo=R`, every host kickstart's `url` is
+/// `--url=R`, and none of its sources is a mirror list or metalink (they name
+/// the internet's mirror managers): Anaconda takes the kickstart's source
+/// over `inst.repo=`, so an air-gapped room would install from nowhere.
+fn install_from_room(tree: &Tree) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut rooms = BTreeSet::new();
+    for (_, bytes) in tree.under("pxe/") {
+        for word in String::from_utf8_lossy(bytes).split_whitespace() {
+            if let Some(r) = word.strip_prefix("inst.repo=") {
+                rooms.insert(r.to_string());
+            }
+        }
+    }
+    if rooms.len() > 1 {
+        problems.push(format!(
+            "pxe/: the menus pass different inst.repo= ({})",
+            rooms.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let Some(room) = rooms.first() else {
+        return problems;
+    };
+    let value = |w: &str, opt: &str| -> Option<String> {
+        w.strip_prefix(opt)
+            .and_then(|v| v.strip_prefix('='))
+            .map(|v| v.trim_matches('"').to_string())
+    };
+    for (rel, bytes) in tree.under("hosts/") {
+        let text = String::from_utf8_lossy(bytes);
+        let mut has_url = false;
+        for (n, words) in ks_commands(&text) {
+            if !matches!(words[0], "url" | "repo") {
+                continue;
+            }
+            for w in &words[1..] {
+                for opt in ["--mirrorlist", "--metalink"] {
+                    if value(w, opt).is_some() {
+                        problems.push(format!(
+                            "{rel}:{n}: {} {opt}: the room installs from inst.repo={room}, not from a mirror list",
+                            words[0]
+                        ));
+                    }
+                }
+            }
+            if words[0] == "url" {
+                has_url = true;
+                let url = words[1..].iter().find_map(|w| value(w, "--url"));
+                if url.as_deref() != Some(room.as_str()) {
+                    problems.push(format!(
+                        "{rel}:{n}: url is not --url=\"{room}\", the inst.repo= of the PXE menus (Anaconda takes the kickstart's url over inst.repo=)"
+                    ));
+                }
+            }
+        }
+        if !has_url {
+            problems.push(format!(
+                "{rel}: no url line: add url --url=\"{room}\", the inst.repo= of the PXE menus"
+            ));
         }
     }
     problems

@@ -19,8 +19,16 @@ chmod {{ f.mode_octal }} {{ f.path }}
 {% if removed -%}
 rm -f {{ removed | join(sep=" ") }}
 {% endif -%}
+{% for path in kept -%}
+# Left as the image's: {{ path }}, which this host does not use (ostree would
+# keep a removal as it keeps any change to the image's /etc).
+{% endfor -%}
 {% if files or removed -%}
 systemctl daemon-reload
+{% endif -%}
+{% if restart -%}
+# Running units read this host's files from now on.
+systemctl try-restart {{ restart | join(sep=" ") }}
 {% endif -%}
 {% if enable -%}
 systemctl enable {{ enable | join(sep=" ") }}

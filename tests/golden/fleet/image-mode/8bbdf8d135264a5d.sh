@@ -6,8 +6,8 @@
 # more. Kernel arguments apply from the next boot.
 # Rendered by rtaudio-tuning 0.1.0: edit the inventory and re-render, not this file.
 set -eu
-install -d -m 0755 /etc/rtaudio-tuning
-cat >/etc/rtaudio-tuning/irqbalance.env <<'RTAUDIO_TUNING_EOF'
+install -d -m 0755 /etc/rtaudio-tuning/host
+cat >/etc/rtaudio-tuning/host/irqbalance.env <<'RTAUDIO_TUNING_EOF'
 # Environment for irqbalance.service, read through the drop-in
 # irqbalance.service.d/rtaudio-tuning.conf.
 # Rendered by rtaudio-tuning 0.1.0 from profile "studio".
@@ -16,16 +16,26 @@ cat >/etc/rtaudio-tuning/irqbalance.env <<'RTAUDIO_TUNING_EOF'
 # /etc/irqbalance/irqbalance.conf): it reads these variables. This file is read
 # after /etc/sysconfig/irqbalance and overrides it; put further irqbalance
 # options in IRQBALANCE_ARGS here.
-# CPUs irqbalance must not route interrupts to (irq.banned_cpus and the isolated CPUs).
-IRQBALANCE_BANNED_CPULIST=2-3
+# Interrupts irqbalance must leave where they are (irq.ban).
+IRQBALANCE_ARGS="--banirq=42 --banirq=43"
 RTAUDIO_TUNING_EOF
-chmod 0644 /etc/rtaudio-tuning/irqbalance.env
+chmod 0644 /etc/rtaudio-tuning/host/irqbalance.env
+install -d -m 0755 /etc/systemd/system/irqbalance.service.d
+cat >/etc/systemd/system/irqbalance.service.d/rtaudio-tuning.host.conf <<'RTAUDIO_TUNING_EOF'
+# This host's irqbalance.env, over the image's /etc/rtaudio-tuning/irqbalance.env: that file stays the image's,
+# so the image's later changes to it keep applying.
+[Service]
+EnvironmentFile=/etc/rtaudio-tuning/host/irqbalance.env
+RTAUDIO_TUNING_EOF
+chmod 0644 /etc/systemd/system/irqbalance.service.d/rtaudio-tuning.host.conf
 systemctl daemon-reload
+# Running units read this host's files from now on.
+systemctl try-restart irqbalance.service
 # Kernel arguments of this host beyond the image's kargs.d: kept across image
 # updates, applied at the next boot. Old values go first, then the new ones
 # (a changed value is a removal and an addition).
 changed=0
-if rpm-ostree kargs --unchanged-exit-77 --append-if-missing=intel_pstate=disable --append-if-missing=isolcpus=managed_irq,domain,2-3 --append-if-missing=nohz_full=2-3 --append-if-missing=rcu_nocbs=2-3; then
+if rpm-ostree kargs --unchanged-exit-77 --append-if-missing=amd_pstate=passive; then
     changed=1
 else
     status=$?
