@@ -98,7 +98,7 @@ pub struct Validator {
 pub const VALIDATORS: &[Validator] = &[
     Validator {
         name: "kickstart",
-        description: "pykickstart's ksvalidator with the kickstart's handler (#version=) on both kickstarts; ksflatten succeeds",
+        description: "pykickstart's ksvalidator with the kickstart's handler (#version=) on every kickstart (the live one only on Fedora); ksflatten succeeds",
         run: kickstart::validate,
     },
     Validator {
@@ -148,7 +148,7 @@ pub const VALIDATORS: &[Validator] = &[
     },
     Validator {
         name: "consistency",
-        description: "the same drop-in bytes and the same kernel arguments in rootfs/, the RPM, both kickstarts, the blueprint and the bootc image",
+        description: "the same drop-in bytes and the same kernel arguments in rootfs/, the RPM, the kickstarts, the blueprint and the bootc image",
         run: consistency::validate,
     },
 ];
