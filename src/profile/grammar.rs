@@ -396,6 +396,19 @@ fn tracing(name: &str) -> bool {
         )
 }
 
+/// How to do without a kernel argument [`forbidden_karg`] refuses: a
+/// `sysctl.KEY=VALUE` moves to `[sysctl]`, where the sysctl policy holds;
+/// anything else is left to a machine's admin.
+pub fn forbidden_karg_fix(arg: &str) -> String {
+    match arg.strip_prefix("sysctl.").and_then(|kv| kv.split_once('=')) {
+        Some((key, value)) => format!(
+            "move it to the profile's [sysctl] section: \"{}\" = \"{value}\"",
+            sysctl_normalize(key)
+        ),
+        None => "remove it: this tool tunes kernels, it does not change how the system boots or lift its protections (a machine that needs it gets it by hand, with grubby)".into(),
+    }
+}
+
 /// The `systemd.*` switches that tune or only log (kernel-command-line(7)):
 /// the CPUs the service manager and its children run on, and its messages.
 fn systemd_tuning(name: &str) -> bool {
@@ -1656,8 +1669,8 @@ mod tests {
             // Found by review: sysctls from the command line, arm64's raw
             // switch overrides, unhashed pointers, FIPS off, ostree's root.
             "sysctl.kernel.modprobe=/home/musician/x",
-            "sysctl.kernel/yama/ptrace_scope=0",
             "sysctl.vm.swappiness=10",
+            "sysctl.kernel/yama/ptrace_scope=0",
             "arm64_sw.nokaslr=1",
             "arm64_sw.rodataoff=1",
             "no_hash_pointers",
@@ -1718,6 +1731,11 @@ mod tests {
             assert!(forbidden_karg(weak).is_none(), "{weak}");
             assert!(weakening_karg(weak).is_some(), "{weak}");
         }
+        assert_eq!(
+            forbidden_karg_fix("sysctl.kernel/yama/ptrace_scope=0"),
+            "move it to the profile's [sysctl] section: \"kernel.yama.ptrace_scope\" = \"0\""
+        );
+        assert!(forbidden_karg_fix("init=/bin/sh").starts_with("remove it"));
         for weak in [
             "indirect_target_selection=off",
             "tsa=off",

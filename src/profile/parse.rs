@@ -257,7 +257,7 @@ fn kernel(cx: &mut Cx, root: &Section, target: &Target) -> Kernel {
                 format!("{}[{i}]", s.key("args")),
                 Some(span.clone()),
                 format!("{} {why}", shown(a)),
-                "remove it: this tool tunes kernels, it does not change how the system boots or lift its protections (a machine that needs it gets it by hand, with grubby)",
+                grammar::forbidden_karg_fix(a),
             );
         } else if let Some(why) = grammar::weakening_karg(a) {
             cx.rep.warning(
