@@ -68,10 +68,16 @@ fn one_changed_byte_in_any_path_is_caught() {
             "bootc/rootfs carries /etc/rtaudio-tuning/cpupower.env",
         ),
         (
-            "kickstart/mixer-live.ks",
+            "kickstart/mixer.ks",
             "--append=\"intel_pstate=disable ",
             "--append=\"",
-            "kernel arguments differ: kickstart/mixer-live.ks",
+            "kernel arguments differ: kickstart/mixer.ks",
+        ),
+        (
+            "kickstart/mixer-live.ks",
+            "\"--args=intel_pstate=disable ",
+            "\"--args=",
+            "kernel arguments differ: kickstart/mixer-live.ks first-boot grubby --args",
         ),
         (
             "rpm/rtaudio-tuning.spec",

@@ -1054,16 +1054,29 @@ fn image_mode_snippets_keep_the_image_files_the_images() {
         b.contains("\nExecStart=\nExecStart=/bin/sh /etc/rtaudio-tuning/host/irq-priority.sh\n"),
         "{b}"
     );
+    // Both units that run it get the drop-in: the boot run and the
+    // per-device template udev starts; only the first has a run to restart.
+    for unit in [
+        "rtaudio-irq-priority.service",
+        "rtaudio-irq-priority@.service",
+    ] {
+        assert!(
+            b.contains(&format!(
+                "cat >/etc/systemd/system/{unit}.d/rtaudio-tuning.host.conf <<"
+            )),
+            "{unit}: {b}"
+        );
+    }
     assert!(
         b.contains("\nsystemctl try-restart rtaudio-irq-priority.service\n"),
         "{b}"
     );
-    // A host without the image's script keeps it and masks the unit that
-    // runs it (udev would still start a disabled one).
+    // A host without the image's script keeps it and masks the units that
+    // run it (udev would still start a disabled one).
     let c = read(&snippet("c"));
     assert!(!c.contains("/etc/rtaudio-tuning/irq-priority.sh"), "{c}");
     assert!(
-        c.contains("\nsystemctl mask rtaudio-irq-priority.service\n"),
+        c.contains("\nsystemctl mask rtaudio-irq-priority.service rtaudio-irq-priority@.service\n"),
         "{c}"
     );
     let o = validate_fleet(&out);
@@ -1088,4 +1101,25 @@ fn image_mode_snippets_keep_the_image_files_the_images() {
     ] {
         assert!(stdout(&o).contains(want), "{want}: {}", stdout(&o));
     }
+    fs::write(&path, &a).unwrap();
+
+    // systemctl refuses a template's name in try-restart, and set -e stops
+    // the snippet there.
+    let path = snippet("b");
+    fs::write(
+        &path,
+        b.replace(
+            "systemctl try-restart rtaudio-irq-priority.service\n",
+            "systemctl try-restart rtaudio-irq-priority.service rtaudio-irq-priority@.service\n",
+        ),
+    )
+    .unwrap();
+    let o = validate_fleet(&out);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        stdout(&o)
+            .contains("`systemctl try-restart rtaudio-irq-priority@.service` names a template"),
+        "{}",
+        stdout(&o)
+    );
 }

@@ -172,6 +172,48 @@ fn broken_artifacts_fail_with_the_tools_message() {
         "does not empty /etc/machine-id",
     );
     broken(
+        "bootloader --append relied on in the live spin",
+        |d| {
+            replace(
+                &live(d),
+                "bootloader --location=none\n",
+                "bootloader --location=none --append=\"preempt=full threadirqs\"\n",
+            )
+        },
+        "live",
+        "bootloader --append does nothing in a live spin",
+    );
+    broken(
+        "the live spin's first-boot unit leaves out a kernel argument",
+        |d| {
+            replace(
+                &live(d),
+                "\"--args=preempt=full threadirqs\"",
+                "\"--args=preempt=full\"",
+            )
+        },
+        "live",
+        "grubby --args leaves out threadirqs of the installation kickstart's kernel arguments",
+    );
+    broken(
+        "the live spin's first-boot unit would run in the live session",
+        |d| replace(&live(d), "ConditionKernelCommandLine=!rd.live.image\n", ""),
+        "live",
+        "no ConditionKernelCommandLine=!rd.live.image",
+    );
+    broken(
+        "the live spin's first-boot unit not enabled",
+        |d| {
+            replace(
+                &live(d),
+                "systemctl enable rtaudio-live-kargs.service\n",
+                "",
+            )
+        },
+        "live",
+        "rtaudio-live-kargs.service is not enabled",
+    );
+    broken(
         "a live kickstart for an EL target",
         |d| replace(&live(d), "#version=F44", "#version=RHEL10"),
         "live",
@@ -188,6 +230,18 @@ fn broken_artifacts_fail_with_the_tools_message() {
         },
         "rpm-spec",
         "unexpanded macro in the package's scriptlets: %systemd_post",
+    );
+    broken(
+        "a unit pulling in the deprecated udev settle",
+        |d| {
+            replace(
+                &d.join("rootfs/usr/lib/systemd/system/rtaudio-irq-priority@.service"),
+                "[Service]\n",
+                "Wants=network-online.target systemd-udev-settle.service\n\n[Service]\n",
+            )
+        },
+        "units",
+        "rtaudio-irq-priority@.service:11: Wants= pulls in systemd-udev-settle.service, deprecated",
     );
     broken(
         "a unit with Bogus=1",

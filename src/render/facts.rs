@@ -116,6 +116,10 @@ pub struct Plan<'a> {
     /// Units shipped by packages that get enabled, and our own units.
     pub enable_packaged: Vec<String>,
     pub enable_ours: Vec<String>,
+    /// Units the udev rule starts for each device that appears, `%k` being
+    /// the device's kernel name: an instance per device, as a start of a
+    /// running oneshot would merge into that run.
+    pub device_units: Vec<String>,
     /// Both, packaged ones first.
     pub enable_all: Vec<String>,
     pub mask: Vec<String>,
@@ -175,6 +179,7 @@ impl<'a> Plan<'a> {
                 .collect(),
             enable_packaged,
             enable_ours,
+            device_units: device_units(p),
             mask: masked(p),
             irq_banned_cpus: irq_banned_cpus(p),
             rootfs: Vec::new(),
@@ -280,6 +285,14 @@ fn enabled(p: &Profile) -> (Vec<String>, Vec<String>) {
         ours.push(format!("{}.service", rootfs::IRQ_PRIORITY_UNIT));
     }
     (packaged, ours)
+}
+
+/// Units the udev rule starts for each device that appears.
+fn device_units(p: &Profile) -> Vec<String> {
+    if p.irq.priority.is_empty() {
+        return Vec::new();
+    }
+    vec![format!("{}@%k.service", rootfs::IRQ_PRIORITY_UNIT)]
 }
 
 /// Masked rather than disabled: tuned-ppd and power-profiles-daemon are D-Bus

@@ -102,13 +102,15 @@ const HOST_DROPIN: &str = "rtaudio-tuning.host.conf";
 fn host_copy(
     base: &Plan,
     f: &render::RootfsFile,
-) -> Option<(render::RootfsFile, render::RootfsFile)> {
+) -> Option<(render::RootfsFile, Vec<render::RootfsFile>)> {
     let ours = format!("/etc/{}/", render::TOOL);
     let name = f.path.strip_prefix(&ours)?;
     let shipped = base.rootfs.iter().find(|b| b.path == f.path)?;
     let host_path = format!("{ours}{HOST_DIR}/{name}");
-    let (unit, line) = reader(base, &f.path)?;
-    let (content, service) = if line.starts_with("EnvironmentFile=") {
+    let readers = readers(base, &f.path);
+    let (_, first) = readers.first()?;
+    let environment = first.starts_with("EnvironmentFile=");
+    let content = if environment {
         // Read after the image's: the host's values win, and a variable the
         // image sets that this host does not is set empty (irqbalance and
         // systemd take an empty value as none).
@@ -130,12 +132,9 @@ fn host_copy(
                 content.push_str(&format!("{k}=\n"));
             }
         }
-        (content, format!("EnvironmentFile={host_path}\n"))
+        content
     } else {
-        (
-            f.content.clone(),
-            format!("ExecStart=\n{}\n", line.replace(&f.path, &host_path)),
-        )
+        f.content.clone()
     };
     let host = render::RootfsFile {
         path: host_path.clone(),
@@ -144,46 +143,56 @@ fn host_copy(
         content,
         ..f.clone()
     };
-    let dropin_dir = format!("/etc/systemd/system/{unit}.d");
-    let dropin = render::RootfsFile {
-        path: format!("{dropin_dir}/{HOST_DROPIN}"),
-        dir: dropin_dir.clone(),
-        etc_path: Some(format!("{dropin_dir}/{HOST_DROPIN}")),
-        mode: 0o644,
-        mode_octal: "0644".into(),
-        config: false,
-        content: format!(
-            "# This host's {name}, over the image's {}: that file stays the image's,\n# so the image's later changes to it keep applying.\n[Service]\n{service}",
-            f.path
-        ),
-        ..f.clone()
-    };
-    Some((host, dropin))
+    // Every unit that reads the file gets the drop-in: a unit and its
+    // per-device template both run the same script.
+    let dropins = readers
+        .into_iter()
+        .map(|(unit, line)| {
+            let service = if line.starts_with("EnvironmentFile=") {
+                format!("EnvironmentFile={host_path}\n")
+            } else {
+                format!("ExecStart=\n{}\n", line.replace(&f.path, &host_path))
+            };
+            let dropin_dir = format!("/etc/systemd/system/{unit}.d");
+            render::RootfsFile {
+                path: format!("{dropin_dir}/{HOST_DROPIN}"),
+                dir: dropin_dir.clone(),
+                etc_path: Some(format!("{dropin_dir}/{HOST_DROPIN}")),
+                mode: 0o644,
+                mode_octal: "0644".into(),
+                config: false,
+                content: format!(
+                    "# This host's {name}, over the image's {}: that file stays the image's,\n# so the image's later changes to it keep applying.\n[Service]\n{service}",
+                    f.path
+                ),
+                ..f.clone()
+            }
+        })
+        .collect();
+    Some((host, dropins))
 }
 
-/// The unit of the image that reads `path` (an `EnvironmentFile=` or
-/// `ExecStart=` of its units and drop-ins naming it), and that line.
-fn reader<'b>(base: &'b Plan, path: &str) -> Option<(String, &'b str)> {
-    let (u, line) = base.rootfs.iter().find_map(|u| {
-        if !u.path.contains("/systemd/system/") {
-            return None;
-        }
-        u.content
-            .lines()
-            .find(|l| {
-                let l = l.trim();
+/// The units of the image that read `path` (an `EnvironmentFile=` or
+/// `ExecStart=` of their unit files and drop-ins naming it), each with that
+/// line, in the order of the rootfs files.
+fn readers<'b>(base: &'b Plan, path: &str) -> Vec<(String, &'b str)> {
+    base.rootfs
+        .iter()
+        .filter(|u| u.path.contains("/systemd/system/"))
+        .filter_map(|u| {
+            let line = u.content.lines().map(str::trim).find(|l| {
                 (l.starts_with("EnvironmentFile=") || l.starts_with("ExecStart="))
                     && l.split(['=', ' '])
                         .any(|w| w.trim_start_matches('-') == path)
-            })
-            .map(|l| (u, l.trim()))
-    })?;
-    let (dir, file) = u.path.rsplit_once('/')?;
-    let unit = match dir.rsplit_once('/') {
-        Some((_, d)) if d.ends_with(".d") => d.trim_end_matches(".d").to_string(),
-        _ => file.to_string(),
-    };
-    Some((unit, line))
+            })?;
+            let (dir, file) = u.path.rsplit_once('/')?;
+            let unit = match dir.rsplit_once('/') {
+                Some((_, d)) if d.ends_with(".d") => d.trim_end_matches(".d").to_string(),
+                _ => file.to_string(),
+            };
+            Some((unit, line))
+        })
+        .collect()
 }
 
 /// What a host of this variant changes on top of the image built from the
@@ -209,9 +218,9 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
         if same || f.path.contains("/bootc/kargs.d/") {
             continue;
         }
-        if let Some((host, dropin)) = host_copy(base, f) {
+        if let Some((host, dropins)) = host_copy(base, f) {
             files.push(host);
-            files.push(dropin);
+            files.extend(dropins);
             continue;
         }
         match etc_target(f) {
@@ -254,8 +263,8 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
         }
         if !b.path.starts_with("/etc/") {
             removed.extend(etc_target(b));
-        } else if let Some((unit, _)) = reader(base, &b.path) {
-            idle.push(unit);
+        } else if let units @ [_, ..] = readers(base, &b.path).as_slice() {
+            idle.extend(units.iter().map(|(unit, _)| unit.clone()));
         } else {
             kept.push(b.path.as_str());
         }
@@ -278,11 +287,15 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
     groups.sort_unstable();
     groups.dedup();
     // A unit whose file or drop-in changed is restarted if it runs: it would
-    // keep the image's settings until the next boot.
+    // keep the image's settings until the next boot. A template has no run
+    // of its own to restart (systemctl refuses its name): each instance that
+    // starts from now on reads the new files.
     for f in &files {
         if let Some(rest) = f.path.strip_prefix("/etc/systemd/system/") {
             let unit = rest.split_once(".d/").map_or(rest, |(u, _)| u);
-            restart.push(unit.to_string());
+            if !unit.contains("@.") {
+                restart.push(unit.to_string());
+            }
         }
     }
     restart.sort();

@@ -28,7 +28,13 @@ struct View<'a> {
     /// (and, for a fleet host, its name and install disk). Empty in a fleet
     /// variant's kickstart body, where each host's lines go at the end.
     host_lines: &'a str,
+    /// The live spin's first-boot unit that gives systems installed from it
+    /// the kernel arguments.
+    live_kargs_unit: &'static str,
 }
+
+/// The live spin's first-boot unit (written by its `%post`).
+pub const LIVE_KARGS_UNIT: &str = "rtaudio-live-kargs.service";
 
 impl<'a> View<'a> {
     /// `room_repo`: a fleet's `[pxe].repo`, the install source of its hosts.
@@ -76,6 +82,7 @@ impl<'a> View<'a> {
             None => (install_url, install_repos),
         };
         View {
+            live_kargs_unit: LIVE_KARGS_UNIT,
             version,
             install_url,
             install_repos,

@@ -140,6 +140,11 @@ fn specs(plan: &Plan) -> Vec<Spec> {
             "rtaudio-irq-priority.service",
             &format!("systemd/system/{IRQ_PRIORITY_UNIT}.service"),
         ));
+        specs.push(Spec::vendor(
+            "rootfs/irq-priority@.service",
+            "rtaudio-irq-priority@.service",
+            &format!("systemd/system/{IRQ_PRIORITY_UNIT}@.service"),
+        ));
     }
     if let Some(repo) = plan.kernel_repo.as_ref().filter(|_| !plan.distro_rt) {
         // Keeps kernel-rt updating after the install, with its signing key;

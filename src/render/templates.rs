@@ -22,6 +22,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "rootfs/udev.rules",
     "rootfs/irq-priority.sh",
     "rootfs/irq-priority.service",
+    "rootfs/irq-priority@.service",
     "rootfs/kargs.toml",
     "rootfs/kernel-rt.repo",
     "kickstart/macros.ks",

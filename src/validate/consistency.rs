@@ -30,7 +30,7 @@ const BLUEPRINT_ONLY: &[&str] = &["/etc/systemd/system/rtaudio-selinux-modules.s
 /// here-document appended to a file of the system's (`cat >>"$home/.ssh/
 /// authorized_keys"`, a user's keys after the first) is no drop-in: its body
 /// is read past and left out.
-fn kickstart_files(ks: &str) -> Result<Files, String> {
+pub fn kickstart_files(ks: &str) -> Result<Files, String> {
     let mut out = Files::new();
     let mut lines = ks.lines();
     while let Some(line) = lines.next() {
@@ -63,6 +63,17 @@ fn kickstart_files(ks: &str) -> Result<Files, String> {
         }
     }
     Ok(out)
+}
+
+/// The kernel arguments a kickstart gives the systems installed with it: a
+/// live spin's from its first-boot unit (the live validator says why), any
+/// other's from its `bootloader --append`.
+pub fn installed_kargs(name: &str, ks: &str) -> Result<Vec<String>, String> {
+    if name.ends_with("-live.ks") {
+        super::live::first_boot_kargs(ks)
+    } else {
+        kickstart_kargs(ks)
+    }
 }
 
 /// The kernel arguments of a kickstart's `bootloader --append="..."` line.
@@ -253,12 +264,27 @@ pub fn validate(tree: &Tree) -> Outcome {
     }
     for (rel, bytes) in &kickstarts {
         let text = String::from_utf8_lossy(bytes);
+        // A live spin's installs get the kernel arguments from its first-boot
+        // unit (the live validator says why), which only it carries.
+        let live = rel.ends_with("-live.ks");
         match kickstart_files(&text) {
-            Ok(f) => compare(&format!("{rel} %post"), &f, &root, &mut problems),
+            Ok(mut f) => {
+                if live {
+                    f.retain(|_, b| {
+                        super::live::grubby_args(&String::from_utf8_lossy(b)).is_none()
+                    });
+                }
+                compare(&format!("{rel} %post"), &f, &root, &mut problems)
+            }
             Err(e) => problems.push(format!("{rel}: {e}")),
         }
-        match kickstart_kargs(&text) {
-            Ok(k) => kargs.push((format!("{rel} bootloader --append"), k)),
+        let source = if live {
+            "first-boot grubby --args"
+        } else {
+            "bootloader --append"
+        };
+        match installed_kargs(rel, &text) {
+            Ok(k) => kargs.push((format!("{rel} {source}"), k)),
             Err(e) => problems.push(format!("{rel}: {e}")),
         }
     }

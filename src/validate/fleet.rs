@@ -185,16 +185,26 @@ fn menus_match(tree: &Tree, by_mac: &std::collections::BTreeMap<String, &str>) -
 /// under /etc (`bootc/rootfs/etc/...`): ostree's three-way merge of /etc keeps
 /// a file the host changed, so the image's later versions of it would never
 /// apply there. A unit whose drop-ins the snippet writes is restarted
-/// (`systemctl try-restart`), or the running one keeps its old settings.
+/// (`systemctl try-restart`), or the running one keeps its old settings; a
+/// template (`NAME@.service`) is not, as systemctl refuses its name.
 fn snippets_leave_the_image_alone(tree: &Tree) -> Vec<String> {
     let mut problems = Vec::new();
     for (rel, bytes) in tree.under("image-mode/") {
         let text = String::from_utf8_lossy(bytes);
         let mut restarted: BTreeSet<&str> = BTreeSet::new();
         let mut dropins: Vec<(usize, &str)> = Vec::new();
-        for line in text.lines() {
-            if let Some(units) = line.trim().strip_prefix("systemctl try-restart ") {
-                restarted.extend(units.split_whitespace());
+        for (n, line) in text.lines().enumerate() {
+            let Some(units) = line.trim().strip_prefix("systemctl try-restart ") else {
+                continue;
+            };
+            for unit in units.split_whitespace() {
+                if unit.contains("@.") {
+                    problems.push(format!(
+                        "{rel}:{}: `systemctl try-restart {unit}` names a template: systemctl refuses a unit name without its instance, and the snippet stops there (set -e)",
+                        n + 1
+                    ));
+                }
+                restarted.insert(unit);
             }
         }
         for (n, line) in text.lines().enumerate() {
@@ -223,7 +233,9 @@ fn snippets_leave_the_image_alone(tree: &Tree) -> Vec<String> {
             }
         }
         for (n, unit) in dropins {
-            if !restarted.contains(unit) {
+            // A template has no run of its own: each instance started from
+            // now on reads the drop-in.
+            if !unit.contains("@.") && !restarted.contains(unit) {
                 problems.push(format!(
                     "{rel}:{n}: writes a drop-in of {unit} and does not `systemctl try-restart {unit}`: the running unit keeps its old settings"
                 ));

@@ -14,7 +14,23 @@
 //!   would share one) and drops the rescue kernel.
 //! - an EL target gets none: anaconda.spec builds `anaconda-live` only for
 //!   Fedora and ELN (`%bcond live %[%{defined fedora} || %{defined eln}]`).
+//! - no `bootloader --append`: livemedia-creator installs with `--dirinstall`,
+//!   where Anaconda skips the boot loader (pyanaconda
+//!   `modules/storage/installation.py`: the boot loader tasks are left out
+//!   when `conf.target.is_directory`), and Anaconda's live install builds the
+//!   new system's arguments from its own list (`bootloader/base.py`
+//!   `collect_arguments`; only `preserved_arguments` come from the live boot)
+//!   and rewrites `/etc/default/grub` whole (`bootloader/grub2.py`
+//!   `write_defaults`), so neither the ISO nor its installs get them.
+//! - instead, when the installation kickstart beside it has kernel arguments,
+//!   `%post` writes and enables a unit that adds every one of them with
+//!   `grubby --update-kernel=ALL --args=` (grubby-bls writes
+//!   GRUB_CMDLINE_LINUX, `/etc/kernel/cmdline` and every boot entry, so
+//!   kernels installed later keep them), skipped in the live session
+//!   (`ConditionKernelCommandLine=!rd.live.image`: lorax's live boot menus
+//!   carry `rd.live.image`) and run once (a `ConditionPathExists=!` stamp).
 
+use super::consistency::{kickstart_files, kickstart_kargs};
 use super::{Outcome, Tree};
 
 /// What a live image's `%packages` must hold (lorax `docs/fedora-livemedia.ks`).
@@ -45,15 +61,32 @@ pub fn validate(tree: &Tree) -> Outcome {
     }
     let mut problems = Vec::new();
     for (rel, bytes) in &live {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => problems.extend(check(text).into_iter().map(|p| format!("{rel}: {p}"))),
-            Err(_) => problems.push(format!("{rel}: not UTF-8 text")),
-        }
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            problems.push(format!("{rel}: not UTF-8 text"));
+            continue;
+        };
+        problems.extend(check(text).into_iter().map(|p| format!("{rel}: {p}")));
+        // The installation kickstart beside it says which kernel arguments
+        // the profile wants.
+        let install = rel.replace("-live.ks", ".ks");
+        let wanted = match tree.text(&install).map(kickstart_kargs) {
+            Some(Ok(k)) => k,
+            Some(Err(e)) => {
+                problems.push(format!("{install}: {e}"));
+                continue;
+            }
+            None => Vec::new(),
+        };
+        problems.extend(
+            check_kargs(text, &wanted)
+                .into_iter()
+                .map(|p| format!("{rel}: {p}")),
+        );
     }
     let names: Vec<&str> = live.iter().map(|(p, _)| *p).collect();
     Outcome::from_problems(
         format!(
-            "{} enables livesys and livesys-late, holds one kernel and the references' live packages, resets machine-id",
+            "{} enables livesys and livesys-late, holds one kernel and the references' live packages, resets machine-id, gives its installs the kernel arguments at first boot",
             names.join(", ")
         ),
         format!("{} problem(s) in the live spin kickstart", problems.len()),
@@ -121,6 +154,152 @@ pub fn check(ks: &str) -> Vec<String> {
         );
     }
     problems
+}
+
+/// What keeps the kernel arguments `wanted` (the installation kickstart's)
+/// from reaching systems installed from the live spin `ks`.
+pub fn check_kargs(ks: &str, wanted: &[String]) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(line) = ks
+        .lines()
+        .find(|l| words(l).first() == Some(&"bootloader") && l.contains("--append"))
+    {
+        problems.push(format!(
+            "`{}`: bootloader --append does nothing in a live spin (livemedia-creator installs with --dirinstall, where Anaconda skips the boot loader, and Anaconda's live install writes the new system's arguments from its own list); drop it, pass livemedia-creator --extra-boot-args for the live session and add the arguments to installed systems with a first-boot grubby unit",
+            line.trim()
+        ));
+    }
+    if wanted.is_empty() {
+        return problems;
+    }
+    let files = match kickstart_files(ks) {
+        Ok(f) => f,
+        Err(e) => {
+            problems.push(e);
+            return problems;
+        }
+    };
+    let units: Vec<(&str, String, Vec<String>)> = files
+        .iter()
+        .filter(|(path, _)| path.contains("/systemd/system/") && path.ends_with(".service"))
+        .filter_map(|(path, bytes)| {
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            let args = grubby_args(&text)?;
+            Some((path.rsplit('/').next().unwrap_or(path), text, args))
+        })
+        .collect();
+    let fix = "write a unit in %post that runs `grubby --update-kernel=ALL \"--args=...\"` with ConditionKernelCommandLine=!rd.live.image and a ConditionPathExists=! stamp, and enable it";
+    let Some((unit, text, args)) = units.first() else {
+        problems.push(format!(
+            "no first-boot unit adds the kernel arguments ({}) to systems installed from the spin: {fix}",
+            wanted.join(" ")
+        ));
+        return problems;
+    };
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|a| !args.contains(a))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        problems.push(format!(
+            "{unit}: grubby --args leaves out {} of the installation kickstart's kernel arguments",
+            missing.join(" ")
+        ));
+    }
+    let conditions: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("ConditionKernelCommandLine="))
+        .collect();
+    if !conditions.iter().any(|c| c.trim() == "!rd.live.image") {
+        problems.push(format!(
+            "{unit}: no ConditionKernelCommandLine=!rd.live.image: it would change the live session's boot entries instead of waiting for an installed system"
+        ));
+    }
+    if !text
+        .lines()
+        .any(|l| l.trim().starts_with("ConditionPathExists=!"))
+    {
+        problems.push(format!(
+            "{unit}: no ConditionPathExists=! stamp: it would add the arguments at every boot, back over an admin who removed one"
+        ));
+    }
+    let sections = Sections::of(ks);
+    let name = unit.trim_end_matches(".service");
+    if !enabled_units(ks, &sections.post).iter().any(|u| u == name) {
+        problems.push(format!(
+            "{unit} is not enabled (services --enabled= or systemctl enable in %post): it never runs"
+        ));
+    }
+    problems
+}
+
+/// The kernel arguments a unit adds with `grubby --update-kernel=ALL
+/// --args=...` in an `ExecStart=`, if it does.
+pub fn grubby_args(unit: &str) -> Option<Vec<String>> {
+    unit.lines().find_map(|l| {
+        let command = l.trim().strip_prefix("ExecStart=")?;
+        let w = unquote(command);
+        let program = w.first()?.trim_start_matches(['-', '@', ':', '+', '!']);
+        if program.rsplit('/').next() != Some("grubby") {
+            return None;
+        }
+        let all = w
+            .windows(2)
+            .any(|p| p[0] == "--update-kernel" && p[1] == "ALL")
+            || w.iter().any(|a| a == "--update-kernel=ALL");
+        let args = w
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| match a.strip_prefix("--args") {
+                Some(rest) if rest.starts_with('=') => Some(rest[1..].to_string()),
+                Some("") => w.get(i + 1).cloned(),
+                _ => None,
+            })?;
+        all.then(|| args.split_whitespace().map(String::from).collect())
+    })
+}
+
+/// A command line split into words as systemd splits `ExecStart=`: on white
+/// space, with double and single quotes grouping (systemd.service(5)).
+fn unquote(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    let mut in_word = false;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+/// The kernel arguments the first-boot unit of a live spin adds to systems
+/// installed from it: none when it has no such unit.
+pub fn first_boot_kargs(ks: &str) -> Result<Vec<String>, String> {
+    Ok(kickstart_files(ks)?
+        .values()
+        .find_map(|b| grubby_args(&String::from_utf8_lossy(b)))
+        .unwrap_or_default())
 }
 
 /// The lines of the kickstart's `%packages` and `%post` sections.
@@ -313,6 +492,91 @@ mod tests {
         assert_eq!(kernels(&s(&["kernel-rt"]), &[]), ["kernel", "kernel-rt"]);
         assert_eq!(kernels(&s(&["kernel-rt"]), &s(&["kernel"])), ["kernel-rt"]);
         assert_eq!(kernels(&s(&["kernel-modules"]), &[]), ["kernel"]);
+    }
+
+    #[test]
+    fn grubby_lines_are_read_as_systemd_splits_them() {
+        let unit = |exec: &str| format!("[Service]\nExecStart={exec}\n");
+        let args = |exec: &str| grubby_args(&unit(exec));
+        assert_eq!(
+            args("/usr/sbin/grubby --update-kernel=ALL \"--args=a b=1\"").unwrap(),
+            ["a", "b=1"]
+        );
+        assert_eq!(
+            args("-grubby --update-kernel ALL --args 'threadirqs'").unwrap(),
+            ["threadirqs"]
+        );
+        // Not every kernel, or not grubby.
+        assert_eq!(
+            args("/usr/sbin/grubby --update-kernel=DEFAULT --args=a"),
+            None
+        );
+        assert_eq!(
+            args("/usr/bin/echo grubby --update-kernel=ALL --args=a"),
+            None
+        );
+    }
+
+    fn live_ks(unit: &str, enable: bool) -> String {
+        format!(
+            "bootloader --location=none\n%post\ncat >/etc/systemd/system/k.service <<'EOF'\n{unit}EOF\n{}%end\n",
+            if enable {
+                "systemctl enable k.service\n"
+            } else {
+                ""
+            }
+        )
+    }
+
+    const GOOD_UNIT: &str = "[Unit]\nConditionKernelCommandLine=!rd.live.image\nConditionPathExists=!/var/lib/x/done\n[Service]\nType=oneshot\nExecStart=/usr/sbin/grubby --update-kernel=ALL \"--args=threadirqs preempt=full\"\n";
+
+    #[test]
+    fn installs_from_the_spin_get_every_kernel_argument() {
+        let wanted = ["threadirqs".to_string(), "preempt=full".to_string()];
+        assert_eq!(
+            check_kargs(&live_ks(GOOD_UNIT, true), &wanted),
+            Vec::<String>::new()
+        );
+        let one = |p: Vec<String>, want: &str| {
+            assert_eq!(p.len(), 1, "{p:?}");
+            assert!(p[0].contains(want), "{want}: {p:?}");
+        };
+        one(
+            check_kargs(&live_ks(GOOD_UNIT, false), &wanted),
+            "k.service is not enabled",
+        );
+        one(
+            check_kargs(
+                &live_ks(&GOOD_UNIT.replace(" preempt=full", ""), true),
+                &wanted,
+            ),
+            "leaves out preempt=full",
+        );
+        one(
+            check_kargs(
+                &live_ks(&GOOD_UNIT.replace("!rd.live.image", "rd.live.image"), true),
+                &wanted,
+            ),
+            "no ConditionKernelCommandLine=!rd.live.image",
+        );
+        one(
+            check_kargs(
+                &live_ks(
+                    &GOOD_UNIT.replace("ConditionPathExists=!/var/lib/x/done\n", ""),
+                    true,
+                ),
+                &wanted,
+            ),
+            "no ConditionPathExists=! stamp",
+        );
+        one(
+            check_kargs("bootloader --location=none --append=\"threadirqs\"\n", &[]),
+            "bootloader --append does nothing in a live spin",
+        );
+        one(
+            check_kargs("bootloader --location=none\n", &wanted),
+            "no first-boot unit adds the kernel arguments (threadirqs preempt=full)",
+        );
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! "Unknown key" and "Failed to parse" lines, so every line it prints about our
 //! files counts as a failure. Drop-ins for units another package ships
 //! (irqbalance.service, cpupower.service) are verified on a minimal stand-in of
-//! that unit: what is checked is our drop-in's own keys.
+//! that unit: what is checked is our drop-in's own keys. No unit or drop-in
+//! may pull in a deprecated unit (systemd-udev-settle.service).
 
 use std::collections::BTreeMap;
 use std::process::Command;
 
+use super::consistency::kickstart_files;
 use super::{Outcome, Tree, tidy};
 use crate::cmd;
 
@@ -46,6 +48,27 @@ fn collect(tree: &Tree) -> Units<'_> {
             }
         }
     }
+    // Units only a kickstart's %post writes (the live spin's first-boot unit).
+    for (rel, bytes) in tree.under("kickstart/") {
+        if !rel.ends_with(".ks") {
+            continue;
+        }
+        let Ok(files) = kickstart_files(&String::from_utf8_lossy(bytes)) else {
+            continue;
+        };
+        for (path, data) in files {
+            let name = ["/etc/systemd/system/", "/usr/lib/systemd/system/"]
+                .iter()
+                .find_map(|d| path.strip_prefix(d));
+            if let Some(name) = name
+                && !name.contains('/')
+                && UNIT_SUFFIXES.iter().any(|s| name.ends_with(s))
+                && !units.contains_key(name)
+            {
+                units.insert(name.to_string(), data);
+            }
+        }
+    }
     // Units only a blueprint carries (its first-boot unit), from its file entries.
     for (rel, bytes) in tree.under("blueprint/") {
         let Ok(doc) = String::from_utf8_lossy(bytes).parse::<toml::Table>() else {
@@ -77,11 +100,72 @@ fn collect(tree: &Tree) -> Units<'_> {
     (units, dropins)
 }
 
+/// Units no unit of ours may pull in, with why.
+const DEPRECATED: &[(&str, &str)] = &[(
+    "systemd-udev-settle.service",
+    // systemd src/udev/udevadm-settle.c, emit_deprecation_warning():
+    // "systemd-udev-settle.service is deprecated. Please fix %s not to pull it in."
+    "deprecated: udevadm settle logs a warning naming every unit that pulls it in, and it holds the boot until all devices are probed; start work for late devices from a udev rule (SYSTEMD_WANTS) instead",
+)];
+
+/// The dependencies that pull a unit in (systemd.unit(5)); `After=` alone
+/// only orders.
+const PULLING: &[&str] = &[
+    "Wants",
+    "Requires",
+    "Requisite",
+    "BindsTo",
+    "Upholds",
+    "WantedBy",
+    "RequiredBy",
+    "UpheldBy",
+];
+
+/// Lines of our units and drop-ins that pull in a deprecated unit.
+fn pulls_in_deprecated(
+    units: &BTreeMap<String, Vec<u8>>,
+    dropins: &BTreeMap<String, Vec<(String, &[u8])>>,
+) -> Vec<String> {
+    let files = units
+        .iter()
+        .map(|(name, bytes)| (name.clone(), bytes.as_slice()))
+        .chain(dropins.iter().flat_map(|(unit, files)| {
+            files
+                .iter()
+                .map(move |(file, bytes)| (format!("{unit}.d/{file}"), *bytes))
+        }));
+    let mut problems = Vec::new();
+    for (name, bytes) in files {
+        for (n, line) in String::from_utf8_lossy(bytes).lines().enumerate() {
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            if !PULLING.contains(&key.trim()) {
+                continue;
+            }
+            for unit in value.split_whitespace() {
+                if let Some((_, why)) = DEPRECATED.iter().find(|(d, _)| *d == unit) {
+                    problems.push(format!(
+                        "{name}:{}: {}= pulls in {unit}, {why}",
+                        n + 1,
+                        key.trim()
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
 pub fn validate(tree: &Tree) -> Outcome {
+    let (units, dropins) = collect(tree);
+    let deprecated = pulls_in_deprecated(&units, &dropins);
     let Some(analyze) = cmd::find("systemd-analyze") else {
+        if !deprecated.is_empty() {
+            return Outcome::fail("units pull in deprecated units", deprecated);
+        }
         return Outcome::unavailable("systemd (systemd-analyze)");
     };
-    let (units, dropins) = collect(tree);
     if units.is_empty() && dropins.is_empty() {
         return Outcome::pass("no units or drop-ins in rootfs/");
     }
@@ -135,10 +219,11 @@ pub fn validate(tree: &Tree) -> Outcome {
     let text = tidy(&o.text(), tmp.path());
     // A command missing from this host (semodule on a build host without
     // policycoreutils) says nothing about the unit: the target image has it.
-    let (warnings, problems): (Vec<String>, Vec<String>) = text
+    let (warnings, complaints): (Vec<String>, Vec<String>) = text
         .lines()
         .map(String::from)
         .partition(|l| l.contains("is not executable: No such file or directory"));
+    let problems: Vec<String> = deprecated.into_iter().chain(complaints).collect();
     let checked = units.len() + dropins.values().map(Vec::len).sum::<usize>();
     if !o.success() && problems.is_empty() && warnings.is_empty() {
         return Outcome::fail(
@@ -148,7 +233,7 @@ pub fn validate(tree: &Tree) -> Outcome {
     }
     Outcome::from_problems(
         format!("systemd-analyze verify: {checked} units and drop-ins, no complaints"),
-        "systemd-analyze verify complained",
+        "systemd-analyze verify or the deprecated-unit rule complained",
         problems,
     )
     .with_warnings(warnings)

@@ -431,7 +431,8 @@ fn kargs_from_tree(tree: &Path) -> anyhow::Result<Vec<String>> {
         .flatten()
     {
         let text = std::fs::read_to_string(ks.path()).unwrap_or_default();
-        if let Ok(theirs) = crate::validate::consistency::kickstart_kargs(&text) {
+        let name = ks.file_name().to_string_lossy().into_owned();
+        if let Ok(theirs) = crate::validate::consistency::installed_kargs(&name, &text) {
             if theirs != kargs {
                 anyhow::bail!(
                     "the rendered artifacts disagree on the kernel arguments: kargs.d has [{}], {} has [{}]",
