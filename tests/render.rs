@@ -247,6 +247,129 @@ fn hostile_profiles_are_rejected_with_key_and_line() {
     );
 }
 
+/// Issue 15: the audio server's settings, each mistake named with its key,
+/// line and a fix; and what a valid set renders.
+#[test]
+fn audio_settings_are_checked_and_rendered() {
+    let cases: &[(&str, &str, &str, usize)] = &[
+        ("rate not a card's", "rate = 47000", "audio.rate", 3),
+        (
+            "allowed rates without the rate",
+            "rate = 96000\nallowed_rates = [44100, 48000]",
+            "audio.allowed_rates",
+            4,
+        ),
+        (
+            "an allowed rate not a card's",
+            "allowed_rates = [48000, 12345]",
+            "audio.allowed_rates[1]",
+            3,
+        ),
+        (
+            "quantum not a power of two",
+            "quantum = 300",
+            "audio.quantum",
+            3,
+        ),
+        (
+            "quantum beyond PipeWire's limit",
+            "quantum = 16384",
+            "audio.quantum",
+            3,
+        ),
+        (
+            "min above quantum",
+            "quantum = 64\nmin_quantum = 128",
+            "audio.min_quantum",
+            4,
+        ),
+        (
+            "max below quantum",
+            "quantum = 1024\nmax_quantum = 512",
+            "audio.max_quantum",
+            4,
+        ),
+        (
+            "priority above the group's limit",
+            "rt_priority = 96",
+            "audio.rt_priority",
+            3,
+        ),
+        (
+            "nice below the group's limit",
+            "nice = -20",
+            "audio.nice",
+            3,
+        ),
+        (
+            "a boolean as a string",
+            "hda_power_save = \"no\"",
+            "audio.hda_power_save",
+            3,
+        ),
+        ("unknown key", "quantom = 256", "audio.quantom", 3),
+    ];
+    for (name, body, key, line) in cases {
+        rejects(name, &format!("version = 1\n[audio]\n{body}\n"), key, *line);
+    }
+
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("p.toml");
+    fs::write(
+        &p,
+        "version = 1\n[realtime]\nrtprio = 90\n[audio]\nrate = 96000\nallowed_rates = [48000, 96000]\nquantum = 128\nmin_quantum = 64\nmax_quantum = 1024\nrt_priority = 85\nnice = -15\nhda_power_save = true\nusb_autosuspend = true\n",
+    )
+    .unwrap();
+    let out = t.path().join("out");
+    render(Some(&p), &out);
+    let pw = fs::read_to_string(
+        out.join("rootfs/usr/share/pipewire/pipewire.conf.d/60-rtaudio-tuning.conf"),
+    )
+    .unwrap();
+    for line in [
+        "default.clock.rate = 96000\n",
+        "default.clock.allowed-rates = [ 48000 96000 ]\n",
+        "default.clock.quantum = 128\n",
+        "default.clock.min-quantum = 64\n",
+        "default.clock.max-quantum = 1024\n",
+        "rt.prio = 85\n",
+        "nice.level = -15\n",
+    ] {
+        assert!(pw.contains(line), "{line:?} not in:\n{pw}");
+    }
+    // Power saving left on: no modprobe.d file, no USB rule.
+    assert!(
+        !out.join("rootfs/usr/lib/modprobe.d/rtaudio-tuning.conf")
+            .exists()
+    );
+    let udev = fs::read_to_string(out.join("rootfs/usr/lib/udev/rules.d/70-rtaudio-tuning.rules"))
+        .unwrap();
+    assert!(!udev.contains("power/control"), "{udev}");
+    // The defaults: 48 kHz, 256 frames, priority 88, power saving off.
+    let d = t.path().join("default");
+    render(None, &d);
+    let pw = fs::read_to_string(
+        d.join("rootfs/usr/share/pipewire/pipewire.conf.d/60-rtaudio-tuning.conf"),
+    )
+    .unwrap();
+    for line in [
+        "default.clock.rate = 48000\n",
+        "default.clock.quantum = 256\n",
+        "rt.prio = 88\n",
+    ] {
+        assert!(pw.contains(line), "{line:?} not in:\n{pw}");
+    }
+    let modprobe =
+        fs::read_to_string(d.join("rootfs/usr/lib/modprobe.d/rtaudio-tuning.conf")).unwrap();
+    assert!(
+        modprobe.contains("\noptions snd_hda_intel power_save=0 power_save_controller=N\n"),
+        "{modprobe}"
+    );
+    let udev =
+        fs::read_to_string(d.join("rootfs/usr/lib/udev/rules.d/70-rtaudio-tuning.rules")).unwrap();
+    assert!(udev.contains("ATTR{bInterfaceClass}==\"01\", TEST==\"../power/control\", ATTR{../power/control}=\"on\""), "{udev}");
+}
+
 #[test]
 fn dotted_sysctl_keys_mean_the_same_as_quoted_ones() {
     let t = tempfile::tempdir().unwrap();

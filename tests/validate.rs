@@ -241,7 +241,7 @@ fn broken_artifacts_fail_with_the_tools_message() {
             )
         },
         "units",
-        "rtaudio-irq-priority@.service:11: Wants= pulls in systemd-udev-settle.service, deprecated",
+        "rtaudio-irq-priority@.service:15: Wants= pulls in systemd-udev-settle.service, deprecated",
     );
     broken(
         "a unit with Bogus=1",

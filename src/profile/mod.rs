@@ -214,6 +214,22 @@ pub enum AudioServer {
 pub struct Audio {
     pub server: AudioServer,
     pub packages: Vec<String>,
+    /// PipeWire's graph: `default.clock.rate`, `.allowed-rates`, `.quantum`,
+    /// `.min-quantum`, `.max-quantum` (frames, powers of two).
+    pub rate: u32,
+    pub allowed_rates: Vec<u32>,
+    pub quantum: u32,
+    pub min_quantum: u32,
+    pub max_quantum: u32,
+    /// PipeWire's module-rt: the data thread's SCHED_FIFO priority
+    /// (`rt.prio`) and the server's nice level (`nice.level`).
+    pub rt_priority: u32,
+    pub nice: i32,
+    /// Let snd_hda_intel power the codec and controller down when idle
+    /// (`power_save`, `power_save_controller`); off: no clicks as it wakes.
+    pub hda_power_save: bool,
+    /// Let USB audio devices autosuspend; off: `power/control` stays `on`.
+    pub usb_autosuspend: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -76,7 +76,7 @@ pub(crate) fn parse_table(
     let cpu = cpu(&mut cx, &root);
     let irq = irq(&mut cx, &root);
     let sysctl = sysctl(&mut cx, &root);
-    let audio = audio(&mut cx, &root);
+    let audio = audio(&mut cx, &root, &realtime);
     let packages = packages(&mut cx, &root, &audio, irq.balance);
     let selinux = selinux(&mut cx, &root, dir);
     let rpm = rpm(&mut cx, &root);
@@ -681,14 +681,39 @@ fn sysctl_entries(
     }
 }
 
-fn audio(cx: &mut Cx, root: &Section) -> Audio {
+/// Sample rates a sound card runs at (ALSA's standard rates from 22050 Hz).
+const RATES: &[u32] = &[
+    22050, 32000, 44100, 48000, 64000, 88200, 96000, 176400, 192000, 352800, 384000,
+];
+
+/// PipeWire's quanta: powers of two (it rounds a graph quantum down to one,
+/// `clock.power-of-two-quantum`) from 16 frames to its default
+/// `default.clock.quantum-limit` of 8192 (src/pipewire/settings.c).
+const QUANTA: std::ops::RangeInclusive<i64> = 16..=8192;
+
+fn audio(cx: &mut Cx, root: &Section, rt: &Realtime) -> Audio {
     let empty = DeTable::new();
     let s = cx.table(root, "audio").unwrap_or(Section {
         path: "audio".into(),
         table: &empty,
         span: 0..0,
     });
-    cx.check_keys(&s, &["server", "packages"]);
+    cx.check_keys(
+        &s,
+        &[
+            "server",
+            "packages",
+            "rate",
+            "allowed_rates",
+            "quantum",
+            "min_quantum",
+            "max_quantum",
+            "rt_priority",
+            "nice",
+            "hda_power_save",
+            "usb_autosuspend",
+        ],
+    );
     let server = cx.choice(
         &s,
         "server",
@@ -708,7 +733,162 @@ fn audio(cx: &mut Cx, root: &Section) -> Audio {
             AudioServer::Jack => vec!["jack-audio-connection-kit".to_string()],
         },
     };
-    Audio { server, packages }
+    let rates_fix = format!(
+        "use a rate sound cards run at: {}",
+        RATES
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let rate_of = |cx: &mut Cx, path: String, n: i64, span: Span| -> Option<u32> {
+        match u32::try_from(n).ok().filter(|r| RATES.contains(r)) {
+            Some(r) => Some(r),
+            None => {
+                cx.rep.error(
+                    path,
+                    Some(span),
+                    format!("{n} Hz is not a standard sample rate"),
+                    rates_fix.clone(),
+                );
+                None
+            }
+        }
+    };
+    let rate = cx
+        .int(&s, "rate", 1..=i64::from(u32::MAX), &rates_fix)
+        .and_then(|(n, span)| rate_of(cx, s.key("rate"), n, span))
+        .unwrap_or(48000);
+    let allowed = cx.ints(&s, "allowed_rates", 1..=i64::from(u32::MAX), &rates_fix);
+    cx.no_duplicates(&s.key("allowed_rates"), &allowed);
+    let allowed_rates: Vec<u32> = allowed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (n, span))| {
+            rate_of(
+                cx,
+                format!("{}[{i}]", s.key("allowed_rates")),
+                *n,
+                span.clone(),
+            )
+        })
+        .collect();
+    let allowed_rates = if s.get("allowed_rates").is_none() {
+        vec![rate]
+    } else {
+        if allowed.is_empty() && allowed_rates.is_empty() {
+            cx.rep.error(
+                s.key("allowed_rates"),
+                s.get("allowed_rates").map(|v| v.span()),
+                "allowed_rates is empty",
+                format!("list the rates the graph may switch to, the default rate among them: allowed_rates = [{rate}]"),
+            );
+        } else if !allowed_rates.contains(&rate) && allowed_rates.len() == allowed.len() {
+            // PipeWire ignores a list without the default rate
+            // (src/pipewire/settings.c, uint32_array_contains).
+            cx.rep.error(
+                s.key("allowed_rates"),
+                s.get("allowed_rates").map(|v| v.span()),
+                format!("allowed_rates leaves out the default rate {rate}: PipeWire would ignore the whole list"),
+                format!("add {rate} to the list, or change audio.rate to one of the listed rates"),
+            );
+        }
+        allowed_rates
+    };
+    let quantum_fix = "a power of two from 16 to 8192 frames, e.g. 256 (5.3 ms at 48 kHz)";
+    let quantum = |cx: &mut Cx, key: &str, default: u32| -> (u32, Option<Span>) {
+        match cx.int(&s, key, QUANTA, quantum_fix) {
+            Some((n, span)) if (n as u32).is_power_of_two() => (n as u32, Some(span)),
+            Some((n, span)) => {
+                cx.rep.error(
+                    s.key(key),
+                    Some(span),
+                    format!("{n} is not a power of two: PipeWire rounds a quantum down to one"),
+                    quantum_fix,
+                );
+                (default, None)
+            }
+            None => (default, None),
+        }
+    };
+    let (quantum_v, quantum_span) = quantum(cx, "quantum", 256);
+    let (min_quantum, min_span) = quantum(cx, "min_quantum", 32);
+    let (max_quantum, max_span) = quantum(cx, "max_quantum", 2048);
+    if min_quantum > quantum_v || quantum_v > max_quantum {
+        let (key, span) = if min_quantum > quantum_v && min_span.is_some() {
+            ("min_quantum", min_span)
+        } else if quantum_v > max_quantum && max_span.is_some() {
+            ("max_quantum", max_span)
+        } else {
+            ("quantum", quantum_span)
+        };
+        cx.rep.error(
+            s.key(key),
+            span,
+            format!(
+                "min_quantum {min_quantum} <= quantum {quantum_v} <= max_quantum {max_quantum} does not hold: PipeWire would clamp the quantum"
+            ),
+            "keep min_quantum <= quantum <= max_quantum",
+        );
+    }
+    // module-rt's rt.prio goes through RLIMIT_RTPRIO first: above the
+    // realtime group's rtprio, the kernel refuses it and PipeWire falls back
+    // to RTKit, which caps it at 20 (rtkit-daemon.c max_realtime_priority).
+    let rt_priority = match cx.int(
+        &s,
+        "rt_priority",
+        1..=99,
+        "SCHED_FIFO priorities go from 1 to 99; PipeWire's rt.prio default is 88",
+    ) {
+        Some((n, span)) if n as u32 > rt.rtprio => {
+            cx.rep.error(
+                s.key("rt_priority"),
+                Some(span),
+                format!("rt_priority {n} is above realtime.rtprio {}: the kernel refuses it and PipeWire falls back to RTKit's priority 20", rt.rtprio),
+                format!("lower audio.rt_priority to {} or below, or raise realtime.rtprio", rt.rtprio),
+            );
+            rt.rtprio.min(88)
+        }
+        Some((n, _)) => n as u32,
+        None => rt.rtprio.min(88),
+    };
+    let nice = match cx.int(
+        &s,
+        "nice",
+        -20..=19,
+        "nice values go from -20 (highest) to 19; PipeWire's default is -11",
+    ) {
+        Some((n, span)) if (n as i32) < rt.nice => {
+            cx.rep.error(
+                s.key("nice"),
+                Some(span),
+                format!(
+                    "nice {n} is below realtime.nice {}: the kernel refuses it (RLIMIT_NICE)",
+                    rt.nice
+                ),
+                format!(
+                    "raise audio.nice to {} or above, or lower realtime.nice",
+                    rt.nice
+                ),
+            );
+            rt.nice.max(-11)
+        }
+        Some((n, _)) => n as i32,
+        None => rt.nice.max(-11),
+    };
+    Audio {
+        server,
+        packages,
+        rate,
+        allowed_rates,
+        quantum: quantum_v,
+        min_quantum,
+        max_quantum,
+        rt_priority,
+        nice,
+        hda_power_save: cx.boolean(&s, "hda_power_save", false),
+        usb_autosuspend: cx.boolean(&s, "usb_autosuspend", false),
+    }
 }
 
 fn packages(cx: &mut Cx, root: &Section, audio: &Audio, irq_balance: bool) -> Packages {

@@ -42,7 +42,9 @@ impl View {
                     .rsplit_once('/')
                     .map(|(d, _)| d.to_string())
             })
-            .filter(|d| d.contains(TOOL) || d.ends_with(".service.d"))
+            // Folders no package of the image has: ours, unit drop-in
+            // folders, PipeWire's and WirePlumber's /etc drop-in folders.
+            .filter(|d| d.contains(TOOL) || d.ends_with(".service.d") || d.ends_with(".conf.d"))
             .collect();
         dirs.sort();
         dirs.dedup();

@@ -283,6 +283,7 @@ fn enabled(p: &Profile) -> (Vec<String>, Vec<String>) {
     let mut ours = Vec::new();
     if !p.irq.priority.is_empty() {
         ours.push(format!("{}.service", rootfs::IRQ_PRIORITY_UNIT));
+        ours.push(format!("{}@resume.service", rootfs::IRQ_PRIORITY_UNIT));
     }
     (packaged, ours)
 }

@@ -3,6 +3,7 @@
 
 use super::facts::{Plan, RootfsFile, TOOL};
 use super::{RenderBug, render_template};
+use crate::profile::AudioServer;
 
 /// Our IRQ-thread priority unit (rtirq's job).
 pub const IRQ_PRIORITY_UNIT: &str = "rtaudio-irq-priority";
@@ -39,8 +40,18 @@ impl Spec {
     /// for the paths that cannot write /usr.
     fn vendor(template: &'static str, source: &'static str, rest: &str) -> Self {
         Spec {
-            template,
             path: format!("/usr/lib/{rest}"),
+            ..Self::shared(template, source, rest)
+        }
+    }
+
+    /// The vendor's file at `/usr/share/REST` (PipeWire's and WirePlumber's
+    /// data folder); `/etc/REST` has the same meaning for the paths that
+    /// cannot write /usr.
+    fn shared(template: &'static str, source: &'static str, rest: &str) -> Self {
+        Spec {
+            template,
+            path: format!("/usr/share/{rest}"),
             source,
             config: false,
             etc_path: Some(format!("/etc/{rest}")),
@@ -120,6 +131,27 @@ fn specs(plan: &Plan) -> Vec<Spec> {
             "rootfs/sysctl.conf",
             "sysctl.conf",
             &format!("sysctl.d/90-{TOOL}.conf"),
+        ));
+    }
+    if p.audio.server == AudioServer::Pipewire {
+        // Unique names: PipeWire 1.2 to 1.4 skip a drop-in whose name a
+        // /usr/share one already has (src/pipewire/conf.c).
+        specs.push(Spec::shared(
+            "rootfs/pipewire.conf",
+            "pipewire.conf",
+            &format!("pipewire/pipewire.conf.d/60-{TOOL}.conf"),
+        ));
+        specs.push(Spec::shared(
+            "rootfs/wireplumber.conf",
+            "wireplumber.conf",
+            &format!("wireplumber/wireplumber.conf.d/60-{TOOL}.conf"),
+        ));
+    }
+    if !p.audio.hda_power_save {
+        specs.push(Spec::vendor(
+            "rootfs/modprobe.conf",
+            "modprobe.conf",
+            &format!("modprobe.d/{TOOL}.conf"),
         ));
     }
     specs.push(Spec::vendor(

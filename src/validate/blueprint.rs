@@ -233,8 +233,8 @@ const PATH_POLICY: &[(&str, bool)] = &[
     ("/var/tmp", true),
 ];
 
-/// Directories every Fedora/EL image has (from systemd, pam, udev and the
-/// distribution's -repos package), so a file may go straight into them; any
+/// Directories every Fedora/EL image has (from systemd, pam, udev, kmod and
+/// the distribution's -repos package), so a file may go straight into them; any
 /// other parent must come from a `[[customizations.directories]]` entry.
 const STANDARD_DIRS: &[&str] = &[
     "/etc",
@@ -244,6 +244,8 @@ const STANDARD_DIRS: &[&str] = &[
     "/etc/security/limits.d",
     "/etc/sysusers.d",
     "/etc/yum.repos.d",
+    // kmod's.
+    "/etc/modprobe.d",
     "/usr/local/bin",
     "/usr/local/sbin",
 ];

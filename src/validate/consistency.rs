@@ -9,13 +9,17 @@ use crate::rpmbuild::FEDORA_MACROS;
 
 type Files = BTreeMap<String, Vec<u8>>;
 
-/// Where systemd reads a file with the same meaning under /etc: a blueprint
+/// Where systemd (and kmod, PipeWire, WirePlumber) reads a file with the same meaning under /etc: a blueprint
 /// cannot write /usr, so it carries these files there.
 const ETC_EQUIVALENT: &[(&str, &str)] = &[
     ("/etc/systemd/system/", "/usr/lib/systemd/system/"),
     ("/etc/sysusers.d/", "/usr/lib/sysusers.d/"),
     ("/etc/sysctl.d/", "/usr/lib/sysctl.d/"),
     ("/etc/udev/rules.d/", "/usr/lib/udev/rules.d/"),
+    ("/etc/modprobe.d/", "/usr/lib/modprobe.d/"),
+    // PipeWire and WirePlumber read their drop-ins from /usr/share and /etc.
+    ("/etc/pipewire/", "/usr/share/pipewire/"),
+    ("/etc/wireplumber/", "/usr/share/wireplumber/"),
     (
         "/etc/rtaudio-tuning/selinux/",
         "/usr/share/selinux/packages/rtaudio-tuning/",

@@ -1,11 +1,12 @@
 //! The drop-ins under `rootfs/`, each read with its own format's grammar:
 //! pam_limits' limits.d (limits.conf(5)), sysusers.d(5), sysctl.d(5), udev rules
-//! (udev(7)) and the environment files our units read (systemd.exec(5),
+//! (udev(7)), modprobe.d(5), PipeWire's and WirePlumber's SPA-JSON drop-ins
+//! and the environment files our units read (systemd.exec(5),
 //! `EnvironmentFile=`), and the .repo files' signing keys against the keys the
 //! target's release ships. The copies in the other delivery paths are byte
 //! for byte the same, which the consistency validator checks.
 
-use super::{Outcome, Tree};
+use super::{Outcome, Tree, spa_json};
 use crate::limits_conf;
 
 /// One drop-in format: which files it covers and how a line is checked.
@@ -63,6 +64,15 @@ const FORMATS: &[Format] = &[
         check: udev_line,
     },
     Format {
+        label: "modprobe.d",
+        dirs: &["/modprobe.d"],
+        extension: ".conf",
+        comment: &['#'],
+        continues: true,
+        cr_in_line: false,
+        check: modprobe_line,
+    },
+    Format {
         label: "env",
         dirs: &["/etc/rtaudio-tuning"],
         extension: ".env",
@@ -94,6 +104,23 @@ pub fn validate(tree: &Tree) -> Outcome {
             }
         }
     }
+    // PipeWire's and WirePlumber's drop-ins: whole files of SPA-JSON.
+    let mut spa = 0;
+    for (rel, bytes) in tree.under("rootfs/") {
+        let check: fn(&str) -> Vec<String> = if SPA_PIPEWIRE.iter().any(|d| in_dir(rel, d)) {
+            spa_json::check_pipewire
+        } else if SPA_WIREPLUMBER.iter().any(|d| in_dir(rel, d)) {
+            spa_json::check_wireplumber
+        } else {
+            continue;
+        };
+        files += 1;
+        spa += 1;
+        match std::str::from_utf8(bytes) {
+            Ok(text) => problems.extend(check(text).into_iter().map(|p| format!("{rel}: {p}"))),
+            Err(_) => problems.push(format!("{rel}: not UTF-8")),
+        }
+    }
     let target = target_of(tree);
     for (rel, bytes) in tree.under("rootfs/etc/yum.repos.d/") {
         if rel.ends_with(".repo") {
@@ -123,10 +150,62 @@ pub fn validate(tree: &Tree) -> Outcome {
         if problems.len() == 1 { "" } else { "s" }
     );
     Outcome::from_problems(
-        format!("{files} files: {}", counts.join(", ")),
+        format!("{files} files: {}, SPA-JSON {spa}", counts.join(", ")),
         failed,
         problems,
     )
+}
+
+/// The folders of PipeWire's and WirePlumber's drop-ins, under /usr/share
+/// and /etc.
+const SPA_PIPEWIRE: &[&str] = &[
+    "rootfs/usr/share/pipewire/pipewire.conf.d/",
+    "rootfs/etc/pipewire/pipewire.conf.d/",
+];
+const SPA_WIREPLUMBER: &[&str] = &[
+    "rootfs/usr/share/wireplumber/wireplumber.conf.d/",
+    "rootfs/etc/wireplumber/wireplumber.conf.d/",
+];
+
+/// A `.conf` file directly in `dir`.
+fn in_dir(rel: &str, dir: &str) -> bool {
+    rel.strip_prefix(dir)
+        .is_some_and(|name| !name.contains('/') && name.ends_with(".conf"))
+}
+
+/// modprobe.d(5): the commands that set module options. `install` and
+/// `remove` run shell commands as root at every module load: none of ours.
+fn modprobe_line(line: &str) -> Result<(), String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let module_ok = |m: &str| {
+        !m.is_empty()
+            && m.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    match words.as_slice() {
+        ["options", module, params @ ..] if module_ok(module) && !params.is_empty() => {
+            for p in params {
+                let (name, value) = p.split_once('=').unwrap_or((p, ""));
+                if !module_ok(name)
+                    || !value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ',' | '.'))
+                {
+                    return Err(format!("{p:?} is not a module parameter (name=value)"));
+                }
+            }
+            Ok(())
+        }
+        ["options", ..] => Err("options needs a module name and at least one name=value".into()),
+        ["blacklist", module] | ["softdep", module, ..] if module_ok(module) => Ok(()),
+        [cmd @ ("install" | "remove"), ..] => Err(format!(
+            "{cmd} runs a shell command as root at every module load; set options instead"
+        )),
+        [cmd, ..] => Err(format!(
+            "unknown command {cmd} (options, blacklist, softdep)"
+        )),
+        [] => Ok(()),
+    }
 }
 
 /// A distribution family's signing keys under /etc/pki/rpm-gpg, as its
@@ -814,7 +893,7 @@ mod tests {
         assert_eq!(out.status, Status::Pass, "{out:?}");
         assert_eq!(
             out.summary,
-            "6 files: limits.d 3 lines, sysusers.d 1, sysctl.d 2, udev 2, env 4"
+            "6 files: limits.d 3 lines, sysusers.d 1, sysctl.d 2, udev 2, modprobe.d 0, env 4, SPA-JSON 0"
         );
         let empty = validate(&Tree::from_files(Path::new("/t"), BTreeMap::new()));
         assert_eq!(empty.status, Status::Fail);
@@ -928,6 +1007,53 @@ mod tests {
         fails_with(path, "vm.swappiness =  \n", "vm.swappiness has no value");
         fails_with(path, "vm..swappiness = 1\n", "key \"vm..swappiness\"");
         fails_with(path, "vm.swap piness = 1\n", "key \"vm.swap piness\"");
+    }
+
+    #[test]
+    fn modprobe() {
+        let path = "rootfs/usr/lib/modprobe.d/x.conf";
+        passes(
+            path,
+            "# HDA\noptions snd_hda_intel power_save=0 power_save_controller=N\nblacklist pcspkr\n",
+        );
+        fails_with(
+            path,
+            "install snd_hda_intel /bin/sh -c 'x'\n",
+            "x.conf:1: install runs a shell command",
+        );
+        fails_with(
+            path,
+            "options snd_hda_intel\n",
+            "options needs a module name",
+        );
+        fails_with(
+            path,
+            "options snd-hda-intel power_save=$(x)\n",
+            "is not a module parameter",
+        );
+        fails_with(
+            path,
+            "option snd_hda_intel power_save=0\n",
+            "unknown command option",
+        );
+    }
+
+    #[test]
+    fn spa_json_drop_ins() {
+        passes(
+            "rootfs/etc/pipewire/pipewire.conf.d/60-x.conf",
+            "context.properties = { default.clock.rate = 48000 }\n",
+        );
+        fails_with(
+            "rootfs/usr/share/pipewire/pipewire.conf.d/60-x.conf",
+            "context.properties = { default.clock.quantum = 256\n",
+            "60-x.conf: line 2: an object is not closed with }",
+        );
+        fails_with(
+            "rootfs/usr/share/wireplumber/wireplumber.conf.d/60-x.conf",
+            "wireplumber.settings = { }\n",
+            "unknown section wireplumber.settings",
+        );
     }
 
     #[test]
