@@ -1038,3 +1038,192 @@ fn a_gzip_bomb_config_is_not_loaded() {
     assert_eq!(s["kernel.config"], "pass", "{v:#}");
     assert_eq!(s["kernel.preempt"], "pass", "the RT configuration was read");
 }
+
+/// A /proc/PID/stat line (fields as proc(5) numbers them): `comm`, and
+/// rt_priority and policy in fields 40 and 41.
+fn task_stat(pid: u32, comm: &str, policy: u32, prio: u32) -> String {
+    let mut f = vec!["0".to_string(); 50];
+    f[0] = "S".into();
+    f[37] = prio.to_string();
+    f[38] = policy.to_string();
+    format!("{pid} ({comm}) {}\n", f.join(" "))
+}
+
+/// A musician's session as `check --root` reads it: the systemd --user
+/// manager with its limits, PipeWire with its data-loop thread, RTKit, an
+/// HDA card and a USB audio interface, and the profile's drop-ins under /etc
+/// (where a blueprint puts them). `edits` changes or adds files.
+fn audio_session(edits: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let t = tempfile::tempdir().unwrap();
+    plain_capture(t.path());
+    let rendered = t.path().join("rendered");
+    render(Some(&repo().join("examples/studio.toml")), &rendered);
+    let rootfs = |p: &str| fs::read_to_string(rendered.join("rootfs").join(p)).unwrap();
+    let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+Max locked memory         unlimited            unlimited            bytes     \n\
+Max realtime priority     95                   95                   \n";
+    let mut files: BTreeMap<String, String> = [
+        ("etc/security/limits.d/rtaudio-tuning.conf", rootfs("etc/security/limits.d/rtaudio-tuning.conf")),
+        (
+            "etc/pipewire/pipewire.conf.d/60-rtaudio-tuning.conf",
+            rootfs("usr/share/pipewire/pipewire.conf.d/60-rtaudio-tuning.conf"),
+        ),
+        // Fedora's /etc/pam.d/systemd-user includes system-auth.
+        ("etc/pam.d/systemd-user", "#%PAM-1.0\naccount  include system-auth\nsession  required pam_loginuid.so\nsession  include system-auth\n".into()),
+        ("etc/pam.d/system-auth", "session     optional      pam_keyinit.so revoke\nsession     required      pam_limits.so\n-session    optional      pam_systemd.so\n".into()),
+        ("proc/100/comm", "systemd\n".into()),
+        ("proc/100/status", "Name:\tsystemd\nUid:\t1000\t1000\t1000\t1000\n".into()),
+        ("proc/100/cmdline", "/usr/lib/systemd/systemd\0--user\0".into()),
+        ("proc/100/limits", limits.into()),
+        ("proc/200/comm", "pipewire\n".into()),
+        ("proc/200/status", "Name:\tpipewire\nUid:\t1000\t1000\t1000\t1000\n".into()),
+        ("proc/200/stat", task_stat(200, "pipewire", 0, 0)),
+        ("proc/200/task/200/stat", task_stat(200, "pipewire", 0, 0)),
+        ("proc/200/task/201/stat", task_stat(201, "data-loop.0", 1, 88)),
+        ("proc/300/comm", "rtkit-daemon\n".into()),
+        ("proc/300/status", "Name:\trtkit-daemon\nUid:\t172\t172\t172\t172\n".into()),
+        ("proc/300/cmdline", "/usr/libexec/rtkit-daemon\0".into()),
+        ("sys/module/snd_hda_intel/parameters/power_save", "0\n".into()),
+        ("sys/module/snd_hda_intel/parameters/power_save_controller", "N\n".into()),
+        ("sys/bus/usb/devices/1-1:1.0/bInterfaceClass", "01\n".into()),
+        ("sys/bus/usb/devices/1-1:1.1/bInterfaceClass", "01\n".into()),
+        ("sys/bus/usb/devices/1-1/product", "Scarlett 2i2 USB\n".into()),
+        ("sys/bus/usb/devices/1-1/power/control", "on\n".into()),
+        ("sys/bus/usb/devices/2-1:1.0/bInterfaceClass", "03\n".into()),
+        ("sys/bus/usb/devices/2-1/power/control", "auto\n".into()),
+    ]
+    .into_iter()
+    .map(|(p, t)| (p.to_string(), t))
+    .collect();
+    for (p, text) in edits {
+        files.insert(p.to_string(), text.to_string());
+    }
+    for (p, text) in &files {
+        let p = t.path().join(p);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+    let (_, v) = check_json(
+        &[
+            "--user",
+            "musician",
+            "--profile",
+            repo().join("examples/studio.toml").to_str().unwrap(),
+            "--only",
+            "audio",
+            "--only",
+            "power",
+            "--only",
+            "limits.user_manager",
+        ],
+        Some(t.path()),
+    );
+    statuses(&v)
+}
+
+/// Issue 15: the audio server's own checks, on a session built from the
+/// formats the kernel and the packages write, and on each way it breaks.
+#[test]
+fn the_audio_server_is_judged_where_it_runs() {
+    let all_pass: BTreeMap<String, String> = [
+        "limits.user_manager",
+        "audio.server_rt",
+        "audio.rtkit",
+        "audio.settings",
+        "power.hda_power_save",
+        "power.usb_autosuspend",
+    ]
+    .iter()
+    .map(|id| (id.to_string(), "pass".to_string()))
+    .collect();
+    assert_eq!(audio_session(&[]), all_pass);
+    let rtkit_rr = task_stat(201, "data-loop.0", 2, 20);
+    type Edits<'a> = &'a [(&'a str, &'a str)];
+    let broken: &[(&str, Edits, &str)] = &[
+        // RTKit's SCHED_RR 20, not the profile's SCHED_FIFO 88.
+        (
+            "audio.server_rt",
+            &[("proc/200/task/201/stat", rtkit_rr.as_str())],
+            "fail",
+        ),
+        // Debian's systemd-user stack: no pam_limits.
+        (
+            "limits.user_manager",
+            &[
+                (
+                    "etc/pam.d/systemd-user",
+                    "@include common-account\n@include common-session-noninteractive\n",
+                ),
+                (
+                    "etc/pam.d/common-session-noninteractive",
+                    "session [default=1] pam_permit.so\nsession required pam_unix.so\n",
+                ),
+            ],
+            "fail",
+        ),
+        (
+            "limits.user_manager",
+            &[(
+                "proc/100/limits",
+                "Limit                     Soft Limit           Hard Limit           Units     \nMax realtime priority     0                    0                    \n",
+            )],
+            "fail",
+        ),
+        (
+            "power.hda_power_save",
+            &[("sys/module/snd_hda_intel/parameters/power_save", "1\n")],
+            "fail",
+        ),
+        (
+            "power.usb_autosuspend",
+            &[("sys/bus/usb/devices/1-1/power/control", "auto\n")],
+            "fail",
+        ),
+        // A user's drop-in, read last, sets another quantum.
+        (
+            "audio.settings",
+            &[(
+                "home/musician/.config/pipewire/pipewire.conf.d/10-mine.conf",
+                "context.properties = { default.clock.quantum = 1024 }\n",
+            )],
+            "fail",
+        ),
+    ];
+    for (id, edits, want) in broken {
+        let got = audio_session(edits);
+        assert_eq!(
+            got.get(*id).map(String::as_str),
+            Some(*want),
+            "{id}: {got:?}"
+        );
+        for (other, status) in &got {
+            if other != id {
+                assert_eq!(status, "pass", "{id} broke {other} too: {got:?}");
+            }
+        }
+    }
+    // The user's rtprio limit below the profile's priority: PipeWire would
+    // fall back to RTKit and its cap.
+    let got = audio_session(&[(
+        "etc/security/limits.d/rtaudio-tuning.conf",
+        "@realtime - rtprio 10\n@realtime - memlock unlimited\n",
+    )]);
+    assert_eq!(got["audio.rtkit"], "warn", "{got:?}");
+    // Nothing of it on a bare capture: not applicable, never a pass.
+    let t = tempfile::tempdir().unwrap();
+    plain_capture(t.path());
+    let (_, v) = check_json(
+        &[
+            "--user",
+            "musician",
+            "--only",
+            "audio",
+            "--only",
+            "power",
+            "--only",
+            "limits.user_manager",
+        ],
+        Some(t.path()),
+    );
+    assert!(statuses(&v).values().all(|s| s == "n/a"), "{v:#}");
+}

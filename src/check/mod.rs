@@ -4,6 +4,7 @@
 //! the command that fixes it. The checks are the entries of [`CHECKS`], each
 //! written in the file of its group (user.rs, limits.rs, ...).
 
+mod audio;
 mod context;
 mod cpu;
 mod irq;
@@ -102,6 +103,12 @@ pub const LIMITS_RTPRIO: &str = "limits.rtprio";
 pub const LIMITS_MEMLOCK: &str = "limits.memlock";
 pub const RT_SCHED_FIFO: &str = "rt.sched_fifo";
 pub const RT_MLOCKALL: &str = "rt.mlockall";
+pub const LIMITS_USER_MANAGER: &str = "limits.user_manager";
+pub const AUDIO_SERVER_RT: &str = "audio.server_rt";
+pub const AUDIO_RTKIT: &str = "audio.rtkit";
+pub const AUDIO_SETTINGS: &str = "audio.settings";
+pub const POWER_HDA: &str = "power.hda_power_save";
+pub const POWER_USB: &str = "power.usb_autosuspend";
 pub const CPU_GOVERNOR: &str = "cpu.governor";
 pub const CPU_CONFLICTS: &str = "cpu.conflicts";
 pub const CPU_SMT: &str = "cpu.smt";
@@ -218,6 +225,42 @@ pub const CHECKS: &[Entry] = &[
         "limits",
         "mlockall works (tried in a child process, for the user running the check on the live machine)",
         limits::mlockall,
+    ),
+    machine(
+        LIMITS_USER_MANAGER,
+        "limits",
+        "the user's systemd --user manager, which every user service (PipeWire, WirePlumber) inherits, has the realtime limits, and pam_limits is in its systemd-user PAM stack",
+        audio::user_manager,
+    ),
+    machine(
+        AUDIO_SERVER_RT,
+        "audio",
+        "the user's running PipeWire (its data-loop thread) or jackd runs SCHED_FIFO, at the profile's audio.rt_priority",
+        audio::server_rt,
+    ),
+    machine(
+        AUDIO_RTKIT,
+        "audio",
+        "what RTKit grants (its --max-realtime-priority, 20 by default) and whether the user needs it",
+        audio::rtkit,
+    ),
+    machine(
+        AUDIO_SETTINGS,
+        "audio",
+        "the graph PipeWire loads for the user (rate and quanta from its pipewire.conf and drop-ins) is the profile's",
+        audio::settings,
+    ),
+    machine(
+        POWER_HDA,
+        "power",
+        "snd_hda_intel keeps codecs and controllers powered (power_save=0, power_save_controller=N)",
+        audio::hda_power_save,
+    ),
+    machine(
+        POWER_USB,
+        "power",
+        "USB audio devices do not autosuspend (power/control is on)",
+        audio::usb_autosuspend,
     ),
     machine(
         CPU_GOVERNOR,

@@ -13,7 +13,7 @@ mod live;
 mod rpm_spec;
 mod scriptlets;
 mod selinux;
-mod spa_json;
+pub mod spa_json;
 mod tree;
 mod units;
 
