@@ -148,6 +148,9 @@ pub enum Command {
         user: String,
         #[arg(long)]
         profile: String,
+        /// Start the user's PipeWire session and play a tone first.
+        #[arg(long)]
+        pipewire: bool,
     },
     /// Local SELinux policy modules.
     #[command(subcommand)]

@@ -1080,6 +1080,12 @@ Max realtime priority     95                   95                   \n";
         ("proc/200/stat", task_stat(200, "pipewire", 0, 0)),
         ("proc/200/task/200/stat", task_stat(200, "pipewire", 0, 0)),
         ("proc/200/task/201/stat", task_stat(201, "data-loop.0", 1, 88)),
+        // Debian's filter-chain.service: `pipewire -c filter-chain.conf`, no
+        // data loop of its own (as in vm-test's guest).
+        ("proc/210/comm", "pipewire\n".into()),
+        ("proc/210/status", "Name:\tpipewire\nUid:\t1000\t1000\t1000\t1000\n".into()),
+        ("proc/210/cmdline", "/usr/bin/pipewire\0-c\0filter-chain.conf\0".into()),
+        ("proc/210/task/210/stat", task_stat(210, "pipewire", 0, 0)),
         ("proc/300/comm", "rtkit-daemon\n".into()),
         ("proc/300/status", "Name:\trtkit-daemon\nUid:\t172\t172\t172\t172\n".into()),
         ("proc/300/cmdline", "/usr/libexec/rtkit-daemon\0".into()),
@@ -1137,7 +1143,27 @@ fn the_audio_server_is_judged_where_it_runs() {
     .map(|id| (id.to_string(), "pass".to_string()))
     .collect();
     assert_eq!(audio_session(&[]), all_pass);
+    // Debian 12 ships its stack in the vendor folder, /usr/lib/pam.d, which
+    // Linux-PAM reads when /etc/pam.d has none (its systemd package's file).
+    let t = tempfile::tempdir().unwrap();
+    plain_capture(t.path());
+    let debian = "# Used by systemd --user instances.\n\n@include common-account\n\nsession  required pam_selinux.so close\nsession  required pam_selinux.so nottys open\nsession  required pam_loginuid.so\nsession  required pam_limits.so\n@include common-session-noninteractive\nsession  optional pam_keyinit.so force revoke\nsession  optional pam_systemd.so\n";
+    let p = t.path().join("usr/lib/pam.d/systemd-user");
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(&p, debian).unwrap();
+    let (_, v) = check_json(
+        &["--user", "musician", "--only", "limits.user_manager"],
+        Some(t.path()),
+    );
+    assert_eq!(statuses(&v)["limits.user_manager"], "pass", "{v:#}");
+    assert!(
+        evidence(&v, "limits.user_manager")
+            .iter()
+            .any(|e| e.contains("/usr/lib/pam.d/systemd-user")),
+        "{v:#}"
+    );
     let rtkit_rr = task_stat(201, "data-loop.0", 2, 20);
+    let no_loop = task_stat(201, "pw-thread", 0, 0);
     type Edits<'a> = &'a [(&'a str, &'a str)];
     let broken: &[(&str, Edits, &str)] = &[
         // RTKit's SCHED_RR 20, not the profile's SCHED_FIFO 88.
@@ -1146,7 +1172,13 @@ fn the_audio_server_is_judged_where_it_runs() {
             &[("proc/200/task/201/stat", rtkit_rr.as_str())],
             "fail",
         ),
-        // Debian's systemd-user stack: no pam_limits.
+        // The server's data loop gone: only filter-chain's process is left.
+        (
+            "audio.server_rt",
+            &[("proc/200/task/201/stat", no_loop.as_str())],
+            "fail",
+        ),
+        // A systemd-user stack without pam_limits, includes followed.
         (
             "limits.user_manager",
             &[

@@ -1,8 +1,9 @@
 //! `vm-test` for real: a Debian guest (PREEMPT_RT or stock kernel, debootstrap
 //! root file system, built and cached by scripts/vm/build-guest) boots under
 //! QEMU TCG with the rendered artifacts applied, and this binary, inside,
-//! judges them. Slow (minutes): one test boots the default profile, then a
-//! tree with its limits.d file removed, one after the other.
+//! judges them, the audio server included. Slow (minutes): one test boots the
+//! default profile, then a tree with its limits.d file and PipeWire drop-in
+//! removed, one after the other.
 
 mod common;
 
@@ -52,9 +53,41 @@ fn the_guest_proves_the_profile_and_catches_a_broken_artifact() {
     let out = stdout(&o);
     let v: serde_json::Value =
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{out}\n{}", stderr(&o)));
-    for row in v["rows"].as_array().unwrap() {
+    let rows = v["rows"].as_array().unwrap();
+    for row in rows {
         assert_eq!(row["ok"], true, "{row:#}");
     }
+    // The audio server itself: its data thread, its graph, a tone played
+    // through the guest's sound card.
+    for what in [
+        "user manager limits",
+        "HDA power saving",
+        "USB autosuspend",
+        "audio server realtime",
+        "audio graph settings",
+        "tone reaches the sound card",
+        "graph on the sound card at the profile's rate and quantum",
+    ] {
+        assert!(
+            rows.iter().any(|r| r["what"] == what),
+            "no row {what}: {v:#}"
+        );
+    }
+    let realtime = &v["agent"]["check"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "audio.server_rt")
+        .unwrap()["evidence"];
+    assert!(
+        realtime
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e.as_str().unwrap().contains("data-loop.0")
+                && e.as_str().unwrap().contains("SCHED_FIFO priority 88")),
+        "{realtime:#}"
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(
         v["latency"]["max_us"].as_f64().is_some(),
@@ -65,12 +98,16 @@ fn the_guest_proves_the_profile_and_catches_a_broken_artifact() {
     let log = fs::read_to_string(v["serial_log"].as_str().unwrap()).unwrap();
     assert!(log.contains("RTAUDIO-TUNING-VERDICT-BEGIN"));
 
-    // The same profile, its limits.d file dropped from the artifacts: the
-    // musician's limits fail, and the verdict names them.
+    // The same profile, its limits.d file and its PipeWire drop-in dropped
+    // from the artifacts: the musician's limits fail, PipeWire's data thread
+    // is not SCHED_FIFO at 88 and its graph is PipeWire's default, and the
+    // verdict names each.
     let t = tempfile::tempdir().unwrap();
     let tree = t.path().join("tree");
     render(Some(&studio), &tree);
     fs::remove_file(tree.join("rootfs/etc/security/limits.d/rtaudio-tuning.conf")).unwrap();
+    fs::remove_file(tree.join("rootfs/usr/share/pipewire/pipewire.conf.d/60-rtaudio-tuning.conf"))
+        .unwrap();
     let o = run(bin()
         .args(["vm-test", "--accel", "tcg", "--timeout", "900", "--tree"])
         .arg(&tree)
@@ -79,6 +116,9 @@ fn the_guest_proves_the_profile_and_catches_a_broken_artifact() {
     assert_eq!(o.status.code(), Some(1), "{out}\n{}", stderr(&o));
     assert!(out.contains("FAIL  rtprio limit"), "{out}");
     assert!(out.contains("limits.rtprio: fail"), "{out}");
+    assert!(out.contains("FAIL  user manager limits"), "{out}");
+    assert!(out.contains("FAIL  audio server realtime"), "{out}");
+    assert!(out.contains("FAIL  audio graph settings"), "{out}");
 
     // A guest that does not answer in time ends at --timeout, with the last
     // serial lines shown.

@@ -76,8 +76,31 @@ pub(super) fn server_rt(cx: &Context) -> Verdict {
     let wanted = cx.profile.map(|p| p.audio.rt_priority);
     let mut good = Vec::new();
     let mut bad = Vec::new();
+    let mut others = Vec::new();
+    let mut servers = 0;
     for (pid, comm) in procs {
         let all = threads(cx, pid);
+        // Other programs run as `pipewire -c FILE` too (filter-chain,
+        // pipewire-pulse on some builds): the server is the one with a data
+        // loop, and one of the user's PipeWire processes must have it.
+        if comm == "pipewire"
+            && !all
+                .iter()
+                .any(|(_, c, _, _)| c.starts_with(PIPEWIRE_DATA_LOOP))
+        {
+            let cmdline =
+                cx.m.read(&format!("/proc/{pid}/cmdline"))
+                    .unwrap_or_default()
+                    .split('\0')
+                    .filter(|a| !a.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+            others.push(format!(
+                "{comm} (pid {pid}, {cmdline}): no data loop of its own, not the server"
+            ));
+            continue;
+        }
+        servers += 1;
         let rt: Vec<&(String, String, u32, u32)> = if comm == "pipewire" {
             all.iter()
                 .filter(|(_, c, _, _)| c.starts_with(PIPEWIRE_DATA_LOOP))
@@ -89,12 +112,7 @@ pub(super) fn server_rt(cx: &Context) -> Verdict {
         };
         if rt.is_empty() {
             bad.push(format!(
-                "{comm} (pid {pid}): no {} thread among its {} threads",
-                if comm == "pipewire" {
-                    "data-loop"
-                } else {
-                    "realtime"
-                },
+                "{comm} (pid {pid}): no realtime thread among its {} threads",
                 all.len()
             ));
             continue;
@@ -119,6 +137,12 @@ pub(super) fn server_rt(cx: &Context) -> Verdict {
                 bad.push(line);
             }
         }
+    }
+    if servers == 0 {
+        bad.push(format!(
+            "none of {}'s PipeWire processes runs a data loop: the server itself is not running",
+            cx.user.name
+        ));
     }
     let fix = match wanted {
         Some(w) => format!(
@@ -150,7 +174,10 @@ pub(super) fn server_rt(cx: &Context) -> Verdict {
         )
         .fix(fix)
     };
-    bad.into_iter().chain(good).fold(v, |v, e| v.evidence(e))
+    bad.into_iter()
+        .chain(good)
+        .chain(others)
+        .fold(v, |v, e| v.evidence(e))
 }
 
 /// `/proc/PID/limits`: item name -> (soft, hard), as the kernel prints them
@@ -178,8 +205,12 @@ fn pam_has_limits(
     if depth > 8 || service.contains('/') || service.is_empty() {
         return Some(false);
     }
-    let path = format!("/etc/pam.d/{service}");
-    let text = cx.m.read(&path).ok()?;
+    // Linux-PAM reads /etc/pam.d, else the vendor's /usr/lib/pam.d (Debian
+    // 12 ships systemd-user there).
+    let (path, text) = ["/etc/pam.d", "/usr/lib/pam.d"].iter().find_map(|d| {
+        let path = format!("{d}/{service}");
+        cx.m.read(&path).ok().map(|t| (path, t))
+    })?;
     read.push(path);
     for line in text.lines() {
         let w: Vec<&str> = line
@@ -228,7 +259,9 @@ pub(super) fn user_manager(cx: &Context) -> Verdict {
     let mut v = Verdict::new(Status::Pass, "");
     let mut problems = Vec::new();
     match pam {
-        None => v.evidence.push("/etc/pam.d/systemd-user cannot be read".into()),
+        None => v
+            .evidence
+            .push("neither /etc/pam.d/systemd-user nor /usr/lib/pam.d/systemd-user can be read".into()),
         Some(true) => v
             .evidence
             .push(format!("pam_limits is in the systemd-user session stack ({})", read.join(", "))),
@@ -349,6 +382,26 @@ pub(super) fn rtkit(cx: &Context) -> Verdict {
     v.evidence(format!("rtkit-daemon (pid {pid}): {}", args.join(" ")))
 }
 
+/// A value of `pw-metadata` output: `update: id:0 key:'clock.rate'
+/// value:'48000' type:''`.
+pub fn pw_metadata(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let rest = l.split_once(&format!("key:'{key}' value:'"))?.1;
+        rest.split_once('\'').map(|(v, _)| v.to_string())
+    })
+}
+
+/// The settings in force, from the running server (`pw-metadata -n settings
+/// 0`), when the check runs as the user whose PipeWire runs.
+fn settings_in_force(cx: &Context) -> Option<String> {
+    if !cx.is_self || user_processes(cx, &["pipewire"]).is_empty() {
+        return None;
+    }
+    let tool = crate::cmd::find("pw-metadata")?;
+    let o = crate::cmd::run(std::process::Command::new(tool).args(["-n", "settings", "0"])).ok()?;
+    (o.success() && o.stdout.contains("key:'clock.quantum'")).then_some(o.stdout)
+}
+
 /// The graph settings PipeWire loads for the user: its defaults, the main
 /// pipewire.conf's `context.properties`, then the drop-ins of
 /// /usr/share/pipewire, /etc/pipewire and ~/.config/pipewire in that order
@@ -362,6 +415,43 @@ pub(super) fn settings(cx: &Context) -> Verdict {
             Status::NotApplicable,
             "the profile's audio server is not PipeWire",
         );
+    }
+    if let (Some(text), Some(p)) = (settings_in_force(cx), cx.profile) {
+        let a = &p.audio;
+        let want = [
+            ("clock.rate", a.rate),
+            ("clock.quantum", a.quantum),
+            ("clock.min-quantum", a.min_quantum),
+            ("clock.max-quantum", a.max_quantum),
+        ];
+        let lines: Vec<(bool, String)> = want
+            .iter()
+            .map(|(k, w)| {
+                let have = pw_metadata(&text, k);
+                (
+                    have.as_deref() == Some(w.to_string().as_str()),
+                    format!(
+                        "pw-metadata -n settings 0: {k} = {}, the profile's {w}",
+                        have.as_deref().unwrap_or("not set")
+                    ),
+                )
+            })
+            .collect();
+        let mut v = if lines.iter().all(|(ok, _)| *ok) {
+            Verdict::new(
+                Status::Pass,
+                format!(
+                    "PipeWire runs the profile's graph: {} Hz, quantum {}",
+                    a.rate, a.quantum
+                ),
+            )
+        } else {
+            Verdict::new(Status::Fail, "PipeWire runs another graph than the profile's").fix(
+                "install the profile's pipewire.conf.d drop-in, remove later drop-ins or rules that override it, then restart PipeWire (systemctl --user restart pipewire)",
+            )
+        };
+        v.evidence = lines.into_iter().map(|(_, l)| l).collect();
+        return v;
     }
     let passwd = cx.m.read("/etc/passwd").unwrap_or_default();
     let home = passwd.lines().find_map(|l| {

@@ -4,7 +4,7 @@
 //! the command that fixes it. The checks are the entries of [`CHECKS`], each
 //! written in the file of its group (user.rs, limits.rs, ...).
 
-mod audio;
+pub mod audio;
 mod context;
 mod cpu;
 mod irq;
@@ -247,7 +247,7 @@ pub const CHECKS: &[Entry] = &[
     machine(
         AUDIO_SETTINGS,
         "audio",
-        "the graph PipeWire loads for the user (rate and quanta from its pipewire.conf and drop-ins) is the profile's",
+        "the graph PipeWire runs (pw-metadata, checking as the user whose PipeWire runs) or loads (its pipewire.conf and drop-ins) is the profile's rate and quanta",
         audio::settings,
     ),
     machine(

@@ -93,7 +93,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             keep,
             json,
         }),
-        Command::VmAgent { user, profile } => crate::vm::agent_run(&user, &profile),
+        Command::VmAgent {
+            user,
+            profile,
+            pipewire,
+        } => crate::vm::agent_run(&user, &profile, pipewire),
         Command::Fleet {
             inventory,
             output,

@@ -20,6 +20,9 @@ const TOP_KEYS: &[&str] = &[
 ];
 
 /// Packages the rendered artifacts rely on; removing them breaks the tuning.
+/// The audio server and session manager the PipeWire drop-ins configure.
+pub const PIPEWIRE_PACKAGES: &[&str] = &["pipewire", "wireplumber"];
+
 const REQUIRED_PACKAGES: &[&str] = &[
     "irqbalance",
     "kernel-tools",
@@ -922,7 +925,8 @@ fn packages(cx: &mut Cx, root: &Section, audio: &Audio, irq_balance: bool) -> Pa
     }
     for (i, (r, span)) in remove.iter().enumerate() {
         let path = format!("{}[{i}]", s.key("remove"));
-        let needed = (irq_balance || r != "irqbalance") && REQUIRED_PACKAGES.contains(&r.as_str());
+        let needed = (irq_balance || r != "irqbalance") && REQUIRED_PACKAGES.contains(&r.as_str())
+            || (audio.server == AudioServer::Pipewire && PIPEWIRE_PACKAGES.contains(&r.as_str()));
         if install.iter().any(|(p, _)| p == r) || audio.packages.contains(r) {
             cx.rep.error(
                 path,
@@ -935,7 +939,7 @@ fn packages(cx: &mut Cx, root: &Section, audio: &Audio, irq_balance: bool) -> Pa
                 path,
                 Some(span.clone()),
                 format!("{} is needed by the tuning itself", shown(r)),
-                "remove it from packages.remove (irqbalance can be turned off with irq.balance = false)",
+                "remove it from packages.remove (irqbalance can be turned off with irq.balance = false; PipeWire's with audio.server = \"jack\")",
             );
         }
     }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{RenderBug, rootfs};
-use crate::profile::{Conflicts, Distro, Flavor, Profile};
+use crate::profile::{AudioServer, Conflicts, Distro, Flavor, Profile};
 use crate::selinux::Compiled;
 
 /// The package's and the files' name on the target.
@@ -267,6 +267,13 @@ fn packages(p: &Profile) -> (Vec<String>, Vec<String>) {
     }
     // cpupower and cpupower.service ship in kernel-tools on Fedora and EL.
     want("kernel-tools");
+    if p.audio.server == AudioServer::Pipewire {
+        // The server and session manager our drop-ins configure; they own
+        // the folders above them (/usr/share/pipewire, /usr/share/wireplumber).
+        for x in crate::profile::parse::PIPEWIRE_PACKAGES {
+            want(x);
+        }
+    }
     for x in p.audio.packages.iter().chain(&p.packages.install) {
         want(x);
     }
@@ -359,7 +366,10 @@ fn own_dirs(rootfs: &[RootfsFile]) -> Vec<String> {
     let mut own: Vec<String> = dirs
         .iter()
         .filter(|d| {
-            d.contains(TOOL) || d.ends_with(".service.d") || d.starts_with("/usr/lib/bootc")
+            d.contains(TOOL)
+                || d.ends_with(".service.d")
+                || d.ends_with(".conf.d")
+                || d.starts_with("/usr/lib/bootc")
         })
         .map(|d| d.to_string())
         .collect();

@@ -40,7 +40,10 @@ impl<'a> View<'a> {
         requires.extend(
             plan.packages
                 .iter()
-                .filter(|x| *x == "irqbalance" || *x == "kernel-tools")
+                .filter(|x| {
+                    ["irqbalance", "kernel-tools"].contains(&x.as_str())
+                        || crate::profile::parse::PIPEWIRE_PACKAGES.contains(&x.as_str())
+                })
                 .cloned(),
         );
         if !p.irq.priority.is_empty() {

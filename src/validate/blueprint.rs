@@ -398,6 +398,21 @@ fn check(rel: &str, text: &str) -> Result<String, Vec<String>> {
             problem(&format!("{key}.path"), msg);
         }
         check_node(&key, d.mode.as_deref(), &d.user, &d.group, &mut problem);
+        // osbuild/images pkg/osbuild/fsnode.go: a directory with a mode, user
+        // or group is made without exist_ok, after the packages are
+        // installed, so one a package already has fails the build. Only our
+        // own folders may carry them.
+        if !d.path.contains(crate::render::TOOL)
+            && (d.mode.is_some() || d.user.is_some() || d.group.is_some())
+        {
+            problem(
+                &key,
+                format!(
+                    "{} is not ours but sets a mode, user or group: osbuild then creates it without exist_ok, and the build fails where a package already has it; leave the three out",
+                    d.path
+                ),
+            );
+        }
     }
     for (i, f) in c.files.iter().enumerate() {
         let key = format!("customizations.files[{i}]");
@@ -737,6 +752,27 @@ ExecStart=/bin/sh /etc/rtaudio-tuning/irq-priority.sh
         fails_with(
             &RENDERED.replace("gid = 1071", "gid = \"1071\""),
             "expected i64",
+        );
+    }
+
+    #[test]
+    fn folders_a_package_may_have_are_made_with_exist_ok() {
+        let entry = |extra: &str| {
+            RENDERED.replacen(
+                "[[customizations.directories]]\n",
+                &format!("[[customizations.directories]]\npath = \"/etc/pipewire/pipewire.conf.d\"\n{extra}ensure_parents = true\n\n[[customizations.directories]]\n"),
+                1,
+            )
+        };
+        assert_eq!(
+            run(&entry("")).status,
+            Status::Pass,
+            "{:?}",
+            run(&entry(""))
+        );
+        fails_with(
+            &entry("mode = \"0755\"\n"),
+            "/etc/pipewire/pipewire.conf.d is not ours but sets a mode, user or group",
         );
     }
 

@@ -296,16 +296,73 @@ pub fn check_pipewire(text: &str) -> Vec<String> {
                     ));
                 }
             }
+            "context.properties.rules" => rules(section, v, CONTEXT_PROPERTIES, &mut problems),
             "module.rt.args" => {
                 let members = object(section, v, &mut problems);
                 keys(section, members, MODULE_RT_ARGS, &mut problems);
             }
             other => problems.push(format!(
-                "unknown section {other} (this file sets context.properties and module.rt.args); PipeWire would ignore it"
+                "unknown section {other} (this file sets context.properties, context.properties.rules and module.rt.args); PipeWire would ignore it"
             )),
         }
     }
     problems
+}
+
+/// A list of match rules (`[ { matches = [ {..} ] actions = { update-props
+/// = {..} } } ]`), as PipeWire's `*.rules` sections and WirePlumber's
+/// `monitor.alsa.rules` have them; `props` types what update-props sets.
+fn rules(section: &str, v: &Value, props: &[(&str, Kind)], problems: &mut Vec<String>) {
+    let Value::Array(rules) = v else {
+        problems.push(format!("{section}: expected an array of rules [ ... ]"));
+        return;
+    };
+    for (i, rule) in rules.iter().enumerate() {
+        let path = format!("{section}[{i}]");
+        let members = object(&path, rule, problems);
+        let mut has = (false, false);
+        for (k, v) in members {
+            match k.as_str() {
+                "matches" => {
+                    has.0 = true;
+                    match v {
+                        Value::Array(m) if !m.is_empty() => {
+                            for (j, m) in m.iter().enumerate() {
+                                object(&format!("{path}.matches[{j}]"), m, problems);
+                            }
+                        }
+                        _ => problems.push(format!(
+                            "{path}.matches: expected a non-empty array of objects"
+                        )),
+                    }
+                }
+                "actions" => {
+                    has.1 = true;
+                    for (a, set) in object(&format!("{path}.actions"), v, problems) {
+                        if a != "update-props" {
+                            problems.push(format!(
+                                "{path}.actions: unknown action {a} (this file uses update-props)"
+                            ));
+                            continue;
+                        }
+                        let set = object(&format!("{path}.actions.update-props"), set, problems);
+                        keys(
+                            &format!("{path}.actions.update-props"),
+                            set,
+                            props,
+                            problems,
+                        );
+                    }
+                }
+                other => problems.push(format!(
+                    "{path}: unknown key {other} (a rule has matches and actions)"
+                )),
+            }
+        }
+        if !(has.0 && has.1) {
+            problems.push(format!("{path}: a rule needs both matches and actions"));
+        }
+    }
 }
 
 /// A `wireplumber.conf.d` drop-in of ours (WirePlumber 0.5).
@@ -322,58 +379,7 @@ pub fn check_wireplumber(text: &str) -> Vec<String> {
             ));
             continue;
         }
-        let Value::Array(rules) = v else {
-            problems.push(format!("{section}: expected an array of rules [ ... ]"));
-            continue;
-        };
-        for (i, rule) in rules.iter().enumerate() {
-            let path = format!("{section}[{i}]");
-            let members = object(&path, rule, &mut problems);
-            let mut has = (false, false);
-            for (k, v) in members {
-                match k.as_str() {
-                    "matches" => {
-                        has.0 = true;
-                        match v {
-                            Value::Array(m) if !m.is_empty() => {
-                                for (j, m) in m.iter().enumerate() {
-                                    object(&format!("{path}.matches[{j}]"), m, &mut problems);
-                                }
-                            }
-                            _ => problems.push(format!(
-                                "{path}.matches: expected a non-empty array of objects"
-                            )),
-                        }
-                    }
-                    "actions" => {
-                        has.1 = true;
-                        for (a, props) in object(&format!("{path}.actions"), v, &mut problems) {
-                            if a != "update-props" {
-                                problems.push(format!("{path}.actions: unknown action {a} (this file uses update-props)"));
-                                continue;
-                            }
-                            let props = object(
-                                &format!("{path}.actions.update-props"),
-                                props,
-                                &mut problems,
-                            );
-                            keys(
-                                &format!("{path}.actions.update-props"),
-                                props,
-                                ALSA_PROPS,
-                                &mut problems,
-                            );
-                        }
-                    }
-                    other => problems.push(format!(
-                        "{path}: unknown key {other} (a rule has matches and actions)"
-                    )),
-                }
-            }
-            if !(has.0 && has.1) {
-                problems.push(format!("{path}: a rule needs both matches and actions"));
-            }
-        }
+        rules(section, v, ALSA_PROPS, &mut problems);
     }
     problems
 }
@@ -410,7 +416,7 @@ mod tests {
         assert!(parse(&format!("a = {}", "[".repeat(100_000))).is_err());
     }
 
-    const PIPEWIRE: &str = "context.properties = {\n    default.clock.rate = 48000\n    default.clock.allowed-rates = [ 44100 48000 ]\n    default.clock.quantum = 256\n    default.clock.min-quantum = 32\n    default.clock.max-quantum = 2048\n}\nmodule.rt.args = {\n    rt.prio = 88\n    nice.level = -11\n}\n";
+    const PIPEWIRE: &str = "context.properties = {\n    default.clock.rate = 48000\n    default.clock.allowed-rates = [ 44100 48000 ]\n    default.clock.quantum = 256\n    default.clock.min-quantum = 32\n    default.clock.max-quantum = 2048\n}\ncontext.properties.rules = [\n    {\n        matches = [ { cpu.vm.name = !null } ]\n        actions = { update-props = { default.clock.min-quantum = 32 } }\n    }\n]\nmodule.rt.args = {\n    rt.prio = 88\n    nice.level = -11\n}\n";
 
     #[test]
     fn pipewire_drop_ins_are_typed() {
@@ -442,6 +448,13 @@ mod tests {
         one(
             PIPEWIRE.replace("module.rt.args", "module.rt.arg"),
             "unknown section module.rt.arg",
+        );
+        one(
+            PIPEWIRE.replace(
+                "= { default.clock.min-quantum = 32 }",
+                "= { default.clock.min-quantun = 32 }",
+            ),
+            "context.properties.rules[0].actions.update-props: unknown key default.clock.min-quantun",
         );
     }
 

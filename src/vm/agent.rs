@@ -1,8 +1,11 @@
-//! The agent vm-test installs in the guest (`vm-agent`, hidden): it runs
-//! `check` as the musician through PAM (`runuser`, so pam_limits applies as at
-//! a login) and as root (what only root may read), and a short `latency` run,
-//! and prints the results as one JSON line between markers on the serial
-//! console, where the host reads them.
+//! The agent vm-test installs in the guest (`vm-agent`, hidden): with
+//! `--pipewire` it first starts the musician's audio session (the user
+//! manager, PipeWire and WirePlumber as its services) and plays a tone
+//! through the sound card; then it runs `check` as the musician through PAM
+//! (`runuser`, so pam_limits applies as at a login) and as root (what only
+//! root may read), and a short `latency` run, and prints the results as one
+//! JSON line between markers on the serial console, where the host reads
+//! them.
 
 use std::io::Write as _;
 use std::process::Command;
@@ -18,7 +21,178 @@ fn json_of(cmd: &mut Command) -> serde_json::Value {
     }
 }
 
-pub fn run(user: &str, profile: &str) -> anyhow::Result<i32> {
+/// The tone played: long enough to look at the device while it plays.
+const TONE_SECONDS: u32 = 4;
+
+/// A 440 Hz sine, 16-bit stereo WAV at `rate`.
+fn tone_wav(rate: u32) -> Vec<u8> {
+    let frames = rate * TONE_SECONDS;
+    let data_len = frames * 4;
+    let mut w = Vec::with_capacity(44 + data_len as usize);
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data_len).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&2u16.to_le_bytes());
+    w.extend_from_slice(&rate.to_le_bytes());
+    w.extend_from_slice(&(rate * 4).to_le_bytes());
+    w.extend_from_slice(&4u16.to_le_bytes());
+    w.extend_from_slice(&16u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&data_len.to_le_bytes());
+    for i in 0..frames {
+        let t = f64::from(i) / f64::from(rate);
+        let v = ((t * 440.0 * std::f64::consts::TAU).sin() * 8000.0) as i16;
+        w.extend_from_slice(&v.to_le_bytes());
+        w.extend_from_slice(&v.to_le_bytes());
+    }
+    w
+}
+
+/// The playback substreams' state: (file, its text) of every
+/// /proc/asound/cardN/pcmMp/sub0/status and hw_params.
+fn pcm_files(name: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for card in std::fs::read_dir("/proc/asound")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let card = card.path();
+        if !card
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("card"))
+        {
+            continue;
+        }
+        for pcm in std::fs::read_dir(&card).into_iter().flatten().flatten() {
+            let pcm = pcm.path();
+            if !pcm
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with('p'))
+            {
+                continue;
+            }
+            let f = pcm.join("sub0").join(name);
+            if let Ok(text) = std::fs::read_to_string(&f) {
+                out.push((f.display().to_string(), text.trim().to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// The musician's audio session as on a desktop: the user manager (linger
+/// starts it at boot, through PAM's systemd-user stack), PipeWire and
+/// WirePlumber started as its services, and a tone played through the
+/// default sink while the device and the graph are looked at.
+fn audio_session(user: &str, profile: &str) -> serde_json::Value {
+    // The graph the profile asks for: the tone is played at its rate, its
+    // client asking for the profile's quantum (pw-play's own default, 100 ms,
+    // would set the graph's quantum instead).
+    let (rate, quantum) = crate::profile::load(crate::profile::ProfileSource::File(
+        std::path::Path::new(profile),
+    ))
+    .ok()
+    .and_then(|l| l.profile)
+    .map_or((48_000, 256), |p| (p.audio.rate, p.audio.quantum));
+    let uid = crate::cmd::run(Command::new("id").args(["-u", user]))
+        .map(|o| o.stdout.trim().to_string())
+        .unwrap_or_default();
+    let runtime = format!("XDG_RUNTIME_DIR=/run/user/{uid}");
+    let as_user = |args: &[&str]| {
+        let mut c = Command::new("runuser");
+        c.args(["-u", user, "--", "env", &runtime]).args(args);
+        c
+    };
+    let text_of = |mut c: Command| match crate::cmd::run(&mut c) {
+        Ok(o) => serde_json::json!({ "ok": o.success(), "output": o.text() }),
+        Err(e) => serde_json::json!({ "ok": false, "output": e.to_string() }),
+    };
+    let unit = format!("user@{uid}.service");
+    let mut manager = text_of({
+        let mut c = Command::new("systemctl");
+        c.args(["start", &unit]);
+        c
+    });
+    if manager["ok"] != true {
+        let journal = text_of({
+            let mut c = Command::new("journalctl");
+            c.args(["-b", "--no-pager", "-n", "30", "-u", &unit]);
+            c
+        });
+        manager["journal"] = journal["output"].clone();
+    }
+    let services = text_of(as_user(&[
+        "systemctl",
+        "--user",
+        "start",
+        "pipewire.service",
+        "wireplumber.service",
+    ]));
+    // WirePlumber names a default sink once it has set up the ALSA device.
+    let started = std::time::Instant::now();
+    let mut sink = serde_json::json!({ "ok": false, "output": "no default sink within 60 s" });
+    while started.elapsed() < std::time::Duration::from_secs(60) {
+        let s = text_of(as_user(&["wpctl", "inspect", "@DEFAULT_AUDIO_SINK@"]));
+        if s["ok"] == true {
+            sink = s;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let wav = "/tmp/rtaudio-tuning-tone.wav";
+    let written = std::fs::write(wav, tone_wav(rate));
+    let latency = format!("--latency={quantum}");
+    let mut playing = as_user(&["pw-play", &latency, wav])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    // Look while it plays: the playback substreams' state every half second
+    // (the hardware pointer moves when samples reach the device; under
+    // emulation the stream may take a moment to start), the graph with
+    // pw-top and the settings in force once it runs.
+    let mut pcm_status = Vec::new();
+    let mut top = serde_json::Value::Null;
+    let mut settings = serde_json::Value::Null;
+    let mut hw_params = Vec::new();
+    for i in 0..(TONE_SECONDS * 2 - 2) {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        pcm_status.push(pcm_files("status"));
+        if i == 2 {
+            hw_params = pcm_files("hw_params");
+            top = text_of(as_user(&["pw-top", "--batch-mode", "--iterations", "2"]));
+            // The settings in force (default.clock.* as PipeWire took them).
+            settings = text_of(as_user(&["pw-metadata", "-n", "settings", "0"]));
+        }
+    }
+    let played = match playing.as_mut() {
+        Ok(child) => {
+            let status = child.wait();
+            serde_json::json!({ "ok": status.as_ref().is_ok_and(|s| s.success()), "output": format!("{status:?}") })
+        }
+        Err(e) => serde_json::json!({ "ok": false, "output": e.to_string() }),
+    };
+    serde_json::json!({
+        "manager": manager,
+        "services": services,
+        "sink": sink,
+        "tone": { "written": written.is_ok(), "seconds": TONE_SECONDS, "rate": rate, "latency": quantum },
+        "settings": settings,
+        "played": played,
+        "pcm_status": pcm_status,
+        "hw_params": hw_params,
+        "pw_top": top,
+    })
+}
+
+pub fn run(user: &str, profile: &str, pipewire: bool) -> anyhow::Result<i32> {
+    let audio = if pipewire {
+        audio_session(user, profile)
+    } else {
+        serde_json::Value::Null
+    };
     let check = json_of(Command::new("runuser").args([
         "-u",
         user,
@@ -40,6 +214,7 @@ pub fn run(user: &str, profile: &str) -> anyhow::Result<i32> {
     let latency = json_of(Command::new(GUEST_BIN).args(["latency", "--duration", "3", "--json"]));
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     let doc = serde_json::json!({
+        "audio": audio,
         "check": check,
         "check_root": check_root,
         "latency": latency,

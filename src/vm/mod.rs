@@ -137,10 +137,45 @@ const VERIFIED: &[Verified] = &[
         as_root: false,
     },
     Verified {
+        what: "user manager limits",
+        ids: &[check::LIMITS_USER_MANAGER],
+        na_ok: false,
+        as_root: false,
+    },
+    Verified {
+        what: "HDA power saving",
+        ids: &[check::POWER_HDA],
+        na_ok: false,
+        as_root: false,
+    },
+    Verified {
+        what: "USB autosuspend",
+        ids: &[check::POWER_USB],
+        na_ok: false,
+        as_root: false,
+    },
+    Verified {
         what: "drop-ins",
         ids: &[check::PROFILE_DROPINS],
         na_ok: false,
         as_root: true,
+    },
+];
+
+/// What vm-test verifies of the audio server, when the profile's is PipeWire
+/// and the agent started the musician's session.
+const VERIFIED_PIPEWIRE: &[Verified] = &[
+    Verified {
+        what: "audio server realtime",
+        ids: &[check::AUDIO_SERVER_RT],
+        na_ok: false,
+        as_root: false,
+    },
+    Verified {
+        what: "audio graph settings",
+        ids: &[check::AUDIO_SETTINGS],
+        na_ok: false,
+        as_root: false,
     },
 ];
 
@@ -324,8 +359,10 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
                 .unwrap_or_default()
         };
     let (as_user, as_root) = (statuses(&agent["check"]), statuses(&agent["check_root"]));
-    let rows: Vec<Row> = VERIFIED
+    let pipewire = !agent["audio"].is_null();
+    let mut rows: Vec<Row> = VERIFIED
         .iter()
+        .chain(if pipewire { VERIFIED_PIPEWIRE } else { &[] })
         .map(|v| {
             let source = if v.as_root { &as_root } else { &as_user };
             let mut ok = true;
@@ -345,6 +382,9 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
             }
         })
         .collect();
+    if pipewire {
+        rows.extend(playback_rows(&agent["audio"], profile));
+    }
     let verdict = Verdict {
         ok: rows.iter().all(|r| r.ok),
         accel,
@@ -360,6 +400,167 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
         print_verdict(&verdict)?;
     }
     Ok(if verdict.ok { exit::OK } else { exit::FAILED })
+}
+
+/// `hw_ptr` of a substream's status text, when it is running.
+fn running_hw_ptr(status: &str) -> Option<u64> {
+    if !status.lines().any(|l| l.trim() == "state: RUNNING") {
+        return None;
+    }
+    status
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("hw_ptr"))
+        .and_then(|v| v.trim_start_matches([' ', ':']).trim().parse().ok())
+}
+
+/// The rows the agent's playback proves: the tone reached the sound card
+/// (a playback substream running, its hardware pointer moving), and the graph
+/// that drove it ran at the profile's rate and quantum (pw-top's driver line;
+/// its ERR column, the xruns, is reported and not judged: under emulation it
+/// says little).
+fn playback_rows(audio: &serde_json::Value, profile: &crate::profile::Profile) -> Vec<Row> {
+    let text = |v: &serde_json::Value| v["output"].as_str().unwrap_or_default().to_string();
+    // Every snapshot's (file, status text).
+    let snapshots: Vec<Vec<(String, String)>> = audio["pcm_status"]
+        .as_array()
+        .map(|shots| {
+            shots
+                .iter()
+                .map(|shot| {
+                    shot.as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|p| {
+                                    Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string()))
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // A substream whose hardware pointer moved between two snapshots in
+    // which it ran.
+    let mut files: Vec<&str> = snapshots
+        .iter()
+        .flatten()
+        .map(|(f, _)| f.as_str())
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    let moving: Vec<String> = files
+        .iter()
+        .filter_map(|file| {
+            let ptrs: Vec<u64> = snapshots
+                .iter()
+                .filter_map(|shot| {
+                    shot.iter()
+                        .find(|(f, _)| f == file)
+                        .and_then(|(_, s)| running_hw_ptr(s))
+                })
+                .collect();
+            let (first, last) = (ptrs.first()?, ptrs.last()?);
+            (last > first).then(|| {
+                format!(
+                    "{file}: RUNNING in {} of {} looks, hw_ptr {first} -> {last}",
+                    ptrs.len(),
+                    snapshots.len()
+                )
+            })
+        })
+        .collect();
+    let then: Vec<(String, String)> = snapshots.last().cloned().unwrap_or_default();
+    let mut checks = vec![
+        format!(
+            "user manager: {}{}",
+            text(&audio["manager"]),
+            audio["manager"]["journal"]
+                .as_str()
+                .map_or(String::new(), |j| format!("; its journal: {j}"))
+        ),
+        format!("services: {}", text(&audio["services"])),
+        format!("pw-play: {}", text(&audio["played"])),
+    ];
+    if moving.is_empty() {
+        checks.push("no playback substream ran with a moving hardware pointer".into());
+        checks.extend(
+            then.iter()
+                .map(|(f, s)| format!("{f}: {}", s.replace('\n', "; "))),
+        );
+        if audio["sink"]["ok"] != true {
+            checks.push(format!("default sink: {}", text(&audio["sink"])));
+        }
+    }
+    checks.extend(moving.iter().cloned());
+    let tone = Row {
+        what: "tone reaches the sound card",
+        ok: audio["played"]["ok"] == true && !moving.is_empty(),
+        checks,
+    };
+    // pw-top --batch-mode: S ID QUANT RATE WAIT BUSY W/Q B/Q ERR FORMAT NAME;
+    // the driver is the ALSA sink's line, its followers are indented with +.
+    let top = text(&audio["pw_top"]);
+    let drivers: Vec<(u64, u64, String, String)> = top
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let name = *f.last()?;
+            if f.first() != Some(&"R") || !name.starts_with("alsa_output") {
+                return None;
+            }
+            Some((
+                f.get(2)?.parse().ok()?,
+                f.get(3)?.parse().ok()?,
+                f.get(8)?.to_string(),
+                name.to_string(),
+            ))
+        })
+        .collect();
+    let a = &profile.audio;
+    let settings = text(&audio["settings"]);
+    let setting = |key: &str| check::audio::pw_metadata(&settings, key);
+    let in_force = [
+        ("clock.rate", a.rate),
+        ("clock.quantum", a.quantum),
+        ("clock.min-quantum", a.min_quantum),
+        ("clock.max-quantum", a.max_quantum),
+    ];
+    let settings_ok = in_force
+        .iter()
+        .all(|(k, want)| setting(k) == Some(want.to_string()));
+    let graph_ok = settings_ok
+        && !drivers.is_empty()
+        && drivers
+            .iter()
+            .all(|(q, r, _, _)| *q == u64::from(a.quantum) && *r == u64::from(a.rate));
+    let mut checks: Vec<String> = in_force
+        .iter()
+        .map(|(k, want)| {
+            format!(
+                "pw-metadata settings {k} = {} (profile: {want})",
+                setting(k).unwrap_or_else(|| "not set".into())
+            )
+        })
+        .collect();
+    checks.extend(drivers.iter().map(|(q, r, err, name)| {
+        format!(
+            "{name}: quantum {q}, rate {r} (profile: {}, {}), xruns {err}",
+            a.quantum, a.rate
+        )
+    }));
+    if drivers.is_empty() {
+        checks.push(format!(
+            "pw-top showed no running ALSA sink: {}",
+            top.lines().take(8).collect::<Vec<_>>().join("; ")
+        ));
+    }
+    let graph = Row {
+        what: "graph on the sound card at the profile's rate and quantum",
+        ok: graph_ok,
+        checks,
+    };
+    vec![tone, graph]
 }
 
 fn print_verdict(v: &Verdict) -> anyhow::Result<()> {
@@ -613,10 +814,20 @@ fn assemble(
     std::fs::create_dir_all(dest.parent().expect("a folder"))?;
     std::fs::copy(&bin, &dest).with_context(|| format!("copying {}", bin.display()))?;
     let user = &users[0].0;
+    // The musician's user manager starts at boot as at a login (through PAM's
+    // systemd-user stack): lingering, as `loginctl enable-linger` records it.
+    let linger = stage.join("var/lib/systemd/linger");
+    std::fs::create_dir_all(&linger)?;
+    std::fs::write(linger.join(user), "")?;
+    // The audio session, where the profile's server is PipeWire and the
+    // guest has it.
+    let pipewire = profile.audio.server == crate::profile::AudioServer::Pipewire
+        && stage.join("usr/bin/pipewire").exists();
     std::fs::write(
         stage.join("etc/systemd/system/rtaudio-vm-agent.service"),
         format!(
-            "[Unit]\nDescription=rtaudio-tuning vm-test agent\nAfter=multi-user.target\n\n[Service]\nType=oneshot\nExecStart={GUEST_BIN} vm-agent --user {user} --profile {GUEST_PROFILE}\nExecStopPost=/usr/bin/systemctl poweroff --no-block\n\n[Install]\nWantedBy=multi-user.target\n"
+            "[Unit]\nDescription=rtaudio-tuning vm-test agent\nAfter=multi-user.target systemd-logind.service\n\n[Service]\nType=oneshot\nExecStart={GUEST_BIN} vm-agent --user {user} --profile {GUEST_PROFILE}{}\nExecStopPost=/usr/bin/systemctl poweroff --no-block\n\n[Install]\nWantedBy=multi-user.target\n",
+            if pipewire { " --pipewire" } else { "" }
         ),
     )?;
     run_ok(
@@ -745,7 +956,20 @@ fn boot(
             "-nic",
             "none",
             "-device",
-            "qemu-xhci",
+            "qemu-xhci,id=xhci",
+            // A sound card (an HDA controller with a generic codec) and a
+            // USB audio interface, both with a silent host side: what the
+            // audio server, IRQ priorities and device power act on.
+            "-audiodev",
+            "none,id=hda",
+            "-device",
+            "intel-hda",
+            "-device",
+            "hda-duplex,audiodev=hda",
+            "-audiodev",
+            "none,id=usb",
+            "-device",
+            "usb-audio,audiodev=usb,bus=xhci.0",
         ])
         .arg("-smp")
         .arg(format!("{cpus},sockets={cpus},cores=1,threads=1"))

@@ -1,7 +1,8 @@
 # shellcheck shell=sh
 # Raise the SCHED_FIFO priority of the IRQ threads of audio interfaces, as rtirq
-# does. Run by rtaudio-irq-priority.service as `/bin/sh FILE`, at boot and
-# whenever a sound card appears (the udev rule); it lives under /etc so the
+# does. Run as `/bin/sh FILE` by rtaudio-irq-priority.service at boot, and by
+# rtaudio-irq-priority@.service whenever a sound card or USB device appears (the
+# udev rule) and after every resume from sleep; it lives under /etc so the
 # priority table stays the admin's to adjust.
 # Rendered by rtaudio-tuning 0.1.0 from profile "jam-room".
 #
