@@ -140,6 +140,10 @@ pub enum Command {
         /// Print the verdict as JSON on standard output.
         #[arg(long)]
         json: bool,
+        /// Also write the booted guest, as `check --root` reads it, to this
+        /// new folder (a fixture of a machine running the profile).
+        #[arg(long, value_name = "DIR")]
+        capture: Option<PathBuf>,
     },
     /// The agent vm-test runs inside the guest.
     #[command(hide = true)]
@@ -151,6 +155,9 @@ pub enum Command {
         /// Start the user's PipeWire session and play a tone first.
         #[arg(long)]
         pipewire: bool,
+        /// Send the files `check --root` reads along with the verdict.
+        #[arg(long)]
+        capture: bool,
     },
     /// Local SELinux policy modules.
     #[command(subcommand)]

@@ -47,8 +47,19 @@ fn the_guest_proves_the_profile_and_catches_a_broken_artifact() {
 
     // `--accel auto`: KVM where a KVM guest really runs, else TCG within seconds.
     // The default profile: every verified item passes inside the guest.
+    let captured = tempfile::tempdir().unwrap();
+    let capture = captured.path().join("guest");
     let o = run(bin()
-        .args(["vm-test", "--accel", "auto", "--json", "--timeout", "900"])
+        .args([
+            "vm-test",
+            "--accel",
+            "auto",
+            "--json",
+            "--timeout",
+            "900",
+            "--capture",
+        ])
+        .arg(&capture)
         .arg(&studio));
     let out = stdout(&o);
     let v: serde_json::Value =
@@ -97,6 +108,43 @@ fn the_guest_proves_the_profile_and_catches_a_broken_artifact() {
     assert!(v["seconds_to_verdict"].as_f64().unwrap() > 0.0);
     let log = fs::read_to_string(v["serial_log"].as_str().unwrap()).unwrap();
     assert!(log.contains("RTAUDIO-TUNING-VERDICT-BEGIN"));
+
+    // The capture is the guest as `check --root` reads it: the musician's
+    // audio session judged from it as inside.
+    assert!(capture.join("SOURCE.md").is_file());
+    let o = run(bin()
+        .args(["check", "--json", "--user", "musician", "--profile"])
+        .arg(&studio)
+        .arg("--root")
+        .arg(&capture)
+        .args([
+            "--only",
+            "audio",
+            "--only",
+            "limits.user_manager",
+            "--only",
+            "power",
+        ]));
+    let c: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for check in c["checks"].as_array().unwrap() {
+        let want = if check["id"] == "audio.rtkit" {
+            "n/a"
+        } else {
+            "pass"
+        };
+        assert_eq!(check["status"], want, "{check:#}");
+    }
+    // A capture never replaces a folder with files in it.
+    let o = run(bin()
+        .args(["vm-test", "--accel", "tcg", "--capture"])
+        .arg(&capture)
+        .arg(&studio));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a capture never replaces files"),
+        "{}",
+        stderr(&o)
+    );
 
     // The same profile, its limits.d file and its PipeWire drop-in dropped
     // from the artifacts: the musician's limits fail, PipeWire's data thread

@@ -82,6 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             timeout,
             keep,
             json,
+            capture,
         } => crate::vm::run(&crate::vm::Options {
             profile: &profile,
             tree: tree.as_deref(),
@@ -92,12 +93,14 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             timeout: std::time::Duration::from_secs(timeout),
             keep,
             json,
+            capture: capture.as_deref(),
         }),
         Command::VmAgent {
             user,
             profile,
             pipewire,
-        } => crate::vm::agent_run(&user, &profile, pipewire),
+            capture,
+        } => crate::vm::agent_run(&user, &profile, pipewire, capture),
         Command::Fleet {
             inventory,
             output,

@@ -10,7 +10,7 @@
 use std::io::Write as _;
 use std::process::Command;
 
-use super::{BEGIN, END, GUEST_BIN};
+use super::{BEGIN, CAPTURE_BEGIN, CAPTURE_END, END, GUEST_BIN};
 
 fn json_of(cmd: &mut Command) -> serde_json::Value {
     match crate::cmd::run(cmd) {
@@ -187,7 +187,159 @@ fn audio_session(user: &str, profile: &str) -> serde_json::Value {
     })
 }
 
-pub fn run(user: &str, profile: &str, pipewire: bool) -> anyhow::Result<i32> {
+/// Files `check --root` reads, as the capture of a booted guest holds them
+/// (scripts/capture/collect's set, and what the audio checks read).
+const CAPTURE_FILES: &[&str] = &[
+    "/proc/cmdline",
+    "/proc/version",
+    "/proc/interrupts",
+    "/proc/mounts",
+    "/proc/swaps",
+    "/proc/asound/cards",
+    "/proc/sys/vm/swappiness",
+    "/proc/sys/kernel/sched_rt_runtime_us",
+    "/proc/sys/kernel/osrelease",
+    "/proc/sys/fs/inotify/max_user_watches",
+    "/sys/kernel/realtime",
+    "/sys/devices/system/cpu/online",
+    "/sys/devices/system/cpu/possible",
+    "/sys/devices/system/cpu/isolated",
+    "/sys/devices/system/cpu/nohz_full",
+    "/sys/devices/system/cpu/smt/control",
+    "/sys/fs/selinux/enforce",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/os-release",
+    "/etc/security/limits.conf",
+    "/usr/lib/pam.d/systemd-user",
+    "/usr/share/pipewire/pipewire.conf",
+];
+
+/// Folders whose files are all captured.
+const CAPTURE_DIRS: &[&str] = &[
+    "/sys/devices/system/cpu/vulnerabilities",
+    "/sys/module/snd_hda_intel/parameters",
+    "/etc/security/limits.d",
+    "/etc/pam.d",
+    "/etc/rtaudio-tuning",
+    "/etc/pipewire/pipewire.conf.d",
+    "/usr/share/pipewire/pipewire.conf.d",
+    "/usr/share/wireplumber/wireplumber.conf.d",
+];
+
+/// Folders whose files of ours (named for the tool, or in a drop-in folder
+/// of a unit) are captured: the drop-ins `check --profile` compares with the
+/// rendered bytes.
+const CAPTURE_OURS: &[&str] = &[
+    "/usr/lib/sysusers.d",
+    "/usr/lib/sysctl.d",
+    "/usr/lib/udev/rules.d",
+    "/usr/lib/modprobe.d",
+    "/usr/lib/systemd/system",
+    "/usr/lib/bootc/kargs.d",
+];
+
+fn names(dir: &str) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The guest as `check --root` reads it, as {path: text}: the files above,
+/// every process's comm, stat and status, and for the musician's processes,
+/// their user manager and RTKit also cmdline, limits and every thread's
+/// stat. Text files only, as the fixtures keep them.
+fn capture(user: &str) -> serde_json::Value {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut files = serde_json::Map::new();
+    let mut add = |path: &str| {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            files.insert(path.trim_start_matches('/').to_string(), text.into());
+        }
+    };
+    for f in CAPTURE_FILES {
+        add(f);
+    }
+    for d in CAPTURE_DIRS {
+        for n in names(d) {
+            add(&format!("{d}/{n}"));
+        }
+    }
+    for d in CAPTURE_OURS {
+        for n in names(d) {
+            let path = format!("{d}/{n}");
+            if std::path::Path::new(&path).is_dir() {
+                // A unit's drop-in folder: our drop-ins in it.
+                for m in names(&path) {
+                    if n.contains("rtaudio") || m.contains("rtaudio") {
+                        add(&format!("{path}/{m}"));
+                    }
+                }
+            } else if n.contains("rtaudio") {
+                add(&path);
+            }
+        }
+    }
+    for irq in names("/sys/kernel/irq") {
+        add(&format!("/sys/kernel/irq/{irq}/actions"));
+        add(&format!("/sys/kernel/irq/{irq}/chip_name"));
+    }
+    for cpu in names("/sys/devices/system/cpu")
+        .into_iter()
+        .filter(|c| c.starts_with("cpu"))
+    {
+        add(&format!(
+            "/sys/devices/system/cpu/{cpu}/cpufreq/scaling_governor"
+        ));
+    }
+    for dev in names("/sys/bus/usb/devices") {
+        for f in ["bInterfaceClass", "product", "power/control"] {
+            add(&format!("/sys/bus/usb/devices/{dev}/{f}"));
+        }
+    }
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    add(&format!("/boot/config-{}", release.trim()));
+    let uid = std::fs::metadata(format!("/home/{user}"))
+        .map(|m| m.uid())
+        .ok();
+    for pid in names("/proc")
+        .into_iter()
+        .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        let d = format!("/proc/{pid}");
+        for f in ["comm", "stat", "status"] {
+            add(&format!("{d}/{f}"));
+        }
+        let comm = std::fs::read_to_string(format!("{d}/comm")).unwrap_or_default();
+        let owner = std::fs::metadata(&d).map(|m| m.uid()).ok();
+        if comm.trim() == "irqbalance" {
+            add(&format!("{d}/environ"));
+        }
+        if owner.is_some() && owner == uid || comm.trim() == "rtkit-daemon" {
+            add(&format!("{d}/cmdline"));
+            add(&format!("{d}/limits"));
+            for tid in names(&format!("{d}/task")) {
+                add(&format!("{d}/task/{tid}/stat"));
+            }
+        }
+    }
+    // The node's mode, owner and group, which git keeps neither of.
+    if let Ok(m) = std::fs::metadata("/dev/cpu_dma_latency") {
+        files.insert("dev/cpu_dma_latency".into(), "".into());
+        files.insert(
+            "dev/cpu_dma_latency.stat".into(),
+            format!("{:o} {} {}\n", m.mode() & 0o7777, m.uid(), m.gid()).into(),
+        );
+    }
+    serde_json::Value::Object(files)
+}
+
+pub fn run(user: &str, profile: &str, pipewire: bool, capture_files: bool) -> anyhow::Result<i32> {
     let audio = if pipewire {
         audio_session(user, profile)
     } else {
@@ -213,6 +365,17 @@ pub fn run(user: &str, profile: &str, pipewire: bool) -> anyhow::Result<i32> {
     ]));
     let latency = json_of(Command::new(GUEST_BIN).args(["latency", "--duration", "3", "--json"]));
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    // Taken while the audio session still runs, and sent on the second
+    // serial port, where no kernel message can fall into its long line.
+    if capture_files {
+        let line = format!(
+            "\n{CAPTURE_BEGIN}\n{}\n{CAPTURE_END}\n",
+            serde_json::to_string(&capture(user))?
+        );
+        let mut port = std::fs::OpenOptions::new().write(true).open("/dev/ttyS1")?;
+        port.write_all(line.as_bytes())?;
+        port.flush()?;
+    }
     let doc = serde_json::json!({
         "audio": audio,
         "check": check,

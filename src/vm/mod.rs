@@ -26,6 +26,9 @@ const BUILD_GUEST: &str = include_str!("../../scripts/vm/build-guest");
 const GUEST_INIT: &str = include_str!("../../scripts/vm/init");
 pub const BEGIN: &str = "RTAUDIO-TUNING-VERDICT-BEGIN";
 pub const END: &str = "RTAUDIO-TUNING-VERDICT-END";
+/// Around the capture (`--capture`) on the guest's second serial port.
+pub const CAPTURE_BEGIN: &str = "RTAUDIO-TUNING-CAPTURE-BEGIN";
+pub const CAPTURE_END: &str = "RTAUDIO-TUNING-CAPTURE-END";
 /// Where the guest finds what it judges against.
 pub const GUEST_PROFILE: &str = "/etc/rtaudio-tuning/vm-test/profile.toml";
 pub const GUEST_BIN: &str = "/usr/local/bin/rtaudio-tuning";
@@ -50,6 +53,8 @@ pub struct Options<'a> {
     pub timeout: Duration,
     pub keep: bool,
     pub json: bool,
+    /// Write the booted guest, as `check --root` reads it, to this new folder.
+    pub capture: Option<&'a Path>,
 }
 
 /// What vm-test verifies, each the verdict of one or more checks the agent ran
@@ -210,6 +215,16 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
         )
         .into());
     }
+    if let Some(dir) = o.capture
+        && (dir.symlink_metadata().is_ok()
+            && std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_some()))
+    {
+        return Err(UserError(format!(
+            "--capture {}: give a folder that does not exist yet (or an empty one): a capture never replaces files",
+            dir.display()
+        ))
+        .into());
+    }
     let work = tempfile::Builder::new()
         .prefix("rtaudio-tuning-vm-")
         .tempdir()?;
@@ -240,7 +255,15 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
     let guest = guest_parts(o, profile)?;
     crate::errln!("vm-test: guest kernel {}", guest.kernel.display())?;
     let stage = work.path().join("stage");
-    assemble(&guest.rootfs, &stage, &tree, o.profile, profile, &compiled)?;
+    assemble(
+        &guest.rootfs,
+        &stage,
+        &tree,
+        o.profile,
+        profile,
+        &compiled,
+        o.capture.is_some(),
+    )?;
     let disk = work.path().join("disk.img");
     make_disk(&stage, &disk)?;
     let _ = std::fs::remove_dir_all(&stage);
@@ -358,6 +381,22 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
                 })
                 .unwrap_or_default()
         };
+    let mut agent = agent;
+    if let Some(dir) = o.capture {
+        let text = std::fs::read_to_string(log.with_file_name(CAPTURE_PORT)).unwrap_or_default();
+        let files = text
+            .split_once(CAPTURE_BEGIN)
+            .and_then(|(_, rest)| rest.split_once(CAPTURE_END))
+            .map(|(json, _)| serde_json::from_str::<serde_json::Value>(json.trim()))
+            .context("the agent sent no capture on the second serial port")?
+            .context("the capture is not JSON")?;
+        let n = write_capture(dir, &files, &guest, &agent, profile)?;
+        agent["capture"] = serde_json::json!({ "folder": dir.display().to_string(), "files": n });
+        crate::errln!(
+            "vm-test: captured {n} files of the guest to {}",
+            dir.display()
+        )?;
+    }
     let (as_user, as_root) = (statuses(&agent["check"]), statuses(&agent["check_root"]));
     let pipewire = !agent["audio"].is_null();
     let mut rows: Vec<Row> = VERIFIED
@@ -400,6 +439,64 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
         print_verdict(&verdict)?;
     }
     Ok(if verdict.ok { exit::OK } else { exit::FAILED })
+}
+
+/// Write the agent's capture ({path: text}) to `dir`, a new folder, with a
+/// SOURCE.md that says what it is; atomically: beside it first, then renamed.
+/// Paths are the guest's, relative, and must stay inside the folder.
+fn write_capture(
+    dir: &Path,
+    files: &serde_json::Value,
+    guest: &Guest,
+    agent: &serde_json::Value,
+    profile: &crate::profile::Profile,
+) -> anyhow::Result<usize> {
+    let Some(files) = files.as_object() else {
+        anyhow::bail!("the agent sent no capture");
+    };
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".rtaudio-tuning-capture-")
+        .tempdir_in(parent)?;
+    for (path, text) in files {
+        let rel = Path::new(path);
+        let inside = !path.is_empty()
+            && rel
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+        let Some(text) = text.as_str().filter(|_| inside) else {
+            anyhow::bail!("the capture names a path that is not the guest's: {path:?}");
+        };
+        let dest = tmp.path().join(rel);
+        std::fs::create_dir_all(dest.parent().expect("a file in a folder"))?;
+        std::fs::write(&dest, text)?;
+    }
+    let source = format!(
+        "# A vm-test guest, captured\n\nWritten by `rtaudio-tuning vm-test --capture` while the guest ran the profile \"{name}\"\n(audio server {server}), after the agent's checks, with the musician's audio session\nrunning.\n\n- kernel: `{kernel}`\n- kernel command line: `{cmdline}`\n- QEMU: `-device qemu-xhci -device intel-hda -device hda-duplex -device usb-audio`,\n  host side `-audiodev none`\n- what it holds: the files `check --root` reads (proc/, sys/, etc/, the PipeWire and\n  WirePlumber drop-ins, the musician's, the user manager's and RTKit's cmdline, limits\n  and thread stats, boot/config-RELEASE), text files only\n",
+        name = profile.name,
+        server = match profile.audio.server {
+            crate::profile::AudioServer::Pipewire => "PipeWire",
+            crate::profile::AudioServer::Jack => "JACK",
+        },
+        kernel = guest
+            .kernel
+            .file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().into_owned()),
+        cmdline = agent["cmdline"].as_str().unwrap_or_default(),
+    );
+    std::fs::write(tmp.path().join("SOURCE.md"), source)?;
+    // An empty folder given as the target is replaced by the capture.
+    if dir.exists() {
+        std::fs::remove_dir(dir)
+            .with_context(|| format!("{} is not an empty folder", dir.display()))?;
+    }
+    std::fs::rename(tmp.keep(), dir)
+        .with_context(|| format!("moving the capture to {}", dir.display()))?;
+    Ok(files.len())
 }
 
 /// `hw_ptr` of a substream's status text, when it is running.
@@ -730,6 +827,7 @@ fn assemble(
     profile_path: &Path,
     profile: &crate::profile::Profile,
     compiled: &crate::selinux::Compiled,
+    capture: bool,
 ) -> anyhow::Result<()> {
     run_ok(Command::new("cp").arg("-a").arg(base).arg(stage))?;
     let rootfs = tree.join("rootfs");
@@ -826,8 +924,9 @@ fn assemble(
     std::fs::write(
         stage.join("etc/systemd/system/rtaudio-vm-agent.service"),
         format!(
-            "[Unit]\nDescription=rtaudio-tuning vm-test agent\nAfter=multi-user.target systemd-logind.service\n\n[Service]\nType=oneshot\nExecStart={GUEST_BIN} vm-agent --user {user} --profile {GUEST_PROFILE}{}\nExecStopPost=/usr/bin/systemctl poweroff --no-block\n\n[Install]\nWantedBy=multi-user.target\n",
-            if pipewire { " --pipewire" } else { "" }
+            "[Unit]\nDescription=rtaudio-tuning vm-test agent\nAfter=multi-user.target systemd-logind.service\n\n[Service]\nType=oneshot\nExecStart={GUEST_BIN} vm-agent --user {user} --profile {GUEST_PROFILE}{}{}\nExecStopPost=/usr/bin/systemctl poweroff --no-block\n\n[Install]\nWantedBy=multi-user.target\n",
+            if pipewire { " --pipewire" } else { "" },
+            if capture { " --capture" } else { "" }
         ),
     )?;
     run_ok(
@@ -917,6 +1016,9 @@ enum Boot {
     NoSignOfLife,
 }
 
+/// The file QEMU writes the guest's second serial port to, beside the log.
+const CAPTURE_PORT: &str = "ttyS1.log";
+
 /// How soon a KVM guest must print the kernel's banner before vm-test gives up
 /// on KVM; under TCG the banner comes within about five seconds here.
 const SIGN_OF_LIFE: Duration = Duration::from_secs(10);
@@ -955,6 +1057,16 @@ fn boot(
             "-no-reboot",
             "-nic",
             "none",
+            // The console, and a second port for the agent's capture.
+            "-serial",
+            "mon:stdio",
+            "-serial",
+        ])
+        .arg(format!(
+            "file:{}",
+            log.with_file_name(CAPTURE_PORT).display()
+        ))
+        .args([
             "-device",
             "qemu-xhci,id=xhci",
             // A sound card (an HDA controller with a generic codec) and a
