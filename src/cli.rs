@@ -152,9 +152,9 @@ pub enum Command {
         user: String,
         #[arg(long)]
         profile: String,
-        /// Start the user's PipeWire session and play a tone first.
-        #[arg(long)]
-        pipewire: bool,
+        /// Start the user's audio server first (pipewire: and play a tone).
+        #[arg(long, value_parser = ["pipewire", "jack"])]
+        server: Option<String>,
         /// Send the files `check --root` reads along with the verdict.
         #[arg(long)]
         capture: bool,

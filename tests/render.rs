@@ -308,6 +308,19 @@ fn audio_settings_are_checked_and_rendered() {
             3,
         ),
         ("unknown key", "quantom = 256", "audio.quantom", 3),
+        (
+            "a device that is not hw:",
+            "device = \"default; reboot\"",
+            "audio.device",
+            3,
+        ),
+        ("too many periods", "periods = 16", "audio.periods", 3),
+        (
+            "PipeWire's JACK libraries under jackd",
+            "server = \"jack\"\npackages = [\"jack-audio-connection-kit\", \"pipewire-jack-audio-connection-kit\"]",
+            "audio.packages[1]",
+            4,
+        ),
     ];
     for (name, body, key, line) in cases {
         rejects(name, &format!("version = 1\n[audio]\n{body}\n"), key, *line);
@@ -368,6 +381,41 @@ fn audio_settings_are_checked_and_rendered() {
     let udev =
         fs::read_to_string(d.join("rootfs/usr/lib/udev/rules.d/70-rtaudio-tuning.rules")).unwrap();
     assert!(udev.contains("ATTR{bInterfaceClass}==\"01\", TEST==\"../power/control\", ATTR{../power/control}=\"on\""), "{udev}");
+
+    // A JACK studio: jackd's command line where libjack reads it, PipeWire's
+    // JACK libraries removed on every path, no PipeWire drop-ins.
+    let p = t.path().join("jack.toml");
+    fs::write(
+        &p,
+        "version = 1\n[audio]\nserver = \"jack\"\nquantum = 128\ndevice = \"hw:USB,0\"\nperiods = 3\nrt_priority = 80\n",
+    )
+    .unwrap();
+    let j = t.path().join("jack");
+    render(Some(&p), &j);
+    assert_eq!(
+        fs::read_to_string(j.join("rootfs/etc/jackdrc")).unwrap(),
+        "/usr/bin/jackd -R -P80 -dalsa -dhw:USB,0 -r48000 -p128 -n3\n"
+    );
+    assert!(!j.join("rootfs/usr/share/pipewire").exists());
+    let ks = fs::read_to_string(j.join("kickstart/studio.ks")).unwrap();
+    assert!(
+        ks.contains("\n-pipewire-jack-audio-connection-kit\n"),
+        "{ks}"
+    );
+    let spec = fs::read_to_string(j.join("rpm/rtaudio-tuning.spec")).unwrap();
+    assert!(
+        spec.contains("\nConflicts:      pipewire-jack-audio-connection-kit\n"),
+        "{spec}"
+    );
+    assert!(
+        spec.contains("\nRequires:       jack-audio-connection-kit\n"),
+        "{spec}"
+    );
+    let containerfile = fs::read_to_string(j.join("bootc/Containerfile")).unwrap();
+    assert!(
+        containerfile.contains("dnf -y remove pipewire-jack-audio-connection-kit"),
+        "{containerfile}"
+    );
 }
 
 #[test]

@@ -2,8 +2,8 @@
 //! root file system, built and cached by scripts/vm/build-guest) boots under
 //! QEMU TCG with the rendered artifacts applied, and this binary, inside,
 //! judges them, the audio server included. Slow (minutes): one test boots the
-//! default profile, then a tree with its limits.d file and PipeWire drop-in
-//! removed, one after the other.
+//! default profile (PipeWire), a tree with its limits.d file and PipeWire
+//! drop-in removed, and the JACK example, one after the other.
 
 mod common;
 
@@ -167,6 +167,31 @@ fn the_guest_proves_the_profile_and_catches_a_broken_artifact() {
     assert!(out.contains("FAIL  user manager limits"), "{out}");
     assert!(out.contains("FAIL  audio server realtime"), "{out}");
     assert!(out.contains("FAIL  audio graph settings"), "{out}");
+
+    // A JACK studio (kernel-rt, isolated CPUs, a SELinux module): a JACK
+    // program starts jackd from /etc/jackdrc as libjack does, and jackd runs
+    // its thread at the profile's priority on the card at its rate and period.
+    let o = run(bin()
+        .args(["vm-test", "--accel", "tcg", "--json", "--timeout", "900"])
+        .arg(repo().join("examples/isolated.toml")));
+    let out = stdout(&o);
+    let v: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{out}\n{}", stderr(&o)));
+    let rows = v["rows"].as_array().unwrap();
+    for row in rows {
+        assert_eq!(row["ok"], true, "{row:#}");
+    }
+    for what in [
+        "audio server realtime",
+        "tone reaches the sound card",
+        "JACK on the sound card at the profile's rate and period",
+    ] {
+        assert!(
+            rows.iter().any(|r| r["what"] == what),
+            "no row {what}: {v:#}"
+        );
+    }
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
     // A guest that does not answer in time ends at --timeout, with the last
     // serial lines shown.

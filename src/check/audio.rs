@@ -10,7 +10,7 @@ use crate::profile::{AudioServer, Memlock};
 use crate::validate::spa_json::{self, Value};
 
 /// The audio servers' processes (comm): the ones whose threads carry the
-/// audio. PipeWire names its realtime thread `data-loop.0`; jackd's
+/// audio, PipeWire's first. PipeWire names its realtime thread `data-loop.0`; jackd's
 /// realtime threads carry no name of their own.
 const SERVERS: &[&str] = &["pipewire", "jackd", "jackdbus"];
 
@@ -65,11 +65,18 @@ fn policy_name(policy: u32) -> String {
 }
 
 pub(super) fn server_rt(cx: &Context) -> Verdict {
-    let procs = user_processes(cx, SERVERS);
+    // The profile's server (a JACK studio may run PipeWire beside jackd for
+    // the desktop), or any.
+    let names: &[&str] = match cx.profile.map(|p| p.audio.server) {
+        Some(AudioServer::Pipewire) => &SERVERS[..1],
+        Some(AudioServer::Jack) => &SERVERS[1..],
+        None => SERVERS,
+    };
+    let procs = user_processes(cx, names);
     if procs.is_empty() {
         return Verdict::new(
             Status::NotApplicable,
-            format!("no PipeWire or jackd of {} runs", cx.user.name),
+            format!("no {} of {} runs", names.join(" or "), cx.user.name),
         );
     }
     // The profile's priority, when a profile names the server that runs.
@@ -77,6 +84,7 @@ pub(super) fn server_rt(cx: &Context) -> Verdict {
     let mut good = Vec::new();
     let mut bad = Vec::new();
     let mut others = Vec::new();
+    let mut jack_other = Vec::new();
     let mut servers = 0;
     for (pid, comm) in procs {
         let all = threads(cx, pid);
@@ -133,11 +141,26 @@ pub(super) fn server_rt(cx: &Context) -> Verdict {
             let as_wanted = wanted.is_none_or(|w| *policy == parse::SCHED_FIFO && *prio == w);
             if realtime && as_wanted {
                 good.push(line);
-            } else {
+            } else if comm == "pipewire" {
                 bad.push(line);
+            } else {
+                // jackd's threads carry no names: its other realtime threads
+                // (raw MIDI at -P+1) are reported beside the one at -P.
+                jack_other.push(line);
             }
         }
+        if comm != "pipewire"
+            && !good
+                .iter()
+                .any(|l| l.starts_with(&format!("{comm} (pid {pid})")))
+        {
+            bad.push(format!(
+                "{comm} (pid {pid}): no thread at SCHED_FIFO{}",
+                wanted.map_or(String::new(), |w| format!(" {w}"))
+            ));
+        }
     }
+    others.extend(jack_other);
     if servers == 0 {
         bad.push(format!(
             "none of {}'s PipeWire processes runs a data loop: the server itself is not running",

@@ -98,9 +98,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::VmAgent {
             user,
             profile,
-            pipewire,
+            server,
             capture,
-        } => crate::vm::agent_run(&user, &profile, pipewire, capture),
+        } => crate::vm::agent_run(&user, &profile, server.as_deref(), capture),
         Command::Fleet {
             inventory,
             output,

@@ -586,6 +586,31 @@ fn is_karg_value_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ',' | ':' | '/' | '=' | '+' | '@')
 }
 
+/// An ALSA hardware device as jackd opens it: `hw:CARD`, `hw:CARD,DEV` or
+/// `hw:CARD,DEV,SUBDEV`, CARD a number or a card id (letters, digits, `_`).
+pub fn alsa_hw_device(v: &str) -> Check {
+    let ok = v.strip_prefix("hw:").is_some_and(|rest| {
+        let parts: Vec<&str> = rest.split(',').collect();
+        parts.len() <= 3
+            && !parts[0].is_empty()
+            && parts[0].len() <= 32
+            && parts[0]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && parts[1..]
+                .iter()
+                .all(|p| !p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))
+    });
+    if ok {
+        Ok(())
+    } else {
+        problem(
+            format!("{} is not an ALSA hardware device", shown(v)),
+            "write hw:CARD, hw:CARD,DEVICE: a card number or its id from /proc/asound/cards, e.g. \"hw:0\" or \"hw:USB\"",
+        )
+    }
+}
+
 /// One kernel command-line token: `key` or `key=value`, no quoting, no spaces.
 /// Keys are parameter names (`module.param` allowed); values are the characters
 /// real parameters use (cpu lists, `isolcpus=managed_irq,domain,2-3`,

@@ -230,6 +230,10 @@ pub struct Audio {
     pub hda_power_save: bool,
     /// Let USB audio devices autosuspend; off: `power/control` stays `on`.
     pub usb_autosuspend: bool,
+    /// JACK's ALSA device (`jackd -d alsa -d DEVICE`) and its number of
+    /// periods (`-n`); the period is `quantum` frames.
+    pub device: String,
+    pub periods: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -20,8 +20,20 @@ const TOP_KEYS: &[&str] = &[
 ];
 
 /// Packages the rendered artifacts rely on; removing them breaks the tuning.
-/// The audio server and session manager the PipeWire drop-ins configure.
-pub const PIPEWIRE_PACKAGES: &[&str] = &["pipewire", "wireplumber"];
+/// PipeWire's JACK libraries: with them installed every JACK program, jackd
+/// itself included, loads PipeWire's libjack and libjackserver (Fedora's
+/// pipewire.spec writes their folder into /etc/ld.so.conf.d); a JACK studio
+/// removes them.
+pub const PIPEWIRE_JACK: &str = "pipewire-jack-audio-connection-kit";
+
+/// The packages of the server the profile's files configure: PipeWire and
+/// its session manager, or jack2.
+pub fn server_packages(server: AudioServer) -> &'static [&'static str] {
+    match server {
+        AudioServer::Pipewire => &["pipewire", "wireplumber"],
+        AudioServer::Jack => &["jack-audio-connection-kit"],
+    }
+}
 
 const REQUIRED_PACKAGES: &[&str] = &[
     "irqbalance",
@@ -715,6 +727,8 @@ fn audio(cx: &mut Cx, root: &Section, rt: &Realtime) -> Audio {
             "nice",
             "hda_power_save",
             "usb_autosuspend",
+            "device",
+            "periods",
         ],
     );
     let server = cx.choice(
@@ -879,9 +893,31 @@ fn audio(cx: &mut Cx, root: &Section, rt: &Realtime) -> Audio {
         Some((n, _)) => n as i32,
         None => rt.nice.max(-11),
     };
+    let device = cx.string(&s, "device", "hw:0", grammar::alsa_hw_device);
+    let periods = cx
+        .int(
+            &s,
+            "periods",
+            2..=8,
+            "JACK uses 2 periods for PCI cards, 3 for USB interfaces",
+        )
+        .map_or(2, |(n, _)| n as u32);
+    if server == AudioServer::Jack
+        && let Some(i) = packages.iter().position(|p| p == PIPEWIRE_JACK)
+    {
+        let key = format!("{}[{i}]", s.key("packages"));
+        cx.rep.error(
+            key,
+            s.get("packages").map(|v| v.span()),
+            format!("{PIPEWIRE_JACK} with audio.server = \"jack\": its libjackserver stands in for jack2's, so jackd finds no ALSA driver"),
+            "drop it from audio.packages (the profile removes it for a JACK studio), or set audio.server = \"pipewire\"",
+        );
+    }
     Audio {
         server,
         packages,
+        device,
+        periods,
         rate,
         allowed_rates,
         quantum: quantum_v,
@@ -926,7 +962,7 @@ fn packages(cx: &mut Cx, root: &Section, audio: &Audio, irq_balance: bool) -> Pa
     for (i, (r, span)) in remove.iter().enumerate() {
         let path = format!("{}[{i}]", s.key("remove"));
         let needed = (irq_balance || r != "irqbalance") && REQUIRED_PACKAGES.contains(&r.as_str())
-            || (audio.server == AudioServer::Pipewire && PIPEWIRE_PACKAGES.contains(&r.as_str()));
+            || server_packages(audio.server).contains(&r.as_str());
         if install.iter().any(|(p, _)| p == r) || audio.packages.contains(r) {
             cx.rep.error(
                 path,
@@ -939,7 +975,7 @@ fn packages(cx: &mut Cx, root: &Section, audio: &Audio, irq_balance: bool) -> Pa
                 path,
                 Some(span.clone()),
                 format!("{} is needed by the tuning itself", shown(r)),
-                "remove it from packages.remove (irqbalance can be turned off with irq.balance = false; PipeWire's with audio.server = \"jack\")",
+                "remove it from packages.remove (irqbalance can be turned off with irq.balance = false; the audio server is audio.server's)",
             );
         }
     }

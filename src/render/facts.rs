@@ -171,7 +171,7 @@ impl<'a> Plan<'a> {
             kargs,
             packages,
             package_groups,
-            remove: p.packages.remove.clone(),
+            remove: removed(p),
             enable_all: enable_packaged
                 .iter()
                 .chain(&enable_ours)
@@ -267,12 +267,10 @@ fn packages(p: &Profile) -> (Vec<String>, Vec<String>) {
     }
     // cpupower and cpupower.service ship in kernel-tools on Fedora and EL.
     want("kernel-tools");
-    if p.audio.server == AudioServer::Pipewire {
-        // The server and session manager our drop-ins configure; they own
-        // the folders above them (/usr/share/pipewire, /usr/share/wireplumber).
-        for x in crate::profile::parse::PIPEWIRE_PACKAGES {
-            want(x);
-        }
+    // The server our files configure; PipeWire's packages own the folders
+    // above our drop-ins (/usr/share/pipewire, /usr/share/wireplumber).
+    for x in crate::profile::parse::server_packages(p.audio.server) {
+        want(x);
     }
     for x in p.audio.packages.iter().chain(&p.packages.install) {
         want(x);
@@ -293,6 +291,17 @@ fn enabled(p: &Profile) -> (Vec<String>, Vec<String>) {
         ours.push(format!("{}@resume.service", rootfs::IRQ_PRIORITY_UNIT));
     }
     (packaged, ours)
+}
+
+/// Packages every path removes: the profile's, and for a JACK studio
+/// PipeWire's JACK libraries, which jackd would load instead of jack2's.
+fn removed(p: &Profile) -> Vec<String> {
+    let mut remove = p.packages.remove.clone();
+    let pipewire_jack = crate::profile::parse::PIPEWIRE_JACK;
+    if p.audio.server == AudioServer::Jack && !remove.iter().any(|r| r == pipewire_jack) {
+        remove.push(pipewire_jack.to_string());
+    }
+    remove
 }
 
 /// Units the udev rule starts for each device that appears.

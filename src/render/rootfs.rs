@@ -147,6 +147,17 @@ fn specs(plan: &Plan) -> Vec<Spec> {
             &format!("wireplumber/wireplumber.conf.d/60-{TOOL}.conf"),
         ));
     }
+    if p.audio.server == AudioServer::Jack {
+        // The command line libjack starts jackd with when a client finds no
+        // server (jack2 posix/JackPosixServerLaunch.cpp: ~/.jackdrc, then
+        // /etc/jackdrc, read word by word with fscanf, so no comment fits in
+        // it: a musician's own ~/.jackdrc, as QjackCtl writes it, wins).
+        specs.push(Spec::config(
+            "rootfs/jackdrc",
+            "jackdrc",
+            "/etc/jackdrc".into(),
+        ));
+    }
     if !p.audio.hda_power_save {
         specs.push(Spec::vendor(
             "rootfs/modprobe.conf",

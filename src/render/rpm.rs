@@ -14,6 +14,10 @@ struct View<'a> {
     /// installs (the package does not pull a desktop in).
     requires: Vec<String>,
     recommends: Vec<String>,
+    /// Packages that undo the tuning when installed beside it: PipeWire's
+    /// JACK libraries on a JACK studio (jackd would load them, and
+    /// pipewire's weak Supplements would bring them back).
+    conflicts: Vec<String>,
     /// The package's Release: the profile's rpm.release and its name, so two
     /// profiles' packages never share a version-release.
     release: String,
@@ -42,7 +46,8 @@ impl<'a> View<'a> {
                 .iter()
                 .filter(|x| {
                     ["irqbalance", "kernel-tools"].contains(&x.as_str())
-                        || crate::profile::parse::PIPEWIRE_PACKAGES.contains(&x.as_str())
+                        || crate::profile::parse::server_packages(p.audio.server)
+                            .contains(&x.as_str())
                 })
                 .cloned(),
         );
@@ -64,9 +69,16 @@ impl<'a> View<'a> {
                 artifact: "rootfs".into(),
                 detail: "no sysusers.d file".into(),
             })?;
+        let conflicts = match p.audio.server {
+            crate::profile::AudioServer::Jack => {
+                vec![crate::profile::parse::PIPEWIRE_JACK.to_string()]
+            }
+            crate::profile::AudioServer::Pipewire => Vec::new(),
+        };
         Ok(View {
             requires,
             recommends,
+            conflicts,
             release: format!("{}.{}", p.rpm.release, p.name.replace('-', "_")),
             changelog_date: CHANGELOG_DATE,
             sysusers_path: &sysusers.path,

@@ -27,6 +27,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "rootfs/pipewire.conf",
     "rootfs/wireplumber.conf",
     "rootfs/modprobe.conf",
+    "rootfs/jackdrc",
     "rootfs/kernel-rt.repo",
     "kickstart/macros.ks",
     "kickstart/install.ks",

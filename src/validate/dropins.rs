@@ -104,6 +104,15 @@ pub fn validate(tree: &Tree) -> Outcome {
             }
         }
     }
+    // jack2's server command line.
+    if let Some(bytes) = tree.files.get("rootfs/etc/jackdrc") {
+        files += 1;
+        problems.extend(
+            jackdrc(&String::from_utf8_lossy(bytes))
+                .into_iter()
+                .map(|p| format!("rootfs/etc/jackdrc: {p}")),
+        );
+    }
     // PipeWire's and WirePlumber's drop-ins: whole files of SPA-JSON.
     let mut spa = 0;
     for (rel, bytes) in tree.under("rootfs/") {
@@ -171,6 +180,40 @@ const SPA_WIREPLUMBER: &[&str] = &[
 fn in_dir(rel: &str, dir: &str) -> bool {
     rel.strip_prefix(dir)
         .is_some_and(|name| !name.contains('/') && name.ends_with(".conf"))
+}
+
+/// /etc/jackdrc as libjack reads it to start jackd (jack2
+/// posix/JackPosixServerLaunch.cpp): every word, `fscanf("%s")` into 64-byte
+/// buffers, is one argument of the server's command line, so the file holds
+/// the command and nothing else (no comments), each word under 64 bytes.
+fn jackdrc(text: &str) -> Vec<String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut problems = Vec::new();
+    if words.first() != Some(&"/usr/bin/jackd") {
+        problems
+            .push("the first word must be /usr/bin/jackd: libjack runs it as the server".into());
+    }
+    if words.len() > 32 {
+        problems.push(format!(
+            "{} words: libjack takes a short command line",
+            words.len()
+        ));
+    }
+    for w in &words {
+        if w.len() >= 64 {
+            problems.push(format!(
+                "{w:?} is 64 bytes or longer: libjack's buffer for a word is 64"
+            ));
+        } else if !w.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | ',' | '.' | '/' | '=')
+        }) {
+            problems.push(format!("{w:?} is not a word of a jackd command line (a comment or a quote is read as an argument)"));
+        }
+    }
+    if !words.contains(&"-R") {
+        problems.push("no -R: jackd would not run realtime".into());
+    }
+    problems
 }
 
 /// modprobe.d(5): the commands that set module options. `install` and
@@ -1036,6 +1079,24 @@ mod tests {
             "option snd_hda_intel power_save=0\n",
             "unknown command option",
         );
+    }
+
+    #[test]
+    fn jackdrc_is_one_command_line() {
+        assert_eq!(
+            jackdrc("/usr/bin/jackd -R -P88 -dalsa -dhw:0 -r48000 -p256 -n2\n"),
+            Vec::<String>::new()
+        );
+        let p = jackdrc("# JACK\n/usr/bin/jackd -P88 -dalsa\n");
+        assert!(
+            p.iter()
+                .any(|p| p.contains("first word must be /usr/bin/jackd")),
+            "{p:?}"
+        );
+        assert!(p.iter().any(|p| p.contains("\"#\" is not a word")), "{p:?}");
+        assert!(p.iter().any(|p| p.contains("no -R")), "{p:?}");
+        let long = format!("/usr/bin/jackd -R -d{}", "a".repeat(70));
+        assert!(jackdrc(&long)[0].contains("64 bytes or longer"));
     }
 
     #[test]

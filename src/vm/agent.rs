@@ -1,7 +1,8 @@
 //! The agent vm-test installs in the guest (`vm-agent`, hidden): with
-//! `--pipewire` it first starts the musician's audio session (the user
+//! `--server pipewire` it first starts the musician's audio session (the user
 //! manager, PipeWire and WirePlumber as its services) and plays a tone
-//! through the sound card; then it runs `check` as the musician through PAM
+//! through the sound card, with `--server jack` it has a JACK client start
+//! jackd as libjack does; then it runs `check` as the musician through PAM
 //! (`runuser`, so pam_limits applies as at a login) and as root (what only
 //! root may read), and a short `latency` run, and prints the results as one
 //! JSON line between markers on the serial console, where the host reads
@@ -19,6 +20,81 @@ fn json_of(cmd: &mut Command) -> serde_json::Value {
         }),
         Err(e) => serde_json::json!({ "error": e.to_string() }),
     }
+}
+
+/// The longest any one command of the agent's sessions may take: a stuck
+/// step ends there instead of holding the guest until vm-test's timeout.
+const STEP_SECONDS: &str = "30";
+
+/// A command as the musician, in their session, bounded by `timeout`
+/// (`--foreground`: a JACK server a client starts outlives the client).
+fn as_user(user: &str, uid: &str, secs: &str, args: &[&str]) -> Command {
+    let mut c = Command::new("runuser");
+    c.args([
+        "-u",
+        user,
+        "--",
+        "env",
+        &format!("XDG_RUNTIME_DIR=/run/user/{uid}"),
+        &format!("DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/{uid}/bus"),
+        "timeout",
+        "--foreground",
+        secs,
+    ])
+    .args(args);
+    c
+}
+
+/// A command's outcome as {ok, output}.
+fn text_of(mut c: Command) -> serde_json::Value {
+    match crate::cmd::run(&mut c) {
+        Ok(o) => serde_json::json!({ "ok": o.success(), "output": o.text() }),
+        Err(e) => serde_json::json!({ "ok": false, "output": e.to_string() }),
+    }
+}
+
+/// Wait for a child at most `secs`, then kill it; its outcome as {ok, output}.
+fn wait_bounded(child: std::io::Result<std::process::Child>, secs: u64) -> serde_json::Value {
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return serde_json::json!({ "ok": false, "output": e.to_string() }),
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                return serde_json::json!({ "ok": status.success(), "output": format!("{status}") });
+            }
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return serde_json::json!({ "ok": false, "output": format!("still running after {secs} s: killed") });
+            }
+        }
+    }
+}
+
+/// The user manager (lingering starts it at boot; start waits for it), with
+/// its journal when it failed.
+fn user_manager(uid: &str) -> serde_json::Value {
+    let unit = format!("user@{uid}.service");
+    let mut manager = text_of({
+        let mut c = Command::new("timeout");
+        c.args([STEP_SECONDS, "systemctl", "start", &unit]);
+        c
+    });
+    if manager["ok"] != true {
+        let journal = text_of({
+            let mut c = Command::new("journalctl");
+            c.args(["-b", "--no-pager", "-n", "30", "-u", &unit]);
+            c
+        });
+        manager["journal"] = journal["output"].clone();
+    }
+    manager
 }
 
 /// The tone played: long enough to look at the device while it plays.
@@ -100,30 +176,8 @@ fn audio_session(user: &str, profile: &str) -> serde_json::Value {
     let uid = crate::cmd::run(Command::new("id").args(["-u", user]))
         .map(|o| o.stdout.trim().to_string())
         .unwrap_or_default();
-    let runtime = format!("XDG_RUNTIME_DIR=/run/user/{uid}");
-    let as_user = |args: &[&str]| {
-        let mut c = Command::new("runuser");
-        c.args(["-u", user, "--", "env", &runtime]).args(args);
-        c
-    };
-    let text_of = |mut c: Command| match crate::cmd::run(&mut c) {
-        Ok(o) => serde_json::json!({ "ok": o.success(), "output": o.text() }),
-        Err(e) => serde_json::json!({ "ok": false, "output": e.to_string() }),
-    };
-    let unit = format!("user@{uid}.service");
-    let mut manager = text_of({
-        let mut c = Command::new("systemctl");
-        c.args(["start", &unit]);
-        c
-    });
-    if manager["ok"] != true {
-        let journal = text_of({
-            let mut c = Command::new("journalctl");
-            c.args(["-b", "--no-pager", "-n", "30", "-u", &unit]);
-            c
-        });
-        manager["journal"] = journal["output"].clone();
-    }
+    let as_user = |args: &[&str]| as_user(user, &uid, STEP_SECONDS, args);
+    let manager = user_manager(&uid);
     let services = text_of(as_user(&[
         "systemctl",
         "--user",
@@ -145,9 +199,9 @@ fn audio_session(user: &str, profile: &str) -> serde_json::Value {
     let wav = "/tmp/rtaudio-tuning-tone.wav";
     let written = std::fs::write(wav, tone_wav(rate));
     let latency = format!("--latency={quantum}");
-    let mut playing = as_user(&["pw-play", &latency, wav])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+    let playing = as_user(&["pw-play", &latency, wav])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn();
     // Look while it plays: the playback substreams' state every half second
     // (the hardware pointer moves when samples reach the device; under
@@ -167,14 +221,9 @@ fn audio_session(user: &str, profile: &str) -> serde_json::Value {
             settings = text_of(as_user(&["pw-metadata", "-n", "settings", "0"]));
         }
     }
-    let played = match playing.as_mut() {
-        Ok(child) => {
-            let status = child.wait();
-            serde_json::json!({ "ok": status.as_ref().is_ok_and(|s| s.success()), "output": format!("{status:?}") })
-        }
-        Err(e) => serde_json::json!({ "ok": false, "output": e.to_string() }),
-    };
+    let played = wait_bounded(playing, u64::from(TONE_SECONDS) + 20);
     serde_json::json!({
+        "server": "pipewire",
         "manager": manager,
         "services": services,
         "sink": sink,
@@ -339,11 +388,127 @@ fn capture(user: &str) -> serde_json::Value {
     serde_json::Value::Object(files)
 }
 
-pub fn run(user: &str, profile: &str, pipewire: bool, capture_files: bool) -> anyhow::Result<i32> {
-    let audio = if pipewire {
-        audio_session(user, profile)
+/// A JACK studio's server as a musician's JACK program starts it: a client
+/// (jack_simple_client, which plays a sine) finds no server, and libjack
+/// starts jackd with /etc/jackdrc's command line, in the user's session (its
+/// bus, for the card's reservation, which WirePlumber gives up). Then the
+/// card is looked at while jackd holds it.
+fn jack_session(user: &str) -> (serde_json::Value, Vec<std::process::Child>) {
+    let uid = crate::cmd::run(Command::new("id").args(["-u", user]))
+        .map(|o| o.stdout.trim().to_string())
+        .unwrap_or_default();
+    let manager = user_manager(&uid);
+    // A JACK program starts the server as libjack does when it finds none
+    // (jack_simple_client opens its client without JackNoStartServer, where
+    // jack_lsp would not start one, and plays a sine). libjack starts it
+    // temporary: it quits when its last client leaves, so the client stays
+    // while the checks run. Under emulation jackd may come up after that
+    // client gave up waiting for it: then jack_wait waits for the server and
+    // a second client plays. Output goes to files: a pipe would stay open as
+    // long as the server that inherits it runs.
+    let logged = |name: &str, args: &[&str]| {
+        let path = format!("/tmp/rtaudio-tuning-{name}.log");
+        let child = std::fs::File::create(&path).and_then(|f| {
+            let err = f.try_clone()?;
+            as_user(user, &uid, "300", args)
+                .stdout(f)
+                .stderr(err)
+                .spawn()
+        });
+        (path, child)
+    };
+    let log_of = |path: &str| -> serde_json::Value {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .take(40)
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into()
+    };
+    let (start_log, first) = logged("jack-start", &["jack_simple_client"]);
+    let mut first = first.ok();
+    // Has the first client given up (exited) within 20 s?
+    let mut gave_up = false;
+    for _ in 0..40 {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if first
+            .as_mut()
+            .is_none_or(|c| c.try_wait().is_ok_and(|s| s.is_some()))
+        {
+            gave_up = true;
+            break;
+        }
+        if pcm_files("status")
+            .iter()
+            .any(|(_, s)| s.contains("state: RUNNING"))
+        {
+            break;
+        }
+    }
+    let waited = text_of(as_user(
+        user,
+        &uid,
+        STEP_SECONDS,
+        &["jack_wait", "--wait", "--timeout", "25"],
+    ));
+    let (play_log, player) = if gave_up {
+        let (path, child) = logged("jack-play", &["jack_simple_client"]);
+        (path, child.ok())
     } else {
-        serde_json::Value::Null
+        (start_log.clone(), first.take())
+    };
+    let mut player = player;
+    // Look while it plays: until the card has run for two seconds.
+    let mut pcm_status = Vec::new();
+    let mut hw_params = Vec::new();
+    let mut running = 0;
+    for _ in 0..24 {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let shot = pcm_files("status");
+        if shot.iter().any(|(_, s)| s.contains("state: RUNNING")) {
+            running += 1;
+            if running == 2 {
+                hw_params = pcm_files("hw_params");
+            }
+        }
+        pcm_status.push(shot);
+        if running >= 4 {
+            break;
+        }
+    }
+    let playing = player
+        .as_mut()
+        .is_some_and(|c| c.try_wait().is_ok_and(|s| s.is_none()));
+    let played_log = log_of(&play_log);
+    let played = serde_json::json!({
+        "ok": playing && !played_log.as_str().unwrap_or_default().contains("Unable to connect"),
+        "output": played_log,
+    });
+    let doc = serde_json::json!({
+        "server": "jack",
+        "manager": manager,
+        "started": { "gave_up": gave_up, "output": log_of(&start_log) },
+        "waited": waited,
+        "played": played,
+        "jackdrc": std::fs::read_to_string("/etc/jackdrc").unwrap_or_default(),
+        "hw_params": hw_params,
+        "pcm_status": pcm_status,
+    });
+    (doc, first.into_iter().chain(player).collect())
+}
+
+pub fn run(
+    user: &str,
+    profile: &str,
+    server: Option<&str>,
+    capture_files: bool,
+) -> anyhow::Result<i32> {
+    // Programs that keep the session going until the checks are done.
+    let (audio, mut keep) = match server {
+        Some("pipewire") => (audio_session(user, profile), Vec::new()),
+        Some("jack") => jack_session(user),
+        _ => (serde_json::Value::Null, Vec::new()),
     };
     let check = json_of(Command::new("runuser").args([
         "-u",
@@ -375,6 +540,10 @@ pub fn run(user: &str, profile: &str, pipewire: bool, capture_files: bool) -> an
         let mut port = std::fs::OpenOptions::new().write(true).open("/dev/ttyS1")?;
         port.write_all(line.as_bytes())?;
         port.flush()?;
+    }
+    for c in &mut keep {
+        let _ = c.kill();
+        let _ = c.wait();
     }
     let doc = serde_json::json!({
         "audio": audio,

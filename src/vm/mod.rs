@@ -184,6 +184,14 @@ const VERIFIED_PIPEWIRE: &[Verified] = &[
     },
 ];
 
+/// What vm-test verifies of jackd, when the profile's server is JACK.
+const VERIFIED_JACK: &[Verified] = &[Verified {
+    what: "audio server realtime",
+    ids: &[check::AUDIO_SERVER_RT],
+    na_ok: false,
+    as_root: false,
+}];
+
 #[derive(Serialize)]
 struct Row {
     what: &'static str,
@@ -398,10 +406,19 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
         )?;
     }
     let (as_user, as_root) = (statuses(&agent["check"]), statuses(&agent["check_root"]));
-    let pipewire = !agent["audio"].is_null();
+    // The audio server the agent started (none: the guest lacks it).
+    let server = agent["audio"]["server"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let server = server.as_str();
     let mut rows: Vec<Row> = VERIFIED
         .iter()
-        .chain(if pipewire { VERIFIED_PIPEWIRE } else { &[] })
+        .chain(match server {
+            "pipewire" => VERIFIED_PIPEWIRE,
+            "jack" => VERIFIED_JACK,
+            _ => &[],
+        })
         .map(|v| {
             let source = if v.as_root { &as_root } else { &as_user };
             let mut ok = true;
@@ -421,8 +438,19 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
             }
         })
         .collect();
-    if pipewire {
-        rows.extend(playback_rows(&agent["audio"], profile));
+    match server {
+        "pipewire" => rows.extend(playback_rows(&agent["audio"], profile)),
+        "jack" => {
+            rows.push(tone_row(
+                &agent["audio"],
+                &[
+                    ("jack_wait", &agent["audio"]["waited"]),
+                    ("jack_simple_client", &agent["audio"]["played"]),
+                ],
+            ));
+            rows.push(jack_row(&agent["audio"], profile));
+        }
+        _ => {}
     }
     let verdict = Verdict {
         ok: rows.iter().all(|r| r.ok),
@@ -499,6 +527,52 @@ fn write_capture(
     Ok(files.len())
 }
 
+/// The row jackd's card proves: a playback substream held open at the
+/// profile's rate and period (`-r`, `-p`), as ALSA's hw_params shows it.
+fn jack_row(audio: &serde_json::Value, profile: &crate::profile::Profile) -> Row {
+    let a = &profile.audio;
+    let mut checks = vec![
+        format!(
+            "jack_simple_client (libjack starting jackd): {}",
+            audio["started"]["output"].as_str().unwrap_or_default()
+        ),
+        format!(
+            "/etc/jackdrc: {}",
+            audio["jackdrc"].as_str().unwrap_or_default().trim()
+        ),
+    ];
+    let mut ok = false;
+    for p in audio["hw_params"].as_array().into_iter().flatten() {
+        let (Some(file), Some(text)) = (p[0].as_str(), p[1].as_str()) else {
+            continue;
+        };
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim_start_matches([' ', ':']).split_whitespace().next())
+                .and_then(|v| v.parse::<u32>().ok())
+        };
+        let (rate, period) = (field("rate"), field("period_size"));
+        if rate.is_some() || period.is_some() {
+            ok |= rate == Some(a.rate) && period == Some(a.quantum);
+            checks.push(format!(
+                "{file}: rate {}, period_size {} (profile: {}, {})",
+                rate.map_or("?".into(), |r| r.to_string()),
+                period.map_or("?".into(), |r| r.to_string()),
+                a.rate,
+                a.quantum
+            ));
+        } else {
+            checks.push(format!("{file}: {text}"));
+        }
+    }
+    Row {
+        what: "JACK on the sound card at the profile's rate and period",
+        ok,
+        checks,
+    }
+}
+
 /// `hw_ptr` of a substream's status text, when it is running.
 fn running_hw_ptr(status: &str) -> Option<u64> {
     if !status.lines().any(|l| l.trim() == "state: RUNNING") {
@@ -510,12 +584,11 @@ fn running_hw_ptr(status: &str) -> Option<u64> {
         .and_then(|v| v.trim_start_matches([' ', ':']).trim().parse().ok())
 }
 
-/// The rows the agent's playback proves: the tone reached the sound card
-/// (a playback substream running, its hardware pointer moving), and the graph
-/// that drove it ran at the profile's rate and quantum (pw-top's driver line;
-/// its ERR column, the xruns, is reported and not judged: under emulation it
-/// says little).
-fn playback_rows(audio: &serde_json::Value, profile: &crate::profile::Profile) -> Vec<Row> {
+/// The row the agent's playback proves: the tone reached the sound card (a
+/// playback substream running in the agent's looks, its hardware pointer
+/// moving). `commands` are what played it, with their outcome; each must
+/// have succeeded.
+fn tone_row(audio: &serde_json::Value, commands: &[(&str, &serde_json::Value)]) -> Row {
     let text = |v: &serde_json::Value| v["output"].as_str().unwrap_or_default().to_string();
     // Every snapshot's (file, status text).
     let snapshots: Vec<Vec<(String, String)>> = audio["pcm_status"]
@@ -537,8 +610,8 @@ fn playback_rows(audio: &serde_json::Value, profile: &crate::profile::Profile) -
                 .collect()
         })
         .unwrap_or_default();
-    // A substream whose hardware pointer moved between two snapshots in
-    // which it ran.
+    // A substream whose hardware pointer moved between two looks in a row
+    // in which it ran.
     let mut files: Vec<&str> = snapshots
         .iter()
         .flatten()
@@ -557,44 +630,63 @@ fn playback_rows(audio: &serde_json::Value, profile: &crate::profile::Profile) -
                         .and_then(|(_, s)| running_hw_ptr(s))
                 })
                 .collect();
-            let (first, last) = (ptrs.first()?, ptrs.last()?);
-            (last > first).then(|| {
-                format!(
-                    "{file}: RUNNING in {} of {} looks, hw_ptr {first} -> {last}",
-                    ptrs.len(),
-                    snapshots.len()
-                )
-            })
+            // Moving between two looks in a row: a stream that an xrun
+            // restarted begins again at 0.
+            let (before, after) = ptrs
+                .windows(2)
+                .find(|w| w[1] > w[0])
+                .map(|w| (w[0], w[1]))?;
+            Some(format!(
+                "{file}: RUNNING in {} of {} looks, hw_ptr {before} -> {after}",
+                ptrs.len(),
+                snapshots.len()
+            ))
         })
         .collect();
     let then: Vec<(String, String)> = snapshots.last().cloned().unwrap_or_default();
-    let mut checks = vec![
-        format!(
-            "user manager: {}{}",
-            text(&audio["manager"]),
-            audio["manager"]["journal"]
-                .as_str()
-                .map_or(String::new(), |j| format!("; its journal: {j}"))
-        ),
-        format!("services: {}", text(&audio["services"])),
-        format!("pw-play: {}", text(&audio["played"])),
-    ];
+    let mut checks = vec![format!(
+        "user manager: {}{}",
+        text(&audio["manager"]),
+        audio["manager"]["journal"]
+            .as_str()
+            .map_or(String::new(), |j| format!("; its journal: {j}"))
+    )];
+    checks.extend(
+        commands
+            .iter()
+            .map(|(what, v)| format!("{what}: {}", text(v))),
+    );
     if moving.is_empty() {
         checks.push("no playback substream ran with a moving hardware pointer".into());
         checks.extend(
             then.iter()
                 .map(|(f, s)| format!("{f}: {}", s.replace('\n', "; "))),
         );
-        if audio["sink"]["ok"] != true {
+        if audio["sink"].is_object() && audio["sink"]["ok"] != true {
             checks.push(format!("default sink: {}", text(&audio["sink"])));
         }
     }
     checks.extend(moving.iter().cloned());
-    let tone = Row {
+    Row {
         what: "tone reaches the sound card",
-        ok: audio["played"]["ok"] == true && !moving.is_empty(),
+        ok: commands.iter().all(|(_, v)| v["ok"] == true) && !moving.is_empty(),
         checks,
-    };
+    }
+}
+
+/// The rows the agent's PipeWire playback proves: the tone reached the sound
+/// card, and the graph that drove it ran at the profile's rate and quantum
+/// (pw-top's driver line; its ERR column, the xruns, is reported and not
+/// judged: under emulation it says little).
+fn playback_rows(audio: &serde_json::Value, profile: &crate::profile::Profile) -> Vec<Row> {
+    let text = |v: &serde_json::Value| v["output"].as_str().unwrap_or_default().to_string();
+    let tone = tone_row(
+        audio,
+        &[
+            ("services", &audio["services"]),
+            ("pw-play", &audio["played"]),
+        ],
+    );
     // pw-top --batch-mode: S ID QUANT RATE WAIT BUSY W/Q B/Q ERR FORMAT NAME;
     // the driver is the ALSA sink's line, its followers are indented with +.
     let top = text(&audio["pw_top"]);
@@ -917,15 +1009,21 @@ fn assemble(
     let linger = stage.join("var/lib/systemd/linger");
     std::fs::create_dir_all(&linger)?;
     std::fs::write(linger.join(user), "")?;
-    // The audio session, where the profile's server is PipeWire and the
-    // guest has it.
-    let pipewire = profile.audio.server == crate::profile::AudioServer::Pipewire
-        && stage.join("usr/bin/pipewire").exists();
+    // The audio session, where the guest has the profile's server.
+    let server = match profile.audio.server {
+        crate::profile::AudioServer::Pipewire if stage.join("usr/bin/pipewire").exists() => {
+            " --server pipewire"
+        }
+        crate::profile::AudioServer::Jack if stage.join("usr/bin/jackd").exists() => {
+            " --server jack"
+        }
+        _ => "",
+    };
     std::fs::write(
         stage.join("etc/systemd/system/rtaudio-vm-agent.service"),
         format!(
             "[Unit]\nDescription=rtaudio-tuning vm-test agent\nAfter=multi-user.target systemd-logind.service\n\n[Service]\nType=oneshot\nExecStart={GUEST_BIN} vm-agent --user {user} --profile {GUEST_PROFILE}{}{}\nExecStopPost=/usr/bin/systemctl poweroff --no-block\n\n[Install]\nWantedBy=multi-user.target\n",
-            if pipewire { " --pipewire" } else { "" },
+            server,
             if capture { " --capture" } else { "" }
         ),
     )?;
