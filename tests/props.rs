@@ -960,7 +960,10 @@ fn runner(cases: u32) -> TestRunner {
 #[test]
 fn generated_profiles_render_safely_or_are_refused_with_key_and_place() {
     let counts = Counts::default();
-    runner(160)
+    // About 28% of generated profiles are accepted (225 of 800 in a sample):
+    // 240 cases give some 67, and fewer than 30 is a five-sigma event, where
+    // 160 cases failed a clean CI run with 29.
+    runner(240)
         .run(&profiles(false), |g| check_case(&g, &counts, None))
         .unwrap();
     let (a, r, x) = (

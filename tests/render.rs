@@ -316,6 +316,18 @@ fn audio_settings_are_checked_and_rendered() {
         ),
         ("too many periods", "periods = 16", "audio.periods", 3),
         (
+            "an ALSA node name with a quote",
+            "[[audio.alsa]]\nnode = \"alsa_output\\\"x\"\nheadroom = 0",
+            "audio.alsa[0].node",
+            4,
+        ),
+        (
+            "an ALSA entry that sets nothing",
+            "[[audio.alsa]]\nnode = \"alsa_output.usb-*\"",
+            "audio.alsa[0].period_size",
+            3,
+        ),
+        (
             "PipeWire's JACK libraries under jackd",
             "server = \"jack\"\npackages = [\"jack-audio-connection-kit\", \"pipewire-jack-audio-connection-kit\"]",
             "audio.packages[1]",
@@ -381,6 +393,27 @@ fn audio_settings_are_checked_and_rendered() {
     let udev =
         fs::read_to_string(d.join("rootfs/usr/lib/udev/rules.d/70-rtaudio-tuning.rules")).unwrap();
     assert!(udev.contains("ATTR{bInterfaceClass}==\"01\", TEST==\"../power/control\", ATTR{../power/control}=\"on\""), "{udev}");
+
+    // Per-device ALSA settings: WirePlumber rules after the suspend rule.
+    let p = t.path().join("alsa.toml");
+    fs::write(
+        &p,
+        "version = 1\n[[audio.alsa]]\nnode = \"alsa_output.usb-*\"\nperiod_size = 128\nheadroom = 0\n",
+    )
+    .unwrap();
+    let al = t.path().join("alsa");
+    render(Some(&p), &al);
+    let wp = fs::read_to_string(
+        al.join("rootfs/usr/share/wireplumber/wireplumber.conf.d/60-rtaudio-tuning.conf"),
+    )
+    .unwrap();
+    for line in [
+        "{ node.name = \"~^alsa_output.usb-.*$\" }",
+        "api.alsa.period-size = 128\n",
+        "api.alsa.headroom = 0\n",
+    ] {
+        assert!(wp.contains(line), "{line:?} not in:\n{wp}");
+    }
 
     // A JACK studio: jackd's command line where libjack reads it, PipeWire's
     // JACK libraries removed on every path, no PipeWire drop-ins.

@@ -586,6 +586,25 @@ fn is_karg_value_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ',' | ':' | '/' | '=' | '+' | '@')
 }
 
+/// A PipeWire node name with `*` for any text: what WirePlumber names ALSA
+/// nodes (`alsa_output.pci-0000_00_1f.3.analog-stereo`), no quotes or
+/// backslashes, which SPA-JSON strings would read as escapes.
+pub fn alsa_node_pattern(v: &str) -> Check {
+    let ok = !v.is_empty()
+        && v.len() <= 128
+        && v.starts_with("alsa_")
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '*'));
+    if ok {
+        Ok(())
+    } else {
+        problem(
+            format!("{} is not an ALSA node name", shown(v)),
+            "write the node's name as `wpctl inspect` shows it, alsa_input.* or alsa_output.*, with * for any text: letters, digits and _-.:*",
+        )
+    }
+}
+
 /// An ALSA hardware device as jackd opens it: `hw:CARD`, `hw:CARD,DEV` or
 /// `hw:CARD,DEV,SUBDEV`, CARD a number or a card id (letters, digits, `_`).
 pub fn alsa_hw_device(v: &str) -> Check {

@@ -234,6 +234,20 @@ pub struct Audio {
     /// periods (`-n`); the period is `quantum` frames.
     pub device: String,
     pub periods: u32,
+    /// WirePlumber's settings for matching ALSA nodes (`[[audio.alsa]]`).
+    pub alsa: Vec<AlsaNode>,
+}
+
+/// ALSA settings WirePlumber gives the nodes whose name matches.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlsaNode {
+    /// The node name with `*` for any text, as `pw-cli ls Node` and
+    /// `wpctl inspect` show it (`alsa_output.usb-*`).
+    pub node: String,
+    /// The same, as WirePlumber's regular expression (`~^...$`).
+    pub node_regex: String,
+    pub period_size: Option<u32>,
+    pub headroom: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -729,6 +729,7 @@ fn audio(cx: &mut Cx, root: &Section, rt: &Realtime) -> Audio {
             "usb_autosuspend",
             "device",
             "periods",
+            "alsa",
         ],
     );
     let server = cx.choice(
@@ -913,11 +914,57 @@ fn audio(cx: &mut Cx, root: &Section, rt: &Realtime) -> Audio {
             "drop it from audio.packages (the profile removes it for a JACK studio), or set audio.server = \"pipewire\"",
         );
     }
+    let mut alsa = Vec::new();
+    for n in cx.tables(&s, "alsa") {
+        cx.check_keys(&n, &["node", "period_size", "headroom"]);
+        let node = cx.string_with(&n, "node", grammar::alsa_node_pattern);
+        if n.get("node").is_none() {
+            cx.rep.error(
+                n.key("node"),
+                Some(n.span.clone()),
+                "this [[audio.alsa]] entry has no `node`",
+                "add node = \"alsa_output.usb-*\" (a node name from `wpctl status`, * for any text)",
+            );
+        }
+        let period_size = cx
+            .int(
+                &n,
+                "period_size",
+                16..=8192,
+                "ALSA periods of 16 to 8192 frames",
+            )
+            .map(|(v, _)| v as u32);
+        let headroom = cx
+            .int(
+                &n,
+                "headroom",
+                0..=8192,
+                "a headroom of 0 to 8192 frames (USB interfaces may want 256)",
+            )
+            .map(|(v, _)| v as u32);
+        if n.get("period_size").is_none() && n.get("headroom").is_none() {
+            cx.rep.error(
+                n.key("period_size"),
+                Some(n.span.clone()),
+                "this [[audio.alsa]] entry sets nothing",
+                "add period_size = 256 or headroom = 0",
+            );
+        }
+        if let Some((node, _)) = node {
+            alsa.push(AlsaNode {
+                node_regex: format!("~^{}$", node.replace('*', ".*")),
+                node,
+                period_size,
+                headroom,
+            });
+        }
+    }
     Audio {
         server,
         packages,
         device,
         periods,
+        alsa,
         rate,
         allowed_rates,
         quantum: quantum_v,

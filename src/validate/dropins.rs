@@ -158,11 +158,81 @@ pub fn validate(tree: &Tree) -> Outcome {
         problems.len(),
         if problems.len() == 1 { "" } else { "s" }
     );
+    let (udev_problems, udev_by) = udevadm_verify(tree);
+    problems.extend(udev_problems);
     Outcome::from_problems(
-        format!("{files} files: {}, SPA-JSON {spa}", counts.join(", ")),
+        format!(
+            "{files} files: {}, SPA-JSON {spa}; {udev_by}",
+            counts.join(", ")
+        ),
         failed,
         problems,
     )
+}
+
+/// systemd's own reading of the udev rules, `udevadm verify` (systemd 254
+/// and later), beside this module's grammar; and what read them, for the
+/// summary (the grammar alone where the host's udevadm lacks verify).
+fn udevadm_verify(tree: &Tree) -> (Vec<String>, String) {
+    let rules: Vec<(&str, &[u8])> = tree
+        .under("rootfs/")
+        .filter(|(rel, _)| rel.contains("/udev/rules.d/") && rel.ends_with(".rules"))
+        .collect();
+    if rules.is_empty() {
+        return (Vec::new(), "no udev rules".into());
+    }
+    let unsupported =
+        || "udev rules by grammar only (udevadm verify needs systemd 254 or later)".to_string();
+    let Some(udevadm) = crate::cmd::find("udevadm") else {
+        return (Vec::new(), unsupported());
+    };
+    let help =
+        match crate::cmd::run(std::process::Command::new(&udevadm).args(["verify", "--help"])) {
+            Ok(o) if o.success() => o.text(),
+            _ => return (Vec::new(), unsupported()),
+        };
+    // The tree's bytes, staged one file per name: the tree may be in memory.
+    let Ok(stage) = tempfile::Builder::new()
+        .prefix("rtaudio-tuning-udev-")
+        .tempdir()
+    else {
+        return (
+            vec!["cannot create a temporary folder for udevadm verify".into()],
+            unsupported(),
+        );
+    };
+    let mut paths = Vec::new();
+    for (i, (rel, bytes)) in rules.iter().enumerate() {
+        let name = rel.rsplit('/').next().unwrap_or("x.rules");
+        let path = stage.path().join(format!("{i}-{name}"));
+        if std::fs::write(&path, bytes).is_err() {
+            return (
+                vec![format!("cannot stage {rel} for udevadm verify")],
+                unsupported(),
+            );
+        }
+        paths.push(path);
+    }
+    let mut c = std::process::Command::new(&udevadm);
+    c.args(["verify", "--resolve-names=never"]);
+    // Style issues fail verify from systemd 255 on, which added --no-style:
+    // the rules' meaning is what is checked here.
+    if help.contains("--no-style") {
+        c.arg("--no-style");
+    }
+    c.args(&paths);
+    let by = "udev rules by grammar and udevadm verify".to_string();
+    match crate::cmd::run(&mut c) {
+        Ok(o) if o.success() => (Vec::new(), by),
+        Ok(o) => (
+            o.text()
+                .lines()
+                .map(|l| format!("udevadm verify: {l}"))
+                .collect(),
+            by,
+        ),
+        Err(e) => (vec![format!("udevadm verify: {e}")], by),
+    }
 }
 
 /// The folders of PipeWire's and WirePlumber's drop-ins, under /usr/share
@@ -934,9 +1004,14 @@ mod tests {
             .map(|(p, t)| (p.to_string(), t.as_bytes().to_vec()));
         let out = validate(&Tree::from_files(Path::new("/t"), files.collect()));
         assert_eq!(out.status, Status::Pass, "{out:?}");
-        assert_eq!(
-            out.summary,
-            "6 files: limits.d 3 lines, sysusers.d 1, sysctl.d 2, udev 2, modprobe.d 0, env 4, SPA-JSON 0"
+        // Then which read the udev rules: the grammar, and udevadm verify
+        // where the host has it.
+        assert!(
+            out.summary.starts_with(
+                "6 files: limits.d 3 lines, sysusers.d 1, sysctl.d 2, udev 2, modprobe.d 0, env 4, SPA-JSON 0; udev rules by grammar"
+            ),
+            "{}",
+            out.summary
         );
         let empty = validate(&Tree::from_files(Path::new("/t"), BTreeMap::new()));
         assert_eq!(empty.status, Status::Fail);
