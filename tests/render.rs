@@ -333,6 +333,12 @@ fn audio_settings_are_checked_and_rendered() {
             "audio.packages[1]",
             4,
         ),
+        (
+            "PipeWire's JACK libraries installed on a JACK studio",
+            "server = \"jack\"\n[packages]\ninstall = [\"pipewire-jack-audio-connection-kit\"]",
+            "packages.install[0]",
+            5,
+        ),
     ];
     for (name, body, key, line) in cases {
         rejects(name, &format!("version = 1\n[audio]\n{body}\n"), key, *line);

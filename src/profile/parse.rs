@@ -911,7 +911,7 @@ fn audio(cx: &mut Cx, root: &Section, rt: &Realtime) -> Audio {
             key,
             s.get("packages").map(|v| v.span()),
             format!("{PIPEWIRE_JACK} with audio.server = \"jack\": its libjackserver stands in for jack2's, so jackd finds no ALSA driver"),
-            "drop it from audio.packages (the profile removes it for a JACK studio), or set audio.server = \"pipewire\"",
+            "drop it from audio.packages, or leave audio.packages out for the server's default (jack-audio-connection-kit); the profile removes it for a JACK studio",
         );
     }
     let mut alsa = Vec::new();
@@ -1005,6 +1005,19 @@ fn packages(cx: &mut Cx, root: &Section, audio: &Audio, irq_balance: bool) -> Pa
                 "choose the kernel with kernel.flavor (rt or stock), not with packages.install",
             );
         }
+    }
+    // A JACK studio removes PipeWire's JACK libraries (render/facts.rs):
+    // installing them too would leave the kickstart both wanting and
+    // excluding them.
+    if audio.server == AudioServer::Jack
+        && let Some(i) = install.iter().position(|(p, _)| p == PIPEWIRE_JACK)
+    {
+        cx.rep.error(
+            format!("{}[{i}]", s.key("install")),
+            Some(install[i].1.clone()),
+            format!("{PIPEWIRE_JACK} with audio.server = \"jack\": its libjackserver stands in for jack2's, so jackd finds no ALSA driver"),
+            "drop it from packages.install (the profile removes it for a JACK studio), or set audio.server = \"pipewire\"",
+        );
     }
     for (i, (r, span)) in remove.iter().enumerate() {
         let path = format!("{}[{i}]", s.key("remove"));

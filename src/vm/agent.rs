@@ -45,6 +45,13 @@ fn as_user(user: &str, uid: &str, secs: &str, args: &[&str]) -> Command {
     c
 }
 
+/// The user's uid, from /etc/passwd as `check` reads it.
+fn uid_of(user: &str) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    crate::check::parse::passwd_user(&passwd, user)
+        .map_or(String::new(), |(uid, _)| uid.to_string())
+}
+
 /// A command's outcome as {ok, output}.
 fn text_of(mut c: Command) -> serde_json::Value {
     match crate::cmd::run(&mut c) {
@@ -173,9 +180,7 @@ fn audio_session(user: &str, profile: &str) -> serde_json::Value {
     .ok()
     .and_then(|l| l.profile)
     .map_or((48_000, 256), |p| (p.audio.rate, p.audio.quantum));
-    let uid = crate::cmd::run(Command::new("id").args(["-u", user]))
-        .map(|o| o.stdout.trim().to_string())
-        .unwrap_or_default();
+    let uid = uid_of(user);
     let as_user = |args: &[&str]| as_user(user, &uid, STEP_SECONDS, args);
     let manager = user_manager(&uid);
     let services = text_of(as_user(&[
@@ -394,9 +399,7 @@ fn capture(user: &str) -> serde_json::Value {
 /// bus, for the card's reservation, which WirePlumber gives up). Then the
 /// card is looked at while jackd holds it.
 fn jack_session(user: &str) -> (serde_json::Value, Vec<std::process::Child>) {
-    let uid = crate::cmd::run(Command::new("id").args(["-u", user]))
-        .map(|o| o.stdout.trim().to_string())
-        .unwrap_or_default();
+    let uid = uid_of(user);
     let manager = user_manager(&uid);
     // A JACK program starts the server as libjack does when it finds none
     // (jack_simple_client opens its client without JackNoStartServer, where
