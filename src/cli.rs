@@ -144,20 +144,21 @@ pub enum Command {
         /// new folder (a fixture of a machine running the profile).
         #[arg(long, value_name = "DIR")]
         capture: Option<PathBuf>,
+        /// The delivery paths to prove, one after another (repeat or separate
+        /// with commas; default: every one the profile renders): rpm installs,
+        /// upgrades and erases the package in the booted guest; kickstart runs
+        /// the installation kickstart as Anaconda does; image-mode runs a fleet
+        /// host's snippet twice on the image's files; rootfs copies the drop-ins.
+        #[arg(long, value_enum, value_delimiter = ',', value_name = "PATH")]
+        via: Vec<crate::vm::Via>,
     },
     /// The agent vm-test runs inside the guest.
     #[command(hide = true)]
     VmAgent {
+        /// The host's plan: the phases of this guest (the boot's command line
+        /// names the one to run).
         #[arg(long)]
-        user: String,
-        #[arg(long)]
-        profile: String,
-        /// Start the user's audio server first (pipewire: and play a tone).
-        #[arg(long, value_parser = ["pipewire", "jack"])]
-        server: Option<String>,
-        /// Send the files `check --root` reads along with the verdict.
-        #[arg(long)]
-        capture: bool,
+        plan: String,
     },
     /// Local SELinux policy modules.
     #[command(subcommand)]

@@ -50,7 +50,12 @@ impl Sandbox {
             std::os::unix::fs::symlink("busybox", root.join("bin").join(a)).unwrap();
         }
         let fixtures = repo().join("tests/fixtures/scriptlets");
-        for (rel, bytes) in tree(&fixtures.join("bin")) {
+        // The grubby stand-in vm-test's guests use too.
+        let standins = repo().join("scripts/vm/standins");
+        for (rel, bytes) in tree(&fixtures.join("bin"))
+            .into_iter()
+            .chain([("grubby".into(), fs::read(standins.join("grubby")).unwrap())])
+        {
             let dest = root.join("usr/bin").join(rel);
             fs::write(&dest, bytes).unwrap();
             use std::os::unix::fs::PermissionsExt as _;
@@ -223,7 +228,7 @@ fn install_upgrade_erase_keep_the_admins_arguments() {
     assert!(
         sb.file("var/log/calls")
             .unwrap()
-            .contains("systemctl enable irqbalance.service")
+            .contains("systemctl --no-reload enable irqbalance.service")
     );
 
     // Upgrade to the same profile: nothing changes, nothing is doubled.
@@ -417,4 +422,49 @@ fn selinux_modules_are_installed_replaced_and_removed() {
         "SELinux is off in the sandbox: {}",
         calls()
     );
+}
+
+#[test]
+fn musicians_the_package_added_leave_the_group_when_dropped_or_erased() {
+    let t = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new();
+    let with = package(
+        t.path(),
+        "with",
+        "version = 1\n[[users]]\nname = \"musician\"\ngroups = [\"audio\"]\n",
+    );
+    install(&sb, &with);
+    let calls = sb.file("var/log/calls").unwrap();
+    assert!(calls.contains("usermod -a -G realtime musician"), "{calls}");
+    assert_eq!(
+        sb.file("var/lib/rtaudio-tuning/users-added").as_deref(),
+        Some("musician\n")
+    );
+    // Upgrade to the same profile: the record stays, nobody leaves.
+    upgrade(&sb, &with, &with);
+    assert!(!sb.file("var/log/calls").unwrap().contains("gpasswd"));
+    assert_eq!(
+        sb.file("var/lib/rtaudio-tuning/users-added").as_deref(),
+        Some("musician\n")
+    );
+    // A release that no longer names the musician takes back its change.
+    let without = package(t.path(), "without", "version = 1\n[rpm]\nrelease = 2\n");
+    upgrade(&sb, &with, &without);
+    let calls = sb.file("var/log/calls").unwrap();
+    assert!(calls.contains("gpasswd -d musician realtime"), "{calls}");
+    assert_eq!(
+        sb.file("var/lib/rtaudio-tuning/users-added").as_deref(),
+        Some("\n")
+    );
+    // Erase after a fresh install gives the membership back.
+    let sb = Sandbox::new();
+    install(&sb, &with);
+    erase(&sb, &with);
+    let calls = sb.file("var/log/calls").unwrap();
+    assert_eq!(
+        calls.matches("gpasswd -d musician realtime").count(),
+        1,
+        "{calls}"
+    );
+    assert!(sb.file("var/lib/rtaudio-tuning/users-added").is_none());
 }

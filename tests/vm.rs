@@ -1,9 +1,11 @@
 //! `vm-test` for real: a Debian guest (PREEMPT_RT or stock kernel, debootstrap
 //! root file system, built and cached by scripts/vm/build-guest) boots under
-//! QEMU TCG with the rendered artifacts applied, and this binary, inside,
-//! judges them, the audio server included. Slow (minutes): one test boots the
-//! default profile (PipeWire), a tree with its limits.d file and PipeWire
-//! drop-in removed, and the JACK example, one after the other.
+//! QEMU TCG with the rendered artifacts delivered through each path (the RPM
+//! installed, upgraded and erased; the kickstart applied as Anaconda does; a
+//! fleet host's snippet; the drop-ins), and this binary, inside, judges them,
+//! the audio server included. Slow (minutes): one test runs the default
+//! profile (PipeWire), a tree with one artifact of each path broken, and the
+//! JACK example, one after the other.
 
 mod common;
 
@@ -35,41 +37,114 @@ fn missing_qemu_is_exit_3_with_how_to_install() {
     );
 }
 
+/// A vm-test run's verdict as JSON, and its outcome.
+fn vm_test(args: &[&str], profile: &std::path::Path) -> (std::process::Output, serde_json::Value) {
+    let o = run(bin()
+        .args(["vm-test", "--accel", "tcg", "--json", "--timeout", "900"])
+        .args(args)
+        .arg(profile));
+    let out = stdout(&o);
+    let v: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{out}\n{}", stderr(&o)));
+    (o, v)
+}
+
+fn path<'a>(v: &'a serde_json::Value, via: &str) -> &'a serde_json::Value {
+    v["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["via"] == via)
+        .unwrap_or_else(|| panic!("no path {via}: {v:#}"))
+}
+
+fn has_row(p: &serde_json::Value, phase: &str, what: &str) -> bool {
+    p["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["phase"] == phase && r["what"].as_str().unwrap().contains(what))
+}
+
+fn failed_row<'a>(p: &'a serde_json::Value, phase: &str, what: &str) -> &'a serde_json::Value {
+    p["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["phase"] == phase && r["what"].as_str().unwrap().contains(what) && r["ok"] == false
+        })
+        .unwrap_or_else(|| panic!("no failed row {phase}: {what}: {p:#}"))
+}
+
 #[test]
-fn the_guest_proves_the_profile_and_catches_a_broken_artifact() {
+fn every_delivery_path_proves_the_profile_and_a_broken_one_is_named() {
     tool("qemu-system-x86_64", "qemu-system-x86 (apt)");
     tool("debootstrap", "debootstrap (apt)");
+    tool("rpmbuild", "rpm (apt)");
     assert!(
         root(),
         "vm-test needs root (scripts/test runs as root in CI)"
     );
     let studio = repo().join("examples/studio.toml");
 
-    // `--accel auto`: KVM where a KVM guest really runs, else TCG within seconds.
-    // The default profile: every verified item passes inside the guest.
+    // The default profile through every path: the RPM installed, upgraded
+    // and erased in the booted guest, the kickstart applied as Anaconda
+    // does, a fleet host's snippet run twice, the drop-ins copied in.
     let captured = tempfile::tempdir().unwrap();
     let capture = captured.path().join("guest");
-    let o = run(bin()
-        .args([
-            "vm-test",
-            "--accel",
-            "auto",
-            "--json",
-            "--timeout",
-            "900",
-            "--capture",
-        ])
-        .arg(&capture)
-        .arg(&studio));
-    let out = stdout(&o);
-    let v: serde_json::Value =
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{out}\n{}", stderr(&o)));
-    let rows = v["rows"].as_array().unwrap();
-    for row in rows {
-        assert_eq!(row["ok"], true, "{row:#}");
+    let (o, v) = vm_test(&["--capture", capture.to_str().unwrap()], &studio);
+    for p in v["paths"].as_array().unwrap() {
+        for row in p["rows"].as_array().unwrap() {
+            assert_eq!(row["ok"], true, "{}: {row:#}", p["via"]);
+        }
+        assert_eq!(p["ok"], true, "{p:#}");
     }
-    // The audio server itself: its data thread, its graph, a tone played
-    // through the guest's sound card.
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let vias: Vec<&str> = v["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["via"].as_str().unwrap())
+        .collect();
+    assert_eq!(vias, ["rpm", "kickstart", "image-mode", "rootfs"]);
+    let rpm = path(&v, "rpm");
+    assert_eq!(rpm["boots"], 3);
+    for (phase, what) in [
+        ("install", "rpm -i"),
+        (
+            "install",
+            "the boot entry carries the profile's kernel arguments",
+        ),
+        ("installed", "rtprio limit"),
+        ("installed", "tone reaches the sound card"),
+        ("installed", "rpm -U"),
+        ("installed", "after the upgrade the boot entry"),
+        ("upgraded", "rtprio limit"),
+        ("upgraded", "rpm -e"),
+        ("upgraded", "erase gives back"),
+        ("upgraded", "erase removes every file"),
+    ] {
+        assert!(
+            has_row(rpm, phase, what),
+            "rpm: no row {phase}: {what}: {rpm:#}"
+        );
+    }
+    // The kernel arguments of each boot are the ones the scriptlet wrote in
+    // the boot entry: the admin's amd_pstate=active is back after erase.
+    let kick = path(&v, "kickstart");
+    assert!(has_row(kick, "installed", "%post at line"), "{kick:#}");
+    assert!(
+        has_row(kick, "installed", "audio server realtime"),
+        "{kick:#}"
+    );
+    let image = path(&v, "image-mode");
+    assert!(
+        has_row(image, "host snippet", "a second run changes nothing"),
+        "{image:#}"
+    );
+    assert!(has_row(image, "host", "realtime group"), "{image:#}");
+    let rootfs = path(&v, "rootfs");
     for what in [
         "user manager limits",
         "HDA power saving",
@@ -80,11 +155,11 @@ fn the_guest_proves_the_profile_and_catches_a_broken_artifact() {
         "graph on the sound card at the profile's rate and quantum",
     ] {
         assert!(
-            rows.iter().any(|r| r["what"] == what),
-            "no row {what}: {v:#}"
+            has_row(rootfs, "applied", what),
+            "no row {what}: {rootfs:#}"
         );
     }
-    let realtime = &v["agent"]["check"]["checks"]
+    let realtime = &rpm["phases"][1]["steps"][0]["check"]["checks"]
         .as_array()
         .unwrap()
         .iter()
@@ -99,18 +174,17 @@ fn the_guest_proves_the_profile_and_catches_a_broken_artifact() {
                 && e.as_str().unwrap().contains("SCHED_FIFO priority 88")),
         "{realtime:#}"
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(
-        v["latency"]["max_us"].as_f64().is_some(),
+        rpm["latency"]["max_us"].as_f64().is_some(),
         "{:#}",
-        v["latency"]
+        rpm["latency"]
     );
-    assert!(v["seconds_to_verdict"].as_f64().unwrap() > 0.0);
-    let log = fs::read_to_string(v["serial_log"].as_str().unwrap()).unwrap();
+    assert!(rpm["seconds_to_verdict"].as_f64().unwrap() > 0.0);
+    let log = fs::read_to_string(rpm["serial_logs"][0].as_str().unwrap()).unwrap();
     assert!(log.contains("RTAUDIO-TUNING-VERDICT-BEGIN"));
 
-    // The capture is the guest as `check --root` reads it: the musician's
-    // audio session judged from it as inside.
+    // The capture is the first path's guest as `check --root` reads it: the
+    // musician's audio session judged from it as inside.
     assert!(capture.join("SOURCE.md").is_file());
     let o = run(bin()
         .args(["check", "--json", "--user", "musician", "--profile"])
@@ -146,60 +220,85 @@ fn the_guest_proves_the_profile_and_catches_a_broken_artifact() {
         stderr(&o)
     );
 
-    // The same profile, its limits.d file and its PipeWire drop-in dropped
-    // from the artifacts: the musician's limits fail, PipeWire's data thread
-    // is not SCHED_FIFO at 88 and its graph is PipeWire's default, and the
-    // verdict names each.
+    // One artifact of each path broken: a scriptlet that fails, a %post line
+    // that fails, a snippet that appends on every run, and the drop-ins
+    // without the limits.d file and the PipeWire drop-in. Each verdict names
+    // its path, its phase and the row.
     let t = tempfile::tempdir().unwrap();
     let tree = t.path().join("tree");
     render(Some(&studio), &tree);
+    let spec = tree.join("rpm/rtaudio-tuning.spec");
+    let text = fs::read_to_string(&spec).unwrap();
+    fs::write(
+        &spec,
+        text.replacen("\n%post\n", "\n%post\necho broken >&2\nexit 1\n", 1),
+    )
+    .unwrap();
+    let ks = tree.join("kickstart/studio.ks");
+    let text = fs::read_to_string(&ks).unwrap();
+    fs::write(&ks, text.replacen("\nset -eu\n", "\nset -eu\nfalse\n", 1)).unwrap();
+    fs::create_dir_all(tree.join("image-mode")).unwrap();
+    fs::write(
+        tree.join("image-mode/vm-host.sh"),
+        "#!/bin/bash\nset -eu\necho run >>/etc/rtaudio-host.log\n",
+    )
+    .unwrap();
     fs::remove_file(tree.join("rootfs/etc/security/limits.d/rtaudio-tuning.conf")).unwrap();
     fs::remove_file(tree.join("rootfs/usr/share/pipewire/pipewire.conf.d/60-rtaudio-tuning.conf"))
         .unwrap();
+    let (o, v) = vm_test(&["--tree", tree.to_str().unwrap()], &studio);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = failed_row(path(&v, "rpm"), "install", "rpm -i");
+    assert!(r["checks"].to_string().contains("broken"), "{r:#}");
+    let r = failed_row(path(&v, "kickstart"), "installed", "%post at line");
+    assert!(
+        r["what"].as_str().unwrap().contains("--erroronfail"),
+        "{r:#}"
+    );
+    let r = failed_row(
+        path(&v, "image-mode"),
+        "host snippet",
+        "a second run changes nothing",
+    );
+    assert!(
+        r["checks"].to_string().contains("/etc/rtaudio-host.log"),
+        "{r:#}"
+    );
+    let rootfs = path(&v, "rootfs");
+    for what in [
+        "rtprio limit",
+        "user manager limits",
+        "audio server realtime",
+        "audio graph settings",
+    ] {
+        failed_row(rootfs, "applied", what);
+    }
+    // The human verdict says the same.
     let o = run(bin()
-        .args(["vm-test", "--accel", "tcg", "--timeout", "900", "--tree"])
+        .args(["vm-test", "--accel", "tcg", "--via", "kickstart", "--tree"])
         .arg(&tree)
         .arg(&studio));
     let out = stdout(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}\n{}", stderr(&o));
-    assert!(out.contains("FAIL  rtprio limit"), "{out}");
-    assert!(out.contains("limits.rtprio: fail"), "{out}");
-    assert!(out.contains("FAIL  user manager limits"), "{out}");
-    assert!(out.contains("FAIL  audio server realtime"), "{out}");
-    assert!(out.contains("FAIL  audio graph settings"), "{out}");
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("kickstart (0 boots"), "{out}");
+    assert!(out.contains("FAIL  installed: %post at line"), "{out}");
 
-    // A JACK studio (kernel-rt, isolated CPUs, a SELinux module): a JACK
-    // program starts jackd from /etc/jackdrc as libjack does, and jackd runs
-    // its thread at the profile's priority on the card at its rate and period.
-    // Under TCG jackd's start is slow and uneven (60 to 150 s to verdict
-    // here), and about one boot in four its temporary server had left before
-    // the checks: a second boot is allowed, the verdict of the last one judged.
-    let jack = || {
-        let o = run(bin()
-            .args(["vm-test", "--accel", "tcg", "--json", "--timeout", "900"])
-            .arg(repo().join("examples/isolated.toml")));
-        let out = stdout(&o);
-        let v: serde_json::Value =
-            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{out}\n{}", stderr(&o)));
-        (o, v)
-    };
-    let (mut o, mut v) = jack();
-    if o.status.code() != Some(0) {
-        eprintln!("JACK guest, first boot: {:#}", v["rows"]);
-        (o, v) = jack();
-    }
-    let rows = v["rows"].as_array().unwrap();
-    for row in rows {
-        assert_eq!(row["ok"], true, "{row:#}");
-    }
-    for what in [
-        "audio server realtime",
-        "tone reaches the sound card",
-        "JACK on the sound card at the profile's rate and period",
-    ] {
+    // A JACK studio (kernel-rt, isolated CPUs, a SELinux module): through
+    // every path, a JACK program starts jackd from /etc/jackdrc as libjack
+    // does, and jackd runs its thread at the profile's priority on the card
+    // at its rate and period.
+    let (o, v) = vm_test(&[], &repo().join("examples/isolated.toml"));
+    for p in v["paths"].as_array().unwrap() {
+        for row in p["rows"].as_array().unwrap() {
+            assert_eq!(row["ok"], true, "{}: {row:#}", p["via"]);
+        }
         assert!(
-            rows.iter().any(|r| r["what"] == what),
-            "no row {what}: {v:#}"
+            p["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["what"] == "JACK on the sound card at the profile's rate and period"),
+            "{p:#}"
         );
     }
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -207,13 +306,21 @@ fn the_guest_proves_the_profile_and_catches_a_broken_artifact() {
     // A guest that does not answer in time ends at --timeout, with the last
     // serial lines shown.
     let o = run(bin()
-        .args(["vm-test", "--accel", "tcg", "--timeout", "20"])
+        .args([
+            "vm-test",
+            "--accel",
+            "tcg",
+            "--via",
+            "rootfs",
+            "--timeout",
+            "20",
+        ])
         .arg(&studio));
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let err = stderr(&o);
+    let out = stdout(&o);
     assert!(
-        err.contains("timed out after 20 s without a verdict"),
-        "{err}"
+        out.contains("timed out after 20 s without a verdict"),
+        "{out}"
     );
-    assert!(err.contains("  | "), "{err}");
+    assert!(out.contains("| "), "{out}");
 }

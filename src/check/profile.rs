@@ -246,19 +246,30 @@ pub(super) fn dropins(cx: &Context) -> Verdict {
     let plan = cx.plan.as_ref().expect("profile checks run with a plan");
     let mut missing = Vec::new();
     let mut changed = Vec::new();
+    let mut notes = Vec::new();
+    // bootc reads kargs.d when it builds or updates a deployment; a fleet
+    // host's own arguments come from `rpm-ostree kargs` over the image's
+    // file. What counts is the command line: a kargs.d of another profile
+    // whose arguments the kernel has anyway is noted, not held against it.
+    let on_cmdline = plan.kargs.iter().all(|k| cx.cmdline.contains(k));
     for f in &plan.rootfs {
         match cx.m.read_bytes(&f.path) {
             Ok(b) if b == f.content.as_bytes() => {}
+            Ok(_) if f.path.starts_with("/usr/lib/bootc/kargs.d/") && on_cmdline => notes.push(
+                format!("{}: the image's, not this profile's; its kernel arguments are on /proc/cmdline", f.path),
+            ),
             Ok(_) => changed.push(f.path.clone()),
             Err(_) => missing.push(f.path.clone()),
         }
     }
     let total = plan.rootfs.len();
     if missing.is_empty() && changed.is_empty() {
-        return Verdict::new(
+        let mut v = Verdict::new(
             Status::Pass,
             format!("all {total} drop-ins are installed as rendered"),
         );
+        v.evidence.extend(notes);
+        return v;
     }
     let status = if missing.len() == total {
         Status::Fail

@@ -83,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             keep,
             json,
             capture,
+            via,
         } => crate::vm::run(&crate::vm::Options {
             profile: &profile,
             tree: tree.as_deref(),
@@ -94,13 +95,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             keep,
             json,
             capture: capture.as_deref(),
+            via,
         }),
-        Command::VmAgent {
-            user,
-            profile,
-            server,
-            capture,
-        } => crate::vm::agent_run(&user, &profile, server.as_deref(), capture),
+        Command::VmAgent { plan } => crate::vm::agent_run(&plan),
         Command::Fleet {
             inventory,
             output,

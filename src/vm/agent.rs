@@ -1,12 +1,14 @@
-//! The agent vm-test installs in the guest (`vm-agent`, hidden): with
-//! `--server pipewire` it first starts the musician's audio session (the user
-//! manager, PipeWire and WirePlumber as its services) and plays a tone
-//! through the sound card, with `--server jack` it has a JACK client start
-//! jackd as libjack does; then it runs `check` as the musician through PAM
-//! (`runuser`, so pam_limits applies as at a login) and as root (what only
-//! root may read), and a short `latency` run, and prints the results as one
-//! JSON line between markers on the serial console, where the host reads
-//! them.
+//! The agent vm-test installs in the guest (`vm-agent`, hidden): it runs the
+//! phase of the host's plan that the boot's command line names (see
+//! [`super::phase`]): commands as root (an RPM's install, upgrade and erase, a
+//! fleet's snippet), snapshots of the machine's state and their comparison,
+//! and the checks. A `Verify` step with the audio session first starts the
+//! musician's server (PipeWire and WirePlumber as user services, or jackd as
+//! a JACK program starts it) and plays a tone through the sound card; then it
+//! runs `check` as the musician through PAM (`runuser`, so pam_limits
+//! applies as at a login) and as root (what only root may read), and a short
+//! `latency` run. The phase's outcome is one JSON line between markers on the
+//! serial console, where the host reads it.
 
 use std::io::Write as _;
 use std::process::Command;
@@ -484,6 +486,23 @@ fn jack_session(user: &str) -> (serde_json::Value, Vec<std::process::Child>) {
             break;
         }
     }
+    // The checks judge jackd's realtime thread: under emulation a slow client
+    // may have left and the temporary server quit with it. Another JACK
+    // program starts it again the same way (libjack and /etc/jackdrc), up to
+    // twice.
+    let mut keepers: Vec<std::process::Child> = keeper.ok().into_iter().collect();
+    let mut restarted = 0;
+    while restarted < 2 && !jackd_running() {
+        restarted += 1;
+        let (_, again) = logged(&format!("jack-keep{restarted}"), &["jack_evmon"]);
+        keepers.extend(again.ok());
+        let _ = text_of(as_user(
+            user,
+            &uid,
+            STEP_SECONDS,
+            &["jack_wait", "--wait", "--timeout", "25"],
+        ));
+    }
     let played_log = log_of(&play_log);
     // It connected and played: under emulation it may be thrown out later
     // for a missed deadline, which says nothing about the machine.
@@ -497,24 +516,37 @@ fn jack_session(user: &str) -> (serde_json::Value, Vec<std::process::Child>) {
         "started": { "gave_up": gave_up, "output": log_of(&start_log) },
         "waited": waited,
         "played": played,
+        "restarted": restarted,
         "jackdrc": std::fs::read_to_string("/etc/jackdrc").unwrap_or_default(),
         "hw_params": hw_params,
         "pcm_status": pcm_status,
     });
     (
         doc,
-        first.into_iter().chain(player).chain(keeper.ok()).collect(),
+        first.into_iter().chain(player).chain(keepers).collect(),
     )
 }
 
-pub fn run(
+/// Whether a jackd process runs.
+fn jackd_running() -> bool {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "jackd"))
+}
+
+/// The checks of a `Verify` step, as one document: the audio session first
+/// (programs that keep it going run until the checks are done), `check` as
+/// the musician through PAM and as root, a short latency run with `audio`.
+fn verify(
     user: &str,
     profile: &str,
     server: Option<&str>,
+    audio: bool,
     capture_files: bool,
-) -> anyhow::Result<i32> {
-    // Programs that keep the session going until the checks are done.
-    let (audio, mut keep) = match server {
+) -> anyhow::Result<serde_json::Value> {
+    let (session, mut keep) = match server.filter(|_| audio) {
         Some("pipewire") => (audio_session(user, profile), Vec::new()),
         Some("jack") => jack_session(user),
         _ => (serde_json::Value::Null, Vec::new()),
@@ -537,8 +569,11 @@ pub fn run(
         "--profile",
         profile,
     ]));
-    let latency = json_of(Command::new(GUEST_BIN).args(["latency", "--duration", "3", "--json"]));
-    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let latency = if audio {
+        json_of(Command::new(GUEST_BIN).args(["latency", "--duration", "3", "--json"]))
+    } else {
+        serde_json::Value::Null
+    };
     // Taken while the audio session still runs, and sent on the second
     // serial port, where no kernel message can fall into its long line.
     if capture_files {
@@ -554,13 +589,299 @@ pub fn run(
         let _ = c.kill();
         let _ = c.wait();
     }
-    let doc = serde_json::json!({
-        "audio": audio,
+    Ok(serde_json::json!({
+        "audio": session,
         "check": check,
         "check_root": check_root,
         "latency": latency,
-        "cmdline": cmdline.trim(),
+        "profile": profile,
+    }))
+}
+
+/// A command as root, bounded: its outcome and the last of its output.
+fn run_bounded(argv: &[String], timeout: u64) -> serde_json::Value {
+    let Some((program, args)) = argv.split_first() else {
+        return serde_json::json!({ "ok": false, "output": "no command" });
+    };
+    let log = format!("{}/step.log", super::phase::STATE);
+    let child = std::fs::File::create(&log).and_then(|f| {
+        let err = f.try_clone()?;
+        Command::new(program)
+            .args(args)
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
+            .stdin(std::process::Stdio::null())
+            .stdout(f)
+            .stderr(err)
+            .spawn()
     });
+    let mut outcome = wait_bounded(child, timeout);
+    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    let lines: Vec<&str> = output.lines().collect();
+    outcome["status"] = outcome["output"].clone();
+    outcome["output"] = lines[lines.len().saturating_sub(40)..].join("\n").into();
+    outcome
+}
+
+/// `systemctl is-enabled`'s word for a unit (`not-found` where it has none).
+fn unit_state(unit: &str) -> String {
+    let out = crate::cmd::run(Command::new("systemctl").args(["is-enabled", unit]));
+    match out {
+        Ok(o) => {
+            let word = o
+                .stdout
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            if word.is_empty() {
+                "not-found".into()
+            } else {
+                word
+            }
+        }
+        Err(e) => format!("unknown ({e})"),
+    }
+}
+
+/// What a path is: absent, a folder, a link and its target, a file's mode,
+/// owner and sha256.
+fn describe(path: &std::path::Path) -> String {
+    use sha2::Digest as _;
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(m) = std::fs::symlink_metadata(path) else {
+        return "absent".into();
+    };
+    let owner = format!("{:o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid());
+    if m.file_type().is_symlink() {
+        let to = std::fs::read_link(path)
+            .map(|t| t.display().to_string())
+            .unwrap_or_default();
+        return format!("link -> {to}");
+    }
+    if m.is_dir() {
+        return format!("folder {owner}");
+    }
+    if !m.is_file() {
+        return format!("special {owner}");
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => format!("file {owner} sha256 {:x}", sha2::Sha256::digest(&bytes)),
+        Err(e) => format!("unreadable: {e}"),
+    }
+}
+
+fn snapshot(
+    units: &[String],
+    users: &[String],
+    paths: &[String],
+    trees: &[String],
+) -> super::phase::Snapshot {
+    let mut s = super::phase::Snapshot::default();
+    for u in units {
+        s.units.insert(u.clone(), unit_state(u));
+    }
+    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    for user in users {
+        let mut groups: Vec<&str> = group
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() == 4 && f[3].split(',').any(|m| m == user)).then_some(f[0])
+            })
+            .collect();
+        groups.sort_unstable();
+        s.groups.insert(user.clone(), groups.join(","));
+    }
+    for e in std::fs::read_dir("/boot/loader/entries")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        let mut tokens: Vec<&str> = text
+            .lines()
+            .find_map(|l| l.strip_prefix("options "))
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        tokens.sort_unstable();
+        s.boot.insert(
+            e.file_name().to_string_lossy().into_owned(),
+            tokens.join(" "),
+        );
+    }
+    if let Ok(env) = std::fs::read_to_string("/boot/grub2/grubenv") {
+        if let Some(saved) = env.lines().find_map(|l| l.strip_prefix("saved_entry=")) {
+            s.boot.insert("saved_entry".into(), saved.to_string());
+        }
+    }
+    for p in paths {
+        s.paths.insert(p.clone(), describe(std::path::Path::new(p)));
+    }
+    for t in trees {
+        // Shadow's backups (group-, passwd-) and its lock file change each
+        // time usermod runs, whatever it changes: not the system's state.
+        let transient = |e: &walkdir::DirEntry| {
+            let n = e.file_name().to_string_lossy();
+            n.ends_with('-') || n == ".pwd.lock"
+        };
+        for e in walkdir::WalkDir::new(t)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| !transient(e))
+            .flatten()
+        {
+            s.trees
+                .insert(e.path().display().to_string(), describe(e.path()));
+        }
+    }
+    s
+}
+
+fn state_file(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(super::phase::STATE).join(format!("{name}.json"))
+}
+
+fn load_state<T: serde::de::DeserializeOwned>(name: &str) -> Result<T, String> {
+    let f = state_file(name);
+    let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", f.display()))
+}
+
+fn run_step(step: &super::phase::Step, user: &str) -> anyhow::Result<serde_json::Value> {
+    use super::phase::Step;
+    Ok(match step {
+        Step::Run {
+            what,
+            argv,
+            timeout,
+        } => {
+            let mut r = run_bounded(argv, *timeout);
+            r["what"] = what.as_str().into();
+            r["argv"] = serde_json::json!(argv);
+            r
+        }
+        Step::Verify {
+            profile,
+            server,
+            audio,
+            capture,
+        } => {
+            let mut r = verify(user, profile, server.as_deref(), *audio, *capture)?;
+            r["ok"] = true.into();
+            r
+        }
+        Step::Snapshot {
+            name,
+            units,
+            users,
+            paths,
+            trees,
+        } => {
+            let s = snapshot(units, users, paths, trees);
+            let written = std::fs::write(state_file(name), serde_json::to_vec(&s)?);
+            serde_json::json!({ "name": name, "ok": written.is_ok(), "snapshot": s,
+                "output": written.err().map(|e| e.to_string()) })
+        }
+        Step::Compare {
+            what,
+            before,
+            after,
+        } => {
+            match (
+                load_state::<super::phase::Snapshot>(before),
+                load_state::<super::phase::Snapshot>(after),
+            ) {
+                (Ok(a), Ok(b)) => {
+                    let d = a.differences(&b);
+                    serde_json::json!({ "what": what, "ok": d.is_empty(), "differences": d })
+                }
+                (a, b) => {
+                    let errors: Vec<String> = [a.err(), b.err()].into_iter().flatten().collect();
+                    serde_json::json!({ "what": what, "ok": false, "differences": errors })
+                }
+            }
+        }
+        Step::Owned { package, name } => {
+            // Regular files only: a folder may have been there before.
+            let out = crate::cmd::run(Command::new("rpm").args([
+                "-q",
+                "--qf",
+                "[%{FILEMODES:perms} %{FILENAMES}\n]",
+                package,
+            ]));
+            match out {
+                Ok(o) if o.success() => {
+                    let files: Vec<String> = o
+                        .stdout
+                        .lines()
+                        .filter_map(|l| l.split_once(' '))
+                        .filter(|(perms, _)| perms.starts_with('-'))
+                        .map(|(_, f)| f.to_string())
+                        .collect();
+                    let written = std::fs::write(state_file(name), serde_json::to_vec(&files)?);
+                    serde_json::json!({ "name": name, "ok": written.is_ok() && !files.is_empty(), "files": files })
+                }
+                Ok(o) => serde_json::json!({ "name": name, "ok": false, "output": o.text() }),
+                Err(e) => serde_json::json!({ "name": name, "ok": false, "output": e.to_string() }),
+            }
+        }
+        Step::Gone { what, name } => match load_state::<Vec<String>>(name) {
+            Ok(files) => {
+                let left: Vec<&String> = files
+                    .iter()
+                    .filter(|f| std::fs::symlink_metadata(f).is_ok())
+                    .collect();
+                serde_json::json!({ "what": what, "ok": left.is_empty(), "files": files.len(), "left": left })
+            }
+            Err(e) => serde_json::json!({ "what": what, "ok": false, "left": [e] }),
+        },
+    })
+}
+
+/// Run the phase this boot's command line names, from the host's plan, and
+/// print its outcome on the console.
+pub fn run(plan: &str) -> anyhow::Result<i32> {
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let started = std::time::Instant::now();
+    let outcome = (|| -> anyhow::Result<serde_json::Value> {
+        let plan: super::phase::Plan = serde_json::from_str(&std::fs::read_to_string(plan)?)?;
+        let index = super::phase::phase_of(&cmdline).ok_or_else(|| {
+            anyhow::anyhow!("no {}= on the kernel command line", super::phase::PHASE_ARG)
+        })?;
+        let phase = plan
+            .phases
+            .get(index)
+            .ok_or_else(|| anyhow::anyhow!("the plan has no phase {index}"))?;
+        std::fs::create_dir_all(super::phase::STATE)?;
+        let mut steps = Vec::new();
+        for step in &phase.steps {
+            let at = started.elapsed().as_secs_f64();
+            let mut r = run_step(step, &plan.user)?;
+            r["kind"] = serde_json::to_value(step)?["kind"].clone();
+            r["seconds"] = (started.elapsed().as_secs_f64() - at).into();
+            let failed = r["ok"] != true && matches!(step, super::phase::Step::Run { .. });
+            steps.push(r);
+            if failed {
+                break;
+            }
+        }
+        Ok(serde_json::json!({ "phase": phase.name, "index": index, "steps": steps }))
+    })();
+    let mut doc = outcome.unwrap_or_else(|e| serde_json::json!({ "error": format!("{e:#}") }));
+    doc["cmdline"] = cmdline.trim().into();
+    doc["uptime"] = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|u| {
+            u.split_whitespace()
+                .next()
+                .and_then(|s| s.parse::<f64>().ok())
+        })
+        .into();
     // One line, so kernel messages on the same console cannot split it.
     let line = format!("\n{BEGIN}\n{}\n{END}\n", serde_json::to_string(&doc)?);
     let mut console = std::fs::OpenOptions::new().write(true).open("/dev/ttyS0")?;
