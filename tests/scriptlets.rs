@@ -468,3 +468,39 @@ fn musicians_the_package_added_leave_the_group_when_dropped_or_erased() {
     );
     assert!(sb.file("var/lib/rtaudio-tuning/users-added").is_none());
 }
+
+#[test]
+fn a_value_the_package_changes_at_upgrade_is_not_given_back_on_erase() {
+    // Found by vm-test's rpm path: the upgrade once read the boot entries
+    // before undoing the old release's arguments, took the old release's
+    // isolcpus for the admin's, and erase put it back.
+    let t = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new();
+    let before = sb.options();
+    let first = package(
+        t.path(),
+        "first",
+        "version = 1\n[kernel]\nisolate_cpus = \"2-3\"\n",
+    );
+    let second = package(
+        t.path(),
+        "second",
+        "version = 1\n[kernel]\nisolate_cpus = \"3\"\n[rpm]\nrelease = 2\n",
+    );
+    install(&sb, &first);
+    assert!(sb.options()[FC41].contains(&"nohz_full=2-3".to_string()));
+    upgrade(&sb, &first, &second);
+    let upgraded = sb.options();
+    for entry in [FC41, FC40] {
+        assert!(
+            upgraded[entry].contains(&"nohz_full=3".to_string()),
+            "{upgraded:?}"
+        );
+        assert!(
+            !upgraded[entry].contains(&"nohz_full=2-3".to_string()),
+            "{upgraded:?}"
+        );
+    }
+    erase(&sb, &second);
+    assert_eq!(sb.options(), before, "erase left the boot entries changed");
+}

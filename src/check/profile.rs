@@ -242,6 +242,29 @@ pub(super) fn sysctl(cx: &Context) -> Verdict {
     }
 }
 
+/// Whether a fleet host's own copy of a file of ours under /etc (what
+/// `fleet`'s image-mode snippet writes to /etc/rtaudio-tuning/host/, read
+/// through a drop-in, beside the image's file) holds the profile's content:
+/// the same text, then only comments and variables it sets empty (those the
+/// image sets and this host does not).
+fn fleet_host_copy(cx: &Context, f: &crate::render::RootfsFile) -> bool {
+    let ours = format!("/etc/{}/", crate::render::TOOL);
+    let Some(name) = f.path.strip_prefix(&ours) else {
+        return false;
+    };
+    let Ok(text) = cx.m.read(&format!("{ours}host/{name}")) else {
+        return false;
+    };
+    text.strip_prefix(f.content.as_str()).is_some_and(|rest| {
+        rest.lines().all(|l| {
+            let l = l.trim();
+            l.is_empty()
+                || l.starts_with('#')
+                || l.strip_suffix('=').is_some_and(|k| !k.contains('='))
+        })
+    })
+}
+
 pub(super) fn dropins(cx: &Context) -> Verdict {
     let plan = cx.plan.as_ref().expect("profile checks run with a plan");
     let mut missing = Vec::new();
@@ -258,6 +281,10 @@ pub(super) fn dropins(cx: &Context) -> Verdict {
             Ok(_) if f.path.starts_with("/usr/lib/bootc/kargs.d/") && on_cmdline => notes.push(
                 format!("{}: the image's, not this profile's; its kernel arguments are on /proc/cmdline", f.path),
             ),
+            Ok(_) if fleet_host_copy(cx, f) => notes.push(format!(
+                "{}: the image's; this host's copy in the fleet's host folder is the profile's",
+                f.path
+            )),
             Ok(_) => changed.push(f.path.clone()),
             Err(_) => missing.push(f.path.clone()),
         }

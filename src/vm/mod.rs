@@ -333,6 +333,9 @@ fn print_verdict(v: &Verdict) -> anyhow::Result<()> {
                 }
             }
         }
+        for n in &p.notes {
+            crate::outln!("  note: {n}")?;
+        }
         if let Some(max) = p.latency["max_us"].as_f64() {
             crate::outln!(
                 "  latency in the guest: max {max:.0} us, p99 {:.0} us over {} s ({}; under emulation these figures say little about real hardware)",
