@@ -515,6 +515,28 @@ fn jack_session(user: &str) -> (serde_json::Value, Vec<std::process::Child>) {
         }
         (pcm_status, hw_params, running)
     };
+    // A client that found the server starting or quitting gives up without
+    // playing: another, while the server runs, at most three times.
+    let replay = |play_log: String, mut player: Option<std::process::Child>, tag: &str| {
+        let (mut play_log, mut player_now) = (play_log, player.take());
+        for attempt in 0..3 {
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            let gone = player_now
+                .as_mut()
+                .is_none_or(|c| c.try_wait().is_ok_and(|s| s.is_some()));
+            if !gone || !jackd_running() {
+                break;
+            }
+            let (path, child) = logged(
+                &format!("jack-play-{tag}{attempt}"),
+                &["jack_simple_client"],
+            );
+            play_log = path;
+            player_now = child.ok();
+        }
+        (play_log, player_now)
+    };
+    let (play_log, player) = replay(play_log, player, "");
     let (mut pcm_status, mut hw_params, running) = look();
     let (mut play_log, mut player) = (play_log, player);
     // The temporary server gone meanwhile (or never playing): once more,
@@ -549,15 +571,20 @@ fn jack_session(user: &str) -> (serde_json::Value, Vec<std::process::Child>) {
             ));
         }
         let (path, child) = logged("jack-play-again", &["jack_simple_client"]);
-        play_log = path;
-        player = child.ok();
+        (play_log, player) = replay(path, child.ok(), "again");
         (pcm_status, hw_params, _) = look();
     }
     let played_log = log_of(&play_log);
     // It connected and played: under emulation it may be thrown out later
     // for a missed deadline, which says nothing about the machine.
     let played = serde_json::json!({
-        "ok": player.is_some() && !played_log.as_str().unwrap_or_default().contains("Unable to connect"),
+        "ok": player.is_some() && {
+            // libjack's words for a client that never joined the graph.
+            let log = played_log.as_str().unwrap_or_default();
+            ["Unable to connect", "Failed to open server", "cannot activate client"]
+                .iter()
+                .all(|w| !log.contains(w))
+        },
         "output": played_log,
     });
     let doc = serde_json::json!({
