@@ -1259,3 +1259,79 @@ fn the_audio_server_is_judged_where_it_runs() {
     );
     assert!(statuses(&v).values().all(|s| s == "n/a"), "{v:#}");
 }
+
+#[test]
+fn a_fleet_hosts_own_copies_count_as_the_profiles_drop_ins() {
+    // A fleet host in image mode: the image's files are the base profile's,
+    // the host's differing file is its own copy under /etc/rtaudio-tuning/host/
+    // (read through a drop-in), its kernel arguments on the command line.
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("root");
+    plain_capture(&root);
+    let base = repo().join("examples/isolated.toml");
+    let host = t.path().join("host.toml");
+    let text = fs::read_to_string(&base).unwrap();
+    fs::write(
+        &host,
+        text.replace("isolate_cpus = \"2-3\"", "isolate_cpus = \"3\""),
+    )
+    .unwrap();
+    copy_tree(&repo().join("examples/selinux"), &t.path().join("selinux"));
+    let image = t.path().join("image");
+    let host_tree = t.path().join("host-tree");
+    render(Some(&base), &image);
+    render(Some(&host), &host_tree);
+    copy_tree(&image.join("rootfs"), &root);
+    let env = "etc/rtaudio-tuning/irqbalance.env";
+    let mine = fs::read_to_string(host_tree.join("rootfs").join(env)).unwrap();
+    fs::create_dir_all(root.join("etc/rtaudio-tuning/host")).unwrap();
+    fs::write(
+        root.join("etc/rtaudio-tuning/host/irqbalance.env"),
+        format!("{mine}# Set by the image, not for this host:\nIRQBALANCE_ARGS=\n"),
+    )
+    .unwrap();
+    let kargs_d: toml::Table =
+        fs::read_to_string(host_tree.join("rootfs/usr/lib/bootc/kargs.d/50-rtaudio-tuning.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+    let kargs: Vec<&str> = kargs_d["kargs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    fs::write(
+        root.join("proc/cmdline"),
+        format!("root=/dev/vda {}\n", kargs.join(" ")),
+    )
+    .unwrap();
+    let profile = host.to_str().unwrap();
+    let (_, v) = check_json(
+        &["--profile", profile, "--only", "profile.dropins"],
+        Some(&root),
+    );
+    assert_eq!(statuses(&v)["profile.dropins"], "pass", "{v:#}");
+    let ev = evidence(&v, "profile.dropins").join("\n");
+    assert!(ev.contains("this host's copy"), "{ev}");
+    assert!(ev.contains("kargs.d"), "{ev}");
+    // A host copy that is not the profile's is a difference.
+    fs::write(
+        root.join("etc/rtaudio-tuning/host/irqbalance.env"),
+        "IRQBALANCE_BANNED_CPULIST=0\n",
+    )
+    .unwrap();
+    let (_, v) = check_json(
+        &["--profile", profile, "--only", "profile.dropins"],
+        Some(&root),
+    );
+    assert_eq!(statuses(&v)["profile.dropins"], "warn", "{v:#}");
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for (rel, bytes) in tree(from) {
+        let p = to.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, bytes).unwrap();
+    }
+}
