@@ -517,19 +517,38 @@ fn jack_session(user: &str) -> (serde_json::Value, Vec<std::process::Child>) {
     };
     // A client that found the server starting or quitting gives up without
     // playing: another, while the server runs, at most three times.
-    let replay = |play_log: String, mut player: Option<std::process::Child>, tag: &str| {
+    // The new client may not start a server of its own (JACK_NO_START_SERVER):
+    // two clients starting one at once refuse each other; if none runs, the
+    // one /etc/jackdrc describes is started to stay.
+    let mut extra: Vec<std::process::Child> = Vec::new();
+    let mut replay = |play_log: String, mut player: Option<std::process::Child>, tag: &str| {
         let (mut play_log, mut player_now) = (play_log, player.take());
         for attempt in 0..3 {
             std::thread::sleep(std::time::Duration::from_secs(3));
             let gone = player_now
                 .as_mut()
                 .is_none_or(|c| c.try_wait().is_ok_and(|s| s.is_some()));
-            if !gone || !jackd_running() {
+            if !gone {
                 break;
+            }
+            if !jackd_running() {
+                let line = std::fs::read_to_string("/etc/jackdrc").unwrap_or_default();
+                let words: Vec<&str> = line.split_whitespace().collect();
+                if words.is_empty() {
+                    break;
+                }
+                let (_, server) = logged(&format!("jackd-{tag}{attempt}"), &words);
+                extra.extend(server.ok());
+                let _ = text_of(as_user(
+                    user,
+                    &uid,
+                    STEP_SECONDS,
+                    &["jack_wait", "--wait", "--timeout", "25"],
+                ));
             }
             let (path, child) = logged(
                 &format!("jack-play-{tag}{attempt}"),
-                &["jack_simple_client"],
+                &["env", "JACK_NO_START_SERVER=1", "jack_simple_client"],
             );
             play_log = path;
             player_now = child.ok();
@@ -600,7 +619,12 @@ fn jack_session(user: &str) -> (serde_json::Value, Vec<std::process::Child>) {
     });
     (
         doc,
-        first.into_iter().chain(player).chain(keepers).collect(),
+        first
+            .into_iter()
+            .chain(player)
+            .chain(keepers)
+            .chain(extra)
+            .collect(),
     )
 }
 
