@@ -64,25 +64,9 @@ fn text_of(mut c: Command) -> serde_json::Value {
 
 /// Wait for a child at most `secs`, then kill it; its outcome as {ok, output}.
 fn wait_bounded(child: std::io::Result<std::process::Child>, secs: u64) -> serde_json::Value {
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => return serde_json::json!({ "ok": false, "output": e.to_string() }),
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                return serde_json::json!({ "ok": status.success(), "output": format!("{status}") });
-            }
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(200));
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return serde_json::json!({ "ok": false, "output": format!("still running after {secs} s: killed") });
-            }
-        }
+    match super::wait_for(child, secs) {
+        Ok(status) => serde_json::json!({ "ok": status.success(), "output": format!("{status}") }),
+        Err(e) => serde_json::json!({ "ok": false, "output": e }),
     }
 }
 
@@ -451,48 +435,47 @@ fn jack_session(user: &str) -> (serde_json::Value, Vec<std::process::Child>) {
             break;
         }
     }
-    let waited = text_of(as_user(
-        user,
-        &uid,
-        STEP_SECONDS,
-        &["jack_wait", "--wait", "--timeout", "25"],
-    ));
-    // A client without a process callback keeps the temporary server up:
-    // under emulation jackd may throw out a sine client that misses its
-    // deadlines, and would then quit with no client left.
-    let (_, keeper) = logged("jack-keep", &["jack_evmon"]);
-    let mut keepers: Vec<std::process::Child> = keeper.ok().into_iter().collect();
+    let wait = || {
+        text_of(as_user(
+            user,
+            &uid,
+            STEP_SECONDS,
+            &["jack_wait", "--wait", "--timeout", "25"],
+        ))
+    };
+    let waited = wait();
+    // Every client after the first may not start a server of its own
+    // (JACK_NO_START_SERVER): two clients starting one at once refuse each
+    // other ("`default' server already active") and neither plays.
+    let client =
+        |name: &str, program: &str| logged(name, &["env", "JACK_NO_START_SERVER=1", program]);
     // Under emulation the server may miss a client's activation deadline,
     // throw it out and, temporary, quit with no client left. The checks
     // judge jackd's realtime thread: the agent then starts the server that
     // /etc/jackdrc describes itself, as the musician, to stay (libjack's
     // start of it is shown by the first client's log either way).
+    let mut servers: Vec<std::process::Child> = Vec::new();
     let mut from_jackdrc = false;
-    if !wait_for_jackd(5) {
+    let mut ensure_server = |servers: &mut Vec<std::process::Child>| {
+        if wait_for_jackd(5) {
+            return;
+        }
         let line = std::fs::read_to_string("/etc/jackdrc").unwrap_or_default();
         let words: Vec<&str> = line.split_whitespace().collect();
-        if !words.is_empty() {
-            let (_, server) = logged("jackd", &words);
-            keepers.extend(server.ok());
-            from_jackdrc = true;
-            let _ = text_of(as_user(
-                user,
-                &uid,
-                STEP_SECONDS,
-                &["jack_wait", "--wait", "--timeout", "25"],
-            ));
+        if words.is_empty() {
+            return;
         }
-    }
-    // A player that is still connected, or a new one.
-    let playing = first
-        .as_mut()
-        .is_some_and(|c| c.try_wait().is_ok_and(|s| s.is_none()));
-    let (play_log, player) = if gave_up || !playing {
-        let (path, child) = logged("jack-play", &["jack_simple_client"]);
-        (path, child.ok())
-    } else {
-        (start_log.clone(), first.take())
+        let (_, server) = logged(&format!("jackd-{}", servers.len()), &words);
+        servers.extend(server.ok());
+        from_jackdrc = true;
+        let _ = wait();
     };
+    // A client without a process callback keeps the temporary server up:
+    // under emulation jackd may throw out a sine client that misses its
+    // deadlines, and would then quit with no client left.
+    ensure_server(&mut servers);
+    let (_, keeper) = client("jack-keep", "jack_evmon");
+    let mut keepers: Vec<std::process::Child> = keeper.ok().into_iter().collect();
     // Look while it plays, for up to 20 s (under emulation the stream may
     // start late, and an xrun restarts it): until it has run in four looks.
     let look = || {
@@ -515,62 +498,48 @@ fn jack_session(user: &str) -> (serde_json::Value, Vec<std::process::Child>) {
         }
         (pcm_status, hw_params, running)
     };
-    // A client that found the server starting or quitting gives up without
-    // playing: another, while the server runs, at most three times.
-    // The new client may not start a server of its own (JACK_NO_START_SERVER):
-    // two clients starting one at once refuse each other; if none runs, the
-    // one /etc/jackdrc describes is started to stay.
-    let mut extra: Vec<std::process::Child> = Vec::new();
-    let mut replay = |play_log: String, mut player: Option<std::process::Child>, tag: &str| {
-        let (mut play_log, mut player_now) = (play_log, player.take());
-        for attempt in 0..3 {
-            std::thread::sleep(std::time::Duration::from_secs(3));
-            let gone = player_now
-                .as_mut()
-                .is_none_or(|c| c.try_wait().is_ok_and(|s| s.is_some()));
-            if !gone {
+    let gone = |c: &mut Option<std::process::Child>| {
+        c.as_mut()
+            .is_none_or(|c| c.try_wait().is_ok_and(|s| s.is_some()))
+    };
+    // The player: the first client while it plays on, else a new one,
+    // replaced (at most three times) when it gives up without playing.
+    let mut play = |play_log: String,
+                    mut player: Option<std::process::Child>,
+                    tag: &str,
+                    servers: &mut Vec<std::process::Child>| {
+        let mut play_log = play_log;
+        for attempt in 0..4 {
+            if attempt > 0 {
+                std::thread::sleep(std::time::Duration::from_secs(3));
+            }
+            if !gone(&mut player) {
                 break;
             }
-            if !jackd_running() {
-                let line = std::fs::read_to_string("/etc/jackdrc").unwrap_or_default();
-                let words: Vec<&str> = line.split_whitespace().collect();
-                if words.is_empty() {
-                    break;
-                }
-                let (_, server) = logged(&format!("jackd-{tag}{attempt}"), &words);
-                extra.extend(server.ok());
-                let _ = text_of(as_user(
-                    user,
-                    &uid,
-                    STEP_SECONDS,
-                    &["jack_wait", "--wait", "--timeout", "25"],
-                ));
-            }
-            let (path, child) = logged(
-                &format!("jack-play-{tag}{attempt}"),
-                &["env", "JACK_NO_START_SERVER=1", "jack_simple_client"],
-            );
+            ensure_server(servers);
+            let (path, child) = client(&format!("jack-play-{tag}{attempt}"), "jack_simple_client");
             play_log = path;
-            player_now = child.ok();
+            player = child.ok();
         }
-        (play_log, player_now)
+        (play_log, player)
     };
-    let (play_log, player) = replay(play_log, player, "");
+    let first_playing = !gave_up && !gone(&mut first);
+    let (mut play_log, mut player) = if first_playing {
+        (start_log.clone(), first.take())
+    } else {
+        (start_log.clone(), None)
+    };
+    (play_log, player) = play(play_log, player, "", &mut servers);
     let (mut pcm_status, mut hw_params, running) = look();
-    let (mut play_log, mut player) = (play_log, player);
     // The temporary server gone meanwhile (or never playing): once more,
     // with the server /etc/jackdrc describes started to stay.
-    if !from_jackdrc && (running == 0 || !jackd_running()) {
-        for c in &mut keepers {
+    if servers.is_empty() && (running == 0 || !jackd_running()) {
+        for c in keepers.iter_mut().chain(player.as_mut()) {
             let _ = c.kill();
             let _ = c.wait();
         }
-        if let Some(mut p) = player.take() {
-            let _ = p.kill();
-            let _ = p.wait();
-        }
-        let line = std::fs::read_to_string("/etc/jackdrc").unwrap_or_default();
-        let words: Vec<&str> = line.split_whitespace().collect();
+        keepers.clear();
+        player = None;
         // A temporary server quits once its clients are gone.
         for _ in 0..10 {
             if !jackd_running() {
@@ -578,19 +547,7 @@ fn jack_session(user: &str) -> (serde_json::Value, Vec<std::process::Child>) {
             }
             std::thread::sleep(std::time::Duration::from_millis(500));
         }
-        if !words.is_empty() && !jackd_running() {
-            let (_, server) = logged("jackd", &words);
-            keepers.extend(server.ok());
-            from_jackdrc = true;
-            let _ = text_of(as_user(
-                user,
-                &uid,
-                STEP_SECONDS,
-                &["jack_wait", "--wait", "--timeout", "25"],
-            ));
-        }
-        let (path, child) = logged("jack-play-again", &["jack_simple_client"]);
-        (play_log, player) = replay(path, child.ok(), "again");
+        (play_log, player) = play(play_log, player, "again", &mut servers);
         (pcm_status, hw_params, _) = look();
     }
     let played_log = log_of(&play_log);
@@ -623,7 +580,7 @@ fn jack_session(user: &str) -> (serde_json::Value, Vec<std::process::Child>) {
             .into_iter()
             .chain(player)
             .chain(keepers)
-            .chain(extra)
+            .chain(servers)
             .collect(),
     )
 }

@@ -20,6 +20,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::rows::Row;
+use super::stage::group_exists;
 
 /// A `%post` section: its options and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,25 +184,15 @@ pub fn parse(text: &str) -> Result<Kickstart, String> {
     Ok(ks)
 }
 
+/// A user's uid, gid (check's reading of /etc/passwd) and home folder.
 fn passwd_entry(root: &Path, user: &str) -> Option<(u32, u32, String)> {
     let text = std::fs::read_to_string(root.join("etc/passwd")).ok()?;
-    text.lines().find_map(|l| {
+    let (uid, gid) = crate::check::parse::passwd_user(&text, user)?;
+    let home = text.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 7 && f[0] == user).then(|| {
-            (
-                f[2].parse().unwrap_or(0),
-                f[3].parse().unwrap_or(0),
-                f[5].to_string(),
-            )
-        })
-    })
-}
-
-fn group_exists(root: &Path, group: &str) -> bool {
-    std::fs::read_to_string(root.join("etc/group"))
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.split(':').next() == Some(group))
+        (f.len() >= 7 && f[0] == user).then(|| f[5].to_string())
+    })?;
+    Some((uid, gid, home))
 }
 
 /// The last lines of a log.
@@ -381,7 +372,7 @@ pub fn apply(root: &Path, ks: &Kickstart, phase: &str) -> anyhow::Result<Vec<Row
             .stdout(out)
             .stderr(err)
             .spawn();
-        let status = wait(child, POST_SECONDS);
+        let status = super::wait_for(child, POST_SECONDS);
         let what = format!(
             "%post at line {}{} ran in the target",
             post.line,
@@ -423,27 +414,6 @@ pub fn apply(root: &Path, ks: &Kickstart, phase: &str) -> anyhow::Result<Vec<Row
         }
     }
     Ok(rows)
-}
-
-fn wait(
-    child: std::io::Result<std::process::Child>,
-    secs: u64,
-) -> Result<std::process::ExitStatus, String> {
-    let mut child = child.map_err(|e| e.to_string())?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    loop {
-        match child.try_wait() {
-            Ok(Some(s)) => return Ok(s),
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("still running after {secs} s: killed"));
-            }
-        }
-    }
 }
 
 #[cfg(test)]

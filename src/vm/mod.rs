@@ -359,6 +359,28 @@ fn print_verdict(v: &Verdict) -> anyhow::Result<()> {
     )
 }
 
+/// Wait for a child at most `secs`, then kill it.
+fn wait_for(
+    child: std::io::Result<std::process::Child>,
+    secs: u64,
+) -> Result<std::process::ExitStatus, String> {
+    let mut child = child.map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) => return Ok(s),
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("still running after {secs} s: killed"));
+            }
+        }
+    }
+}
+
 pub struct Guest {
     pub kernel: PathBuf,
     pub initrd: PathBuf,

@@ -92,6 +92,7 @@ pub struct PathVerdict {
 struct Derived {
     path: PathBuf,
     profile: Profile,
+    compiled: Compiled,
     changes: Vec<String>,
 }
 
@@ -161,11 +162,13 @@ fn derive(
             }
         }
     }
-    let (loaded, _, fatal) = crate::load::load_and_compile(Some(&path), false, true, true)?;
+    let (loaded, compiled, fatal) =
+        crate::load::load_and_compile(Some(&path), false, true, true)?;
     match loaded.profile.clone().filter(|_| !fatal) {
         Some(profile) => Ok(Derived {
             path,
             profile,
+            compiled,
             changes,
         }),
         None => anyhow::bail!(
@@ -756,11 +759,11 @@ fn rpm(r: &mut Run, capture: bool) -> anyhow::Result<()> {
     let first = crate::rpmbuild::build(&rpmbuild, &ctx.tree.join("rpm"), &built.join("first"))
         .map_err(|e| anyhow::anyhow!("building the package of the tree: {e}"))?;
     let next = upgraded(ctx, &r.dir.join("upgraded"))?;
-    let (_, next_compiled, _) = crate::load::load_and_compile(Some(&next.path), false, true, true)?;
+    let next_compiled = &next.compiled;
     let next_tree = r.dir.join("upgraded/tree");
     crate::output::write_tree(
         &next_tree,
-        &crate::render::render_all(&next.profile, &next_compiled)?,
+        &crate::render::render_all(&next.profile, next_compiled)?,
         false,
     )?;
     let second = crate::rpmbuild::build(&rpmbuild, &next_tree.join("rpm"), &built.join("second"))
@@ -795,7 +798,7 @@ fn rpm(r: &mut Run, capture: bool) -> anyhow::Result<()> {
         stage::run_ok(c.arg(name))?;
     }
     let plan = crate::render::plan(ctx.profile, ctx.compiled)?;
-    let next_plan = crate::render::plan(&next.profile, &next_compiled)?;
+    let next_plan = crate::render::plan(&next.profile, next_compiled)?;
     let units = units_of(&[&plan, &next_plan]);
     let users: Vec<String> = ctx.profile.users.iter().map(|u| u.name.clone()).collect();
     let mut paths: Vec<String> = plan.own_dirs.clone();
@@ -925,8 +928,8 @@ fn image_mode(r: &mut Run, capture: bool) -> anyhow::Result<()> {
     let host = host_profile(ctx, &inputs)?;
     let inventory = demo_inventory(ctx, &inputs, &host.profile)?;
     let snippet = demo_snippet(ctx, &inventory)?;
-    let (_, host_compiled, _) = crate::load::load_and_compile(Some(&host.path), false, true, true)?;
-    let host_plan = crate::render::plan(&host.profile, &host_compiled)?;
+    let host_compiled = &host.compiled;
+    let host_plan = crate::render::plan(&host.profile, host_compiled)?;
     let base_plan = crate::render::plan(ctx.profile, ctx.compiled)?;
     let image_kargs = stage::kargs_from_tree(ctx.tree)?;
 

@@ -191,12 +191,7 @@ pub fn default_entry(
     entries: &[(String, String)],
     saved: Option<&str>,
 ) -> Option<(String, String)> {
-    let field = |text: &str, key: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ').map(str::trim))
-            .unwrap_or_default()
-            .to_string()
-    };
+    let field = entry_field;
     if let Some(saved) = saved {
         if let Some(e) = entries.iter().find(|(name, text)| {
             name.trim_end_matches(".conf") == saved || field(text, "title") == saved
@@ -209,6 +204,7 @@ pub fn default_entry(
     sorted.into_iter().next()
 }
 
+/// A BLS entry's `key value` line's value.
 pub fn entry_field(text: &str, key: &str) -> String {
     text.lines()
         .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ').map(str::trim))
@@ -280,7 +276,7 @@ pub fn musicians(profile: &crate::profile::Profile) -> Vec<(String, Vec<String>)
     users
 }
 
-fn group_exists(root: &Path, group: &str) -> bool {
+pub fn group_exists(root: &Path, group: &str) -> bool {
     std::fs::read_to_string(root.join("etc/group"))
         .unwrap_or_default()
         .lines()
