@@ -392,7 +392,7 @@ fn jack_session(user: &str) -> (serde_json::Value, Vec<std::process::Child>) {
     // jack_lsp would not start one, and plays a sine). libjack starts it
     // temporary: it quits when its last client leaves, so the client stays
     // while the checks run. Under emulation jackd may come up after that
-    // client gave up waiting for it: then jack_wait waits for the server and
+    // client gave up waiting for it: then the agent waits for the server and
     // a second client plays. Output goes to files: a pipe would stay open as
     // long as the server that inherits it runs.
     let logged = |name: &str, args: &[&str]| {
@@ -435,13 +435,22 @@ fn jack_session(user: &str) -> (serde_json::Value, Vec<std::process::Child>) {
             break;
         }
     }
+    // Waits (25 s at most) for a server that runs to take clients; one that
+    // quit (libjack starts it temporary) is not waited for: `jack_wait
+    // --wait` would poll its dead socket to the timeout.
     let wait = || {
-        text_of(as_user(
-            user,
-            &uid,
-            STEP_SECONDS,
-            &["jack_wait", "--wait", "--timeout", "25"],
-        ))
+        let mut last = serde_json::json!({ "ok": false, "output": "no jackd runs" });
+        for _ in 0..50 {
+            if !wait_for_jackd(1) {
+                break;
+            }
+            last = text_of(as_user(user, &uid, STEP_SECONDS, &["jack_wait", "--check"]));
+            if last["ok"] == true {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        last
     };
     let waited = wait();
     // Every client after the first may not start a server of its own
@@ -457,7 +466,7 @@ fn jack_session(user: &str) -> (serde_json::Value, Vec<std::process::Child>) {
     let mut servers: Vec<std::process::Child> = Vec::new();
     let mut from_jackdrc = false;
     let mut ensure_server = |servers: &mut Vec<std::process::Child>| {
-        if wait_for_jackd(5) {
+        if wait_for_jackd(1) {
             return;
         }
         let line = std::fs::read_to_string("/etc/jackdrc").unwrap_or_default();

@@ -162,8 +162,7 @@ fn derive(
             }
         }
     }
-    let (loaded, compiled, fatal) =
-        crate::load::load_and_compile(Some(&path), false, true, true)?;
+    let (loaded, compiled, fatal) = crate::load::load_and_compile(Some(&path), false, true, true)?;
     match loaded.profile.clone().filter(|_| !fatal) {
         Some(profile) => Ok(Derived {
             path,

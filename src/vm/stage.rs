@@ -382,10 +382,14 @@ pub fn install_harness(
     let linger = root.join("var/lib/systemd/linger");
     std::fs::create_dir_all(&linger)?;
     std::fs::write(linger.join(&plan.user), "")?;
+    // What the agent leaves running (a JACK server libjack started for the
+    // musician, in the agent's own cgroup) is killed at once when it is
+    // done: under TCG a jackd with a SCHED_FIFO thread may sit out SIGTERM
+    // to the 90 s stop timeout before the guest powers off.
     std::fs::write(
         root.join("etc/systemd/system/rtaudio-vm-agent.service"),
         format!(
-            "[Unit]\nDescription=rtaudio-tuning vm-test agent\nAfter=multi-user.target systemd-logind.service\n\n[Service]\nType=oneshot\nExecStart={GUEST_BIN} vm-agent --plan {}\nExecStopPost=/usr/bin/systemctl poweroff --no-block\n\n[Install]\nWantedBy=multi-user.target\n",
+            "[Unit]\nDescription=rtaudio-tuning vm-test agent\nAfter=multi-user.target systemd-logind.service\n\n[Service]\nType=oneshot\nExecStart={GUEST_BIN} vm-agent --plan {}\nKillSignal=SIGKILL\nExecStopPost=/usr/bin/systemctl poweroff --no-block\n\n[Install]\nWantedBy=multi-user.target\n",
             phase::PLAN
         ),
     )?;
