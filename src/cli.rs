@@ -75,8 +75,17 @@ pub enum Command {
         /// A folder written by `render`, or a profile.
         target: PathBuf,
         /// Where to put the package.
-        #[arg(short, long, value_name = "DIR")]
-        output: PathBuf,
+        #[arg(short, long, value_name = "DIR", required_unless_present = "repo")]
+        output: Option<PathBuf>,
+        /// Put it in a dnf repository instead (created, or updated): the new
+        /// release beside the one before it, signed with [rpm] gpg_key, with a
+        /// .repo file for clients when [rpm] repo_url is set.
+        #[arg(long, value_name = "DIR", conflicts_with = "output")]
+        repo: Option<PathBuf>,
+        /// When the repository already holds this release with other content
+        /// (or a newer one), build with the next release instead of refusing.
+        #[arg(long, requires = "repo")]
+        bump_release: bool,
         /// Treat the profile's warnings as errors.
         #[arg(long)]
         strict: bool,

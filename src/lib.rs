@@ -14,6 +14,7 @@ pub mod load;
 pub mod output;
 pub mod profile;
 pub mod render;
+pub mod repo;
 pub mod report;
 pub mod rpmbuild;
 pub mod selinux;

@@ -42,6 +42,11 @@ pub const TOP_LEVEL: &[&str] = &[
     "image-mode",
     "index.json",
     "kickstart",
+    // `rpm --repo`'s: the packages, dnf's metadata, the key, the .repo file.
+    "packages",
+    "repodata",
+    "RPM-GPG-KEY-rtaudio-tuning",
+    "rtaudio-tuning.repo",
     "pxe",
     "rootfs",
     "rpm",

@@ -46,6 +46,12 @@ pub fn command(rpmbuild: &Path, spec: &Path, sourcedir: &Path, topdir: &Path) ->
 
 /// Build the package; returns the path of the one noarch RPM under `topdir`.
 pub fn build(rpmbuild: &Path, rpm_dir: &Path, topdir: &Path) -> Result<PathBuf, BuildError> {
+    // rpmbuild runs %install in its own folder: a relative source folder
+    // would be read from there.
+    let rpm_dir = &std::path::absolute(rpm_dir)
+        .map_err(|e| BuildError::NoPackage(format!("{}: {e}", rpm_dir.display())))?;
+    let topdir = &std::path::absolute(topdir)
+        .map_err(|e| BuildError::NoPackage(format!("{}: {e}", topdir.display())))?;
     let spec = rpm_dir.join("rtaudio-tuning.spec");
     cmd::run_checked(&mut command(rpmbuild, &spec, rpm_dir, topdir))?;
     let dir = topdir.join("RPMS/noarch");

@@ -43,9 +43,18 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Rpm {
             target,
             output,
+            repo,
+            bump_release,
             strict,
             json,
-        } => match rpm::rpm_cmd(&target, &output, strict, json) {
+        } => match rpm::rpm_cmd(
+            &target,
+            output.as_deref(),
+            repo.as_deref(),
+            bump_release,
+            strict,
+            json,
+        ) {
             Err(e) if json => json_failure("rpm", &target.display().to_string(), e),
             r => r,
         },

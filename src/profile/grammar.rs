@@ -940,6 +940,60 @@ pub fn repo_url(v: &str) -> Check {
     }
 }
 
+/// An OpenPGP public key as `gpg --armor --export` writes it: one
+/// `PUBLIC KEY BLOCK`, printable ASCII lines ended by LF, the body base64.
+/// It is shipped as a file and written into a `.repo`'s folder, so it may
+/// carry nothing else; a secret key is refused before anything copies it.
+pub fn armored_public_key(text: &str) -> Check {
+    const BEGIN: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
+    const END: &str = "-----END PGP PUBLIC KEY BLOCK-----";
+    let fix = "export the public half of the signing key: gpg --armor --export FINGERPRINT > keys/studio.asc";
+    if text.contains("PRIVATE KEY BLOCK") || text.contains("SECRET KEY BLOCK") {
+        return problem(
+            "this file holds a secret key: it would be shipped to every machine",
+            format!(
+                "{fix} (never --export-secret-keys), and take the secret key out of the profile's folder"
+            ),
+        );
+    }
+    let lines: Vec<&str> = text.split('\n').collect();
+    let bad_char = text
+        .chars()
+        .find(|c| !(c.is_ascii_graphic() || *c == ' ' || *c == '\n'));
+    if let Some(c) = bad_char {
+        return problem(
+            format!("the key holds the character {c:?}, which armored keys never carry"),
+            fix,
+        );
+    }
+    let begin = lines.iter().position(|l| *l == BEGIN);
+    let end = lines.iter().position(|l| *l == END);
+    let (Some(b), Some(e)) = (begin, end) else {
+        return problem("this is not an armored OpenPGP public key", fix);
+    };
+    let outside = lines[..b]
+        .iter()
+        .chain(&lines[e + 1..])
+        .any(|l| !l.is_empty());
+    if e < b || outside || lines.iter().filter(|l| **l == BEGIN).count() != 1 {
+        return problem(
+            "the file must hold exactly one armored public key block and nothing around it",
+            fix,
+        );
+    }
+    // Armor headers (`Comment: ...`), a blank line, base64, the `=` checksum.
+    let body = &lines[b + 1..e];
+    let data_start = body.iter().position(|l| l.is_empty()).map_or(0, |i| i + 1);
+    let base64 = |l: &&str| {
+        l.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+    };
+    if body[data_start..].is_empty() || !body[data_start..].iter().all(base64) {
+        return problem("the key block's body is not base64", fix);
+    }
+    Ok(())
+}
+
 /// The URL of a repository's signing key: a [`repo_url`] that nobody on the
 /// network path can swap, `https://` or a local `file:///`. dnf trusts every
 /// package the key signed, so a key fetched over `http://` or `ftp://` lets
@@ -2004,6 +2058,29 @@ mod tests {
         for bad in ["", "1\n2", "a;b", " 1", "$(x)"] {
             assert!(sysctl_value(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_armored_public_key_and_nothing_else() {
+        let key = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQGNBGsWQQ0BDADLynny+/=\n=ab12\n-----END PGP PUBLIC KEY BLOCK-----\n";
+        assert!(armored_public_key(key).is_ok());
+        let with_header = key.replace("BLOCK-----\n\n", "BLOCK-----\nComment: studio\n\n");
+        assert!(armored_public_key(&with_header).is_ok());
+        for bad in [
+            String::new(),
+            "not a key\n".to_string(),
+            key.replace("PUBLIC", "PRIVATE"),
+            key.replace("\n=ab12", "\r\n=ab12"),
+            key.replace("mQGN", "mQ GN;rm"),
+            format!("{key}{key}"),
+            format!("echo hi\n{key}"),
+            key.replace("-----END PGP PUBLIC KEY BLOCK-----\n", ""),
+            key.replace("mQGN", "m\u{2028}QGN"),
+        ] {
+            assert!(armored_public_key(&bad).is_err(), "{bad:?}");
+        }
+        let secret = armored_public_key(&key.replace("PUBLIC", "PRIVATE")).unwrap_err();
+        assert!(secret.message.contains("secret key"), "{}", secret.message);
     }
 
     #[test]

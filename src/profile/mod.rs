@@ -33,12 +33,37 @@ pub struct Profile {
     pub rpm: Rpm,
 }
 
+impl Profile {
+    /// The files the profile names, relative to its folder: its SELinux
+    /// modules' sources and the package's signing key. A copy of the profile
+    /// elsewhere needs them beside it.
+    pub fn companion_files(&self) -> Vec<&str> {
+        let mut files: Vec<&str> = Vec::new();
+        for m in &self.selinux.module {
+            files.push(&m.file);
+            files.extend(m.fc.as_deref());
+        }
+        files.extend(self.rpm.gpg_key.as_deref());
+        files
+    }
+}
+
 /// The rtaudio-tuning package built from this profile.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rpm {
     /// Bumped by the admin whenever the profile changes, so that `dnf upgrade`
     /// sees a newer package; the version is the tool's.
     pub release: u32,
+    /// Where the package's dnf repository is served (`rpm --repo`, `fleet`):
+    /// the kickstarts then install the package from it, and the package
+    /// carries the repository's definition for updates.
+    pub repo_url: Option<String>,
+    /// The armored public key of the admin's key that signs the package and
+    /// the repository, as written (relative to the profile's folder).
+    pub gpg_key: Option<String>,
+    /// Its text, read at load time.
+    #[serde(skip)]
+    pub gpg_key_text: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -94,7 +94,7 @@ pub(crate) fn parse_table(
     let audio = audio(&mut cx, &root, &realtime);
     let packages = packages(&mut cx, &root, &audio, irq.balance);
     let selinux = selinux(&mut cx, &root, dir);
-    let rpm = rpm(&mut cx, &root);
+    let rpm = rpm(&mut cx, &root, dir);
 
     Some(Profile {
         version,
@@ -113,11 +113,16 @@ pub(crate) fn parse_table(
     })
 }
 
-fn rpm(cx: &mut Cx, root: &Section) -> Rpm {
+fn rpm(cx: &mut Cx, root: &Section, dir: Option<&Path>) -> Rpm {
     let Some(s) = cx.table(root, "rpm") else {
-        return Rpm { release: 1 };
+        return Rpm {
+            release: 1,
+            repo_url: None,
+            gpg_key: None,
+            gpg_key_text: None,
+        };
     };
-    cx.check_keys(&s, &["release"]);
+    cx.check_keys(&s, &["release", "repo_url", "gpg_key"]);
     let release = cx
         .int(
             &s,
@@ -126,7 +131,40 @@ fn rpm(cx: &mut Cx, root: &Section) -> Rpm {
             "use a whole number from 1, and raise it each time the profile changes",
         )
         .map_or(1, |(v, _)| v as u32);
-    Rpm { release }
+    let repo_url = cx.string_with(&s, "repo_url", grammar::repo_url);
+    let key = cx
+        .string_with(&s, "gpg_key", |v| grammar::relative_path(v, ".asc"))
+        .and_then(|(f, span)| {
+            let text = read_inside(cx, dir, &s.key("gpg_key"), &f, span.clone())?;
+            match grammar::armored_public_key(&text) {
+                Ok(()) => Some((f, text)),
+                Err(p) => {
+                    cx.rep.error(s.key("gpg_key"), Some(span), p.message, p.fix);
+                    None
+                }
+            }
+        });
+    if let Some((url, span)) = &repo_url {
+        // Anaconda installs without checking signatures (see
+        // grammar::kernel_repo_url); after the install dnf checks them when
+        // the package carries a key.
+        let plain = !(url.starts_with("https://") || url.starts_with("file:///"));
+        if plain && key.is_none() {
+            cx.rep.warning(
+                s.key("repo_url"),
+                Some(span.clone()),
+                "the package's repository is served without TLS and the package is not signed: whoever answers on the network can install anything as root, at the install and at each update",
+                "sign it: gpg_key = \"keys/studio.asc\" (the public half of a key in your keyring), and serve the repository over https://",
+            );
+        }
+    }
+    let (gpg_key, gpg_key_text) = key.map_or((None, None), |(f, t)| (Some(f), Some(t)));
+    Rpm {
+        release,
+        repo_url: repo_url.map(|(u, _)| u),
+        gpg_key,
+        gpg_key_text,
+    }
 }
 
 fn target(cx: &mut Cx, root: &Section) -> Target {

@@ -14,6 +14,8 @@ const HEREDOC: &str = "RTAUDIO_TUNING_EOF";
 /// Our own repository id for the profile's kernel-rt repository: the EL
 /// distributions' `rt` id is taken by their (disabled) .repo files.
 const REPO_ID: &str = "rtaudio-tuning-kernel-rt";
+/// Where the package's signing key is installed, as distributions keep theirs.
+pub const PACKAGE_KEY_PATH: &str = "/etc/pki/rpm-gpg/RPM-GPG-KEY-rtaudio-tuning";
 
 /// The id of the EL distributions' own RT repository, defined (disabled) by
 /// their release packages: `[rt]` in CentOS Stream's centos-addons.repo
@@ -108,6 +110,10 @@ pub struct Plan<'a> {
     /// (`dnf config-manager --set-enabled rt`) rather than ship a second
     /// definition; only a profile's own repository gets a .repo file.
     pub distro_rt: bool,
+    /// Where this package is served (`[rpm] repo_url`), id `rtaudio-tuning`,
+    /// with its signing key when the profile names one: the kickstarts
+    /// install the package from it and the package carries its definition.
+    pub package_repo: Option<Repo>,
     /// Packages every path installs (kernel-rt excluded: each path swaps the
     /// kernel its own way), then package groups.
     pub packages: Vec<String>,
@@ -160,6 +166,14 @@ impl<'a> Plan<'a> {
             tool: TOOL,
             tool_version: env!("CARGO_PKG_VERSION"),
             kernel_repo: kernel_repo(p, &target_label),
+            package_repo: p.rpm.repo_url.as_ref().map(|url| Repo {
+                gpgkey: p
+                    .rpm
+                    .gpg_key
+                    .as_ref()
+                    .map(|_| format!("file://{PACKAGE_KEY_PATH}")),
+                ..Repo::new(TOOL, format!("{TOOL} for profile {}", p.name), url.clone())
+            }),
             distro_rt: p.kernel.flavor == Flavor::Rt
                 && p.kernel.repo.is_none()
                 && distro_repo(p, "RT").is_some(),

@@ -1,7 +1,7 @@
 //! The drop-ins, exactly as installed on the target. Rendered once; every
 //! delivery path carries these bytes.
 
-use super::facts::{Plan, RootfsFile, TOOL};
+use super::facts::{PACKAGE_KEY_PATH, Plan, RootfsFile, TOOL};
 use super::{RenderBug, render_template};
 use crate::profile::AudioServer;
 
@@ -85,6 +85,19 @@ pub fn files(plan: &Plan, tera: &tera::Tera) -> Result<Vec<RootfsFile>, RenderBu
         .map(|s| s.render(plan, tera))
         .collect::<Result<Vec<_>, _>>()?;
     files.extend(selinux_modules(plan)?);
+    if let Some(key) = &plan.profile.rpm.gpg_key_text {
+        // The public key dnf checks the package and its repository with.
+        files.push(RootfsFile {
+            path: PACKAGE_KEY_PATH.into(),
+            source: "RPM-GPG-KEY-rtaudio-tuning".into(),
+            mode: 0o644,
+            mode_octal: "0644".into(),
+            config: false,
+            etc_path: Some(PACKAGE_KEY_PATH.into()),
+            dir: "/etc/pki/rpm-gpg".into(),
+            content: key.clone(),
+        });
+    }
     Ok(files)
 }
 
@@ -196,6 +209,16 @@ fn specs(plan: &Plan) -> Vec<Spec> {
             "rootfs/kernel-rt.repo",
             "kernel-rt.repo",
             format!("/etc/yum.repos.d/{}.repo", repo.id),
+        ));
+    }
+    if plan.package_repo.is_some() {
+        // The package's own repository, for the updates after the install
+        // (a kickstart's `repo --install` would write no signing key:
+        // pyanaconda writes name, baseurl and enabled only).
+        specs.push(Spec::config(
+            "rootfs/package.repo",
+            "package.repo",
+            format!("/etc/yum.repos.d/{TOOL}.repo"),
         ));
     }
     specs.push(Spec {

@@ -29,6 +29,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "rootfs/modprobe.conf",
     "rootfs/jackdrc",
     "rootfs/kernel-rt.repo",
+    "rootfs/package.repo",
     "kickstart/macros.ks",
     "kickstart/install.ks",
     "kickstart/live.ks",

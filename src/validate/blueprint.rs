@@ -244,6 +244,9 @@ const STANDARD_DIRS: &[&str] = &[
     "/etc/security/limits.d",
     "/etc/sysusers.d",
     "/etc/yum.repos.d",
+    // The distribution's -gpg-keys package (fedora-gpg-keys,
+    // centos-gpg-keys): the keys its .repo files name.
+    "/etc/pki/rpm-gpg",
     // kmod's.
     "/etc/modprobe.d",
     "/usr/local/bin",

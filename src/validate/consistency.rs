@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::{Outcome, Tree};
+use crate::render::TOOL;
 use crate::rpmbuild::FEDORA_MACROS;
 
 type Files = BTreeMap<String, Vec<u8>>;
@@ -67,6 +68,27 @@ pub fn kickstart_files(ks: &str) -> Result<Files, String> {
         }
     }
     Ok(out)
+}
+
+/// Whether a kickstart installs our package from its own repository: a
+/// `repo --name=rtaudio-tuning` line and the package in `%packages`.
+pub fn installs_package(ks: &str) -> bool {
+    let repo = ks
+        .lines()
+        .any(|l| l.starts_with(&format!("repo --name={TOOL} ")));
+    let mut in_packages = false;
+    let mut listed = false;
+    for l in ks.lines() {
+        let l = l.trim();
+        if l.starts_with("%packages") {
+            in_packages = true;
+        } else if l == "%end" {
+            in_packages = false;
+        } else if in_packages && l == TOOL {
+            listed = true;
+        }
+    }
+    repo && listed
 }
 
 /// The kernel arguments a kickstart gives the systems installed with it: a
@@ -271,15 +293,24 @@ pub fn validate(tree: &Tree) -> Outcome {
         // A live spin's installs get the kernel arguments from its first-boot
         // unit (the live validator says why), which only it carries.
         let live = rel.ends_with("-live.ks");
-        match kickstart_files(&text) {
-            Ok(mut f) => {
-                if live {
-                    f.retain(|_, b| {
-                        super::live::grubby_args(&String::from_utf8_lossy(b)).is_none()
-                    });
-                }
-                compare(&format!("{rel} %post"), &f, &root, &mut problems)
+        // A kickstart that installs the package carries the RPM's files,
+        // compared above; none may also come from a here-document.
+        let files = kickstart_files(&text).map(|mut f| {
+            if live {
+                f.retain(|_, b| super::live::grubby_args(&String::from_utf8_lossy(b)).is_none());
             }
+            f
+        });
+        match files {
+            Ok(f) if installs_package(&text) => {
+                if !f.is_empty() {
+                    problems.push(format!(
+                        "{rel}: installs the {TOOL} package and also writes {} in %post",
+                        f.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ));
+                }
+            }
+            Ok(f) => compare(&format!("{rel} %post"), &f, &root, &mut problems),
             Err(e) => problems.push(format!("{rel}: {e}")),
         }
         let source = if live {

@@ -11,8 +11,12 @@
 //! (rhinstaller/anaconda @8eddd3c). The kernel arguments are
 //! `bootloader --append`'s.
 //!
-//! What Anaconda does and this does not: partitioning, `%packages` (the
-//! guest is Debian's, with its own packages), the boot loader's install, the
+//! A kickstart that installs rtaudio-tuning from its repository gets the
+//! tree's package installed first, as Anaconda's payload step would
+//! (vm-test's kickstart path does that, `rpm --root -i`).
+//!
+//! What Anaconda does and this does not: partitioning, the rest of
+//! `%packages` (the guest is Debian's, with its own packages), the boot loader's install, the
 //! SELinux relabel, `%pre` and `%post --nochroot` (which run in the
 //! installer's own system: refused here).
 

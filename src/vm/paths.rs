@@ -152,16 +152,8 @@ fn derive(
     std::fs::create_dir_all(dir)?;
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, toml::to_string(&t)?)?;
-    // Its SELinux modules, beside it as beside the admin's.
-    if let Some(src) = ctx.profile_path.parent() {
-        for m in &ctx.profile.selinux.module {
-            for rel in std::iter::once(&m.file).chain(m.fc.iter()) {
-                let to = dir.join(rel);
-                std::fs::create_dir_all(to.parent().unwrap_or(dir))?;
-                std::fs::copy(src.join(rel), to)?;
-            }
-        }
-    }
+    // Its SELinux modules and key, beside it as beside the admin's.
+    stage::copy_companions(ctx.profile, ctx.profile_path, dir)?;
     let (loaded, compiled, fatal) = crate::load::load_and_compile(Some(&path), false, true, true)?;
     match loaded.profile.clone().filter(|_| !fatal) {
         Some(profile) => Ok(Derived {
@@ -683,6 +675,36 @@ fn guest_profile<'a>(ctx: &'a Ctx) -> GuestProfile<'a> {
 
 /// The installation kickstart applied as Anaconda applies it, then one boot
 /// with its `bootloader --append`.
+/// Anaconda's payload step for our package: `rpm --root TARGET -i` of the
+/// tree's package (`--nodeps`: its dependencies are Fedora's names).
+fn payload(ctx: &Ctx, dir: &Path, target: &Path, phase: &str) -> anyhow::Result<Row> {
+    let rpmbuild = crate::cmd::find("rpmbuild").context("rpmbuild is missing")?;
+    let rpm = crate::cmd::find("rpm").context("rpm is missing")?;
+    let built = crate::rpmbuild::build(&rpmbuild, &ctx.tree.join("rpm"), &dir.join("built"))
+        .map_err(|e| anyhow::anyhow!("building the package of the tree: {e}"))?;
+    let mut c = std::process::Command::new(rpm);
+    c.arg("--root")
+        .arg(target)
+        .args(["-i", "--nodeps"])
+        .arg(&built);
+    let what = "%packages: rtaudio-tuning from the kickstart's repository, its scriptlets in the target (rpm --root -i --nodeps)";
+    Ok(match crate::cmd::run(&mut c) {
+        Ok(o) if o.success() && !o.text().contains("scriptlet failed") => {
+            Row::new(phase, what, true, Vec::new())
+        }
+        Ok(o) => Row::new(
+            phase,
+            what,
+            false,
+            vec![
+                format!("command: {}", crate::cmd::cmdline(&c)),
+                format!("| {}", o.text().trim()),
+            ],
+        ),
+        Err(e) => Row::new(phase, what, false, vec![e.to_string()]),
+    })
+}
+
 fn kickstart(r: &mut Run, capture: bool) -> anyhow::Result<()> {
     let ctx = r.ctx;
     let phase = "installed";
@@ -715,6 +737,19 @@ fn kickstart(r: &mut Run, capture: bool) -> anyhow::Result<()> {
         stage::install_standin(&st.merged, "/usr/sbin/grubby", GRUBBY)?;
     }
     st.bind_system()?;
+    // A kickstart that installs our package ([rpm] repo_url): Anaconda's
+    // payload runs before the accounts and %post, rpm's transaction in the
+    // target root with the package's scriptlets chrooted there. The package
+    // is the tree's, as the repository would serve it.
+    if crate::validate::consistency::installs_package(&text) {
+        let row = payload(ctx, &r.dir, &st.merged, phase)?;
+        let ok = row.ok;
+        r.v.rows.push(row);
+        if !ok {
+            st.finish(r.whole)?;
+            return Ok(());
+        }
+    }
     let rows = super::kickstart::apply(&st.merged, &ks, phase)?;
     let failed = rows.iter().any(|x| !x.ok);
     r.v.rows.extend(rows);

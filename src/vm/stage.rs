@@ -342,6 +342,25 @@ pub struct GuestProfile<'a> {
     pub profile: &'a crate::profile::Profile,
 }
 
+/// The files `profile` (read from `file`) names, copied beside its copy in
+/// `dir`, at the same relative paths.
+pub fn copy_companions(
+    profile: &crate::profile::Profile,
+    file: &Path,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    let Some(src_dir) = file.parent() else {
+        return Ok(());
+    };
+    for rel in profile.companion_files() {
+        let to = dir.join(rel);
+        std::fs::create_dir_all(to.parent().unwrap_or(dir))?;
+        std::fs::copy(src_dir.join(rel), &to)
+            .with_context(|| format!("copying {}", src_dir.join(rel).display()))?;
+    }
+    Ok(())
+}
+
 /// What every guest has: this binary as the agent, its unit, the plan, the
 /// profiles it judges against, and the musician lingering (their user
 /// manager starts at boot as at a login, through PAM's systemd-user stack).
@@ -355,15 +374,7 @@ pub fn install_harness(
         let dir = dest.parent().expect("a profile in a folder").to_path_buf();
         std::fs::create_dir_all(&dir)?;
         std::fs::copy(p.file, &dest).with_context(|| format!("copying {}", p.file.display()))?;
-        if let Some(src_dir) = p.file.parent() {
-            for m in &p.profile.selinux.module {
-                for rel in std::iter::once(&m.file).chain(m.fc.iter()) {
-                    let to = dir.join(rel);
-                    std::fs::create_dir_all(to.parent().unwrap_or(&dir))?;
-                    std::fs::copy(src_dir.join(rel), to)?;
-                }
-            }
-        }
+        copy_companions(p.profile, p.file, &dir)?;
     }
     let plan_path = root.join(phase::PLAN.trim_start_matches('/'));
     std::fs::create_dir_all(plan_path.parent().expect("a folder"))?;
