@@ -9,7 +9,7 @@
 //! release did not is refused, unless `--bump-release` raises it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::Context as _;
 use serde::Serialize;
@@ -35,10 +35,12 @@ pub struct Package {
     pub file: String,
     pub version: String,
     pub release: String,
-    /// The digest of the main header, which covers the payload's digest: the
-    /// same for two builds of the same content, signed or not.
+    /// What dnf installs from it, hashed: its files (paths, digests, modes,
+    /// owners, flags), its dependencies and its scriptlets. The same for two
+    /// builds of the same content, signed or not, whatever rpmbuild made
+    /// them (its own rpmlib() requirements and compression are left out).
     #[serde(skip)]
-    pub header: String,
+    pub content: String,
 }
 
 impl Package {
@@ -85,19 +87,36 @@ fn tools() -> anyhow::Result<Tools> {
     Ok(Tools { rpm, createrepo })
 }
 
-/// A header field of a package file, read without checking its signature.
+/// The header fields of a package file that say what it installs, read
+/// without checking its signature: name, version, release, then its content.
+const QUERY: &str = "%{NAME}\t%{VERSION}\t%{RELEASE}\n\
+[F %{FILENAMES}\t%{FILEDIGESTS}\t%{FILEMODES}\t%{FILEFLAGS}\t%{FILEUSERNAME}\t%{FILEGROUPNAME}\t%{FILELINKTOS}\n]\
+[R %{REQUIRENAME}\t%{REQUIREFLAGS}\t%{REQUIREVERSION}\n]\
+[P %{PROVIDENAME}\t%{PROVIDEFLAGS}\t%{PROVIDEVERSION}\n]\
+[C %{CONFLICTNAME}\t%{CONFLICTVERSION}\n]\
+[W %{RECOMMENDNAME}\n]\
+S %{PREINPROG} %{PREIN}\nS %{POSTINPROG} %{POSTIN}\nS %{PREUNPROG} %{PREUN}\n\
+S %{POSTUNPROG} %{POSTUN}\nS %{PRETRANSPROG} %{PRETRANS}\nS %{POSTTRANSPROG} %{POSTTRANS}\n\
+D %{SUMMARY}\n%{DESCRIPTION}\n";
+
+/// A package file's name, version, release and content digest.
 fn query(rpm: &Path, file: &Path) -> anyhow::Result<(String, Package)> {
     let o = cmd::run_checked(
         Command::new(rpm)
-            .args(["-qp", "--nosignature", "--nodigest", "--qf"])
-            .arg("%{NAME}\t%{VERSION}\t%{RELEASE}\t%{SHA256HEADER}\n")
+            .args(["-qp", "--nosignature", "--nodigest", "--qf", QUERY])
             .arg(file),
     )?;
-    let line = o.stdout.lines().next().unwrap_or_default().to_string();
-    let f: Vec<&str> = line.split('\t').collect();
-    let [name, version, release, header] = f[..] else {
-        anyhow::bail!("{}: not a package rpm can read: {line}", file.display());
+    let (first, rest) = o.stdout.split_once('\n').unwrap_or((&o.stdout, ""));
+    let f: Vec<&str> = first.split('\t').collect();
+    let [name, version, release] = f[..] else {
+        anyhow::bail!("{}: not a package rpm can read: {first}", file.display());
     };
+    // rpmbuild's own requirements (rpmlib(...)) name its features, not
+    // what the package needs from the machine.
+    let content: String = rest
+        .split_inclusive('\n')
+        .filter(|l| !l.starts_with("R rpmlib("))
+        .collect();
     let file_name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -108,7 +127,7 @@ fn query(rpm: &Path, file: &Path) -> anyhow::Result<(String, Package)> {
             file: file_name,
             version: version.to_string(),
             release: release.to_string(),
-            header: header.to_string(),
+            content: crate::artifact::sha256_hex(content.as_bytes()),
         },
     ))
 }
@@ -265,9 +284,63 @@ fn sign_package(gpg: &Path, fpr: &str, file: &Path) -> anyhow::Result<()> {
             .arg(format!("_gpg_name {fpr}"))
             .arg("--define")
             .arg(format!("__gpg {}", gpg.display()))
-            .arg(file)
-            .stdin(Stdio::null()),
+            .arg(file),
     )?;
+    Ok(())
+}
+
+/// What a client will check, checked with the public key alone (the one the
+/// package ships): the package's signature as rpm checks it, and
+/// repomd.xml's as dnf does. A signing subkey newer than the exported key,
+/// or an expired one, fails here rather than on every machine.
+fn verify_signatures(
+    t: &Tools,
+    gpg: &Path,
+    key: &Path,
+    package: &Path,
+    staging: &Path,
+    work: &Path,
+) -> anyhow::Result<()> {
+    let db = work.join("keycheck-rpmdb");
+    std::fs::create_dir_all(&db)?;
+    let rpmkeys = t.rpm.with_file_name("rpmkeys");
+    let rpmkeys = if rpmkeys.is_file() {
+        rpmkeys
+    } else {
+        PathBuf::from("rpmkeys")
+    };
+    let db_arg = format!("--dbpath={}", db.display());
+    cmd::run_checked(Command::new(&rpmkeys).arg(&db_arg).arg("--import").arg(key))?;
+    let checked = cmd::run(
+        Command::new(&rpmkeys)
+            .arg(&db_arg)
+            .args(["--define", "_pkgverify_level signature", "--checksig"])
+            .arg(package),
+    )?;
+    let keyring = work.join("keycheck.kbx");
+    let ring = |c: &mut Command| {
+        c.args(["--batch", "--no-default-keyring", "--keyring"])
+            .arg(&keyring);
+    };
+    let mut import = Command::new(gpg);
+    ring(&mut import);
+    cmd::run_checked(import.arg("--import").arg(key))?;
+    let mut verify = Command::new(gpg);
+    ring(&mut verify);
+    let repomd = cmd::run(
+        verify
+            .arg("--verify")
+            .arg(staging.join("repodata/repomd.xml.asc"))
+            .arg(staging.join("repodata/repomd.xml")),
+    )?;
+    if !checked.success() || !repomd.success() {
+        return Err(UserError(format!(
+            "the signatures do not check against the profile's gpg_key (its public key, as clients get it): {}{}; export the key again (gpg --armor --export FINGERPRINT) so it holds the signing subkey, and check that it has not expired",
+            checked.text().trim(),
+            if repomd.success() { String::new() } else { format!("; repomd.xml: {}", repomd.text().trim()) }
+        ))
+        .into());
+    }
     Ok(())
 }
 
@@ -321,12 +394,27 @@ pub fn publish(
     };
     let (mut built, mut new) = build(number)?;
     let mut bumped = false;
+    // The release ends in the profile's name: a repository serves one
+    // profile, or machines would "upgrade" to another profile's package.
+    let profile_of = |release: &str| spec_release(&format!("Release: {release}")).map(|(_, r)| r);
+    if let Some(other) = have
+        .iter()
+        .find(|p| profile_of(&p.release) != profile_of(&new.release))
+    {
+        return Err(UserError(format!(
+            "{}/{PACKAGES} holds {}, the package of another profile (release {}, this one's is {}): give each profile a repository of its own",
+            repo.display(),
+            other.file,
+            other.release,
+            new.release
+        ))
+        .into());
+    }
 
     // The release must be above every one in the repository, unless the
-    // same content is already there (the header's digest covers the
-    // release: the same digest is the same package).
+    // same package is already there.
     let same = have.iter().find(|p| p.evr() == new.evr());
-    if let Some(p) = same.filter(|p| p.header == new.header) {
+    if let Some(p) = same.filter(|p| p.content == new.content) {
         return Ok(Published {
             repo: repo.display().to_string(),
             package: p.file.clone(),
@@ -350,6 +438,17 @@ pub fn publish(
     if behind {
         let n = newest.expect("a newest package");
         if !bump {
+            if n.version != new.version && vercmp(&t.rpm, &n.version, &new.version)?.is_gt() {
+                return Err(UserError(format!(
+                    "{} holds {}, built by a newer rtaudio-tuning ({}) than this one ({}): no release of this version goes above it; publish with rtaudio-tuning {} or newer",
+                    repo.display(),
+                    n.file,
+                    n.version,
+                    new.version,
+                    n.version
+                ))
+                .into());
+            }
             let why = if n.evr() == new.evr() {
                 format!(
                     "{} already holds {} with other content: dnf upgrade would not take it (the same version and release count as the same package)",
@@ -421,10 +520,17 @@ pub fn publish(
                 .arg(fpr)
                 .arg("--output")
                 .arg(staging.join("repodata/repomd.xml.asc"))
-                .arg(staging.join("repodata/repomd.xml"))
-                .stdin(Stdio::null()),
+                .arg(staging.join("repodata/repomd.xml")),
         )?;
         std::fs::copy(&key_file, staging.join(KEY_FILE))?;
+        verify_signatures(
+            &t,
+            gpg,
+            &key_file,
+            &packages.join(&file),
+            &staging,
+            work.path(),
+        )?;
     }
     let repo_file = tree.join(TREE_REPO_FILE);
     let has_repo_file = repo_file.is_file();

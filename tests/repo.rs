@@ -49,6 +49,25 @@ fn keyring(dir: &Path) -> (PathBuf, String) {
     (home, fpr)
 }
 
+fn keyring_fingerprint(home: &Path) -> String {
+    let o = Command::new("gpg")
+        .env("GNUPGHOME", home)
+        .args([
+            "--batch",
+            "--with-colons",
+            "--list-secret-keys",
+            "pkg@studio.example",
+        ])
+        .output()
+        .unwrap();
+    stdout(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .and_then(|r| r.split(':').find(|f| !f.is_empty()))
+        .unwrap()
+        .to_string()
+}
+
 fn profile(dir: &Path, repo: &Path, release: u32, swappiness: u32) -> PathBuf {
     let path = dir.join("studio.toml");
     std::fs::write(
@@ -196,6 +215,10 @@ fn a_signed_repository_updates_its_clients_and_refuses_a_release_that_did_not_ch
         let packages = &packages[..packages.find("\n%end\n").unwrap()];
         assert!(packages.contains("\nrtaudio-tuning\n"), "{ks}: {packages}");
         assert!(!text.contains("cat >/etc/security/limits.d/"), "{ks}");
+        assert!(
+            text.contains("\nrpmkeys --import /etc/pki/rpm-gpg/RPM-GPG-KEY-rtaudio-tuning\n"),
+            "{ks}"
+        );
     }
     let o = run(bin()
         .args([
@@ -284,18 +307,28 @@ fn a_signed_repository_updates_its_clients_and_refuses_a_release_that_did_not_ch
         stdout(&o)
     );
 
-    // Metadata someone changed on the server: dnf refuses the repository.
+    // Metadata someone changed on the server: dnf takes nothing from the
+    // repository (the .repo's skip_if_unavailable lets the distribution's
+    // updates go on), and with it required, dnf fails.
     let repomd = repo.join("repodata/repomd.xml");
     let mut text = std::fs::read_to_string(&repomd).unwrap();
     text.push('\n');
     std::fs::write(&repomd, text).unwrap();
+    let o = dnf(&client, dir, "--refresh check-update");
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(!stdout(&o).contains("0.1.0-2.studio"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("Bad GPG signature"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Ignoring repositories: rtaudio-tuning"),
+        "{}",
+        stderr(&o)
+    );
     let o = dnf(
         &client,
         dir,
-        "--setopt=*.metadata_expire=0 --refresh check-update",
+        "--refresh --setopt=rtaudio-tuning.skip_if_unavailable=False check-update",
     );
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
-    assert!(stderr(&o).contains("GPG signature"), "{}", stderr(&o));
 }
 
 #[test]
@@ -341,6 +374,25 @@ fn a_third_release_drops_the_first_and_a_foreign_package_is_refused() {
     );
     assert_eq!(tree(&repo), before);
 
+    // Another profile's package is not mixed in: machines would take it as
+    // an upgrade.
+    let other = dir.join("laptop");
+    std::fs::create_dir_all(other.join("keys")).unwrap();
+    std::fs::copy(dir.join("keys/studio.asc"), other.join("keys/studio.asc")).unwrap();
+    let text = std::fs::read_to_string(profile(dir, &repo, 9, 15))
+        .unwrap()
+        .replace("name = \"studio\"", "name = \"laptop\"");
+    std::fs::write(other.join("laptop.toml"), text).unwrap();
+    let before = tree(&repo);
+    let o = publish(&home, &other.join("laptop.toml"), &repo, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the package of another profile"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(tree(&repo), before);
+
     // A folder of someone else's is not taken over.
     let theirs = dir.join("theirs");
     std::fs::create_dir_all(&theirs).unwrap();
@@ -351,4 +403,33 @@ fn a_third_release_drops_the_first_and_a_foreign_package_is_refused() {
         std::fs::read_to_string(theirs.join("notes.txt")).unwrap(),
         "mine"
     );
+
+    // A signing subkey made after the key was exported: clients, who have
+    // only the exported key, could not check what it signs. Refused before
+    // anything is written.
+    let fpr = keyring_fingerprint(&home);
+    let o = Command::new("gpg")
+        .env("GNUPGHOME", &home)
+        .args([
+            "--batch",
+            "--passphrase",
+            "",
+            "--quick-add-key",
+            &fpr,
+            "rsa3072",
+            "sign",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p = profile(dir, &repo, 5, 16);
+    let o = publish(&home, &p, &repo, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("do not check against the profile's gpg_key"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(tree(&repo), before);
 }

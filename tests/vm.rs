@@ -370,6 +370,31 @@ fn every_delivery_path_proves_the_profile_and_a_broken_one_is_named() {
     }
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
+    // A profile whose package is served from a repository: the kickstart
+    // installs it in %packages (Anaconda's payload, with its scriptlets in
+    // the target) and writes no drop-in in %post; the booted guest passes.
+    let served = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(&studio).unwrap().replace(
+        "[rpm]\n",
+        "[rpm]\nrepo_url = \"https://pkgs.studio.example/rtaudio-tuning/\"\n",
+    );
+    let packaged = served.path().join("studio.toml");
+    fs::write(&packaged, text).unwrap();
+    let (o, v) = vm_test(&["--via", "kickstart"], &packaged);
+    let ks = path(&v, "kickstart");
+    assert!(
+        has_row(
+            ks,
+            "installed",
+            "%packages: rtaudio-tuning from the kickstart's repository, its scriptlets in the target (rpm --root -i --nodeps)"
+        ),
+        "{ks:#}"
+    );
+    for row in ks["rows"].as_array().unwrap() {
+        assert_eq!(row["ok"], true, "{row:#}");
+    }
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
     // A guest that does not answer in time ends at --timeout, with the last
     // serial lines shown.
     let o = run(release_bin()

@@ -144,6 +144,14 @@ fn rpm(cx: &mut Cx, root: &Section, dir: Option<&Path>) -> Rpm {
                 }
             }
         });
+    if let Some((url, span)) = repo_url.as_ref().filter(|(u, _)| u.starts_with("file:///")) {
+        cx.rep.warning(
+            s.key("repo_url"),
+            Some(span.clone()),
+            format!("{url} is read on each machine itself: the package's .repo file names it, so machines installed from it look for the repository in their own file system"),
+            "serve the repository over https:// for the machines; a file:/// URL suits a live spin built on the host that holds the repository",
+        );
+    }
     if let Some((url, span)) = &repo_url {
         // Anaconda installs without checking signatures (see
         // grammar::kernel_repo_url); after the install dnf checks them when

@@ -114,6 +114,7 @@ pub struct Plan<'a> {
     /// with its signing key when the profile names one: the kickstarts
     /// install the package from it and the package carries its definition.
     pub package_repo: Option<Repo>,
+    pub package_key_path: &'static str,
     /// Packages every path installs (kernel-rt excluded: each path swaps the
     /// kernel its own way), then package groups.
     pub packages: Vec<String>,
@@ -166,6 +167,7 @@ impl<'a> Plan<'a> {
             tool: TOOL,
             tool_version: env!("CARGO_PKG_VERSION"),
             kernel_repo: kernel_repo(p, &target_label),
+            package_key_path: PACKAGE_KEY_PATH,
             package_repo: p.rpm.repo_url.as_ref().map(|url| Repo {
                 gpgkey: p
                     .rpm

@@ -673,8 +673,6 @@ fn guest_profile<'a>(ctx: &'a Ctx) -> GuestProfile<'a> {
     }
 }
 
-/// The installation kickstart applied as Anaconda applies it, then one boot
-/// with its `bootloader --append`.
 /// Anaconda's payload step for our package: `rpm --root TARGET -i` of the
 /// tree's package (`--nodeps`: its dependencies are Fedora's names).
 fn payload(ctx: &Ctx, dir: &Path, target: &Path, phase: &str) -> anyhow::Result<Row> {
@@ -705,6 +703,8 @@ fn payload(ctx: &Ctx, dir: &Path, target: &Path, phase: &str) -> anyhow::Result<
     })
 }
 
+/// The installation kickstart applied as Anaconda applies it, then one boot
+/// with its `bootloader --append`.
 fn kickstart(r: &mut Run, capture: bool) -> anyhow::Result<()> {
     let ctx = r.ctx;
     let phase = "installed";
