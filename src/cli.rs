@@ -184,6 +184,11 @@ pub enum Command {
         /// Print only the names of the hosts whose files changed, one per line.
         #[arg(long)]
         changed_only: bool,
+        /// With [rpm] repo_url: when repo/ already holds this release with
+        /// other content, build the package with the next release instead of
+        /// refusing (as `rpm --repo --bump-release`).
+        #[arg(long)]
+        bump_release: bool,
         #[command(flatten)]
         write: WriteOptions,
     },

@@ -48,6 +48,8 @@ pub const TOP_LEVEL: &[&str] = &[
     "RPM-GPG-KEY-rtaudio-tuning",
     "rtaudio-tuning.repo",
     "pxe",
+    // `fleet`'s room repository (with [rpm] repo_url).
+    "repo",
     "rootfs",
     "rpm",
     "selinux",

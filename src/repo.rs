@@ -344,13 +344,30 @@ fn verify_signatures(
     Ok(())
 }
 
-/// Build the tree's package into the repository at `repo`.
+/// Build the tree's package into the repository at `repo`, and write it
+/// there (nothing is written when the repository already holds it).
 pub fn publish(
     rpmbuild_bin: &Path,
     tree: &Path,
     repo: &Path,
     bump: bool,
 ) -> anyhow::Result<Published> {
+    let (artifacts, published) = prepare(rpmbuild_bin, tree, repo, bump)?;
+    if !published.unchanged {
+        crate::output::write_tree(repo, &artifacts, false)?;
+    }
+    Ok(published)
+}
+
+/// The repository at `repo` with the tree's package in it, as files
+/// relative to its top (its own MANIFEST.sha256 left out: the writer makes
+/// it), and what changed. Nothing is written.
+pub fn prepare(
+    rpmbuild_bin: &Path,
+    tree: &Path,
+    repo: &Path,
+    bump: bool,
+) -> anyhow::Result<(Vec<Artifact>, Published)> {
     let t = tools()?;
     let spec_path = tree.join("rpm/rtaudio-tuning.spec");
     let spec = std::fs::read_to_string(&spec_path)
@@ -415,20 +432,26 @@ pub fn publish(
     // same package is already there.
     let same = have.iter().find(|p| p.evr() == new.evr());
     if let Some(p) = same.filter(|p| p.content == new.content) {
-        return Ok(Published {
-            repo: repo.display().to_string(),
-            package: p.file.clone(),
-            unchanged: true,
-            release: new.release.clone(),
-            bumped: false,
-            kept: have.iter().map(|p| p.file.clone()).collect(),
-            pruned: Vec::new(),
-            signed_by: signer.map(|(f, _)| f),
-            repo_file: tree
-                .join(TREE_REPO_FILE)
-                .is_file()
-                .then(|| REPO_FILE.to_string()),
-        });
+        let mut artifacts = Vec::new();
+        collect(repo, repo, &mut artifacts)?;
+        artifacts.retain(|a| a.path != crate::output::MANIFEST);
+        return Ok((
+            artifacts,
+            Published {
+                repo: repo.display().to_string(),
+                package: p.file.clone(),
+                unchanged: true,
+                release: new.release.clone(),
+                bumped: false,
+                kept: have.iter().map(|p| p.file.clone()).collect(),
+                pruned: Vec::new(),
+                signed_by: signer.map(|(f, _)| f),
+                repo_file: tree
+                    .join(TREE_REPO_FILE)
+                    .is_file()
+                    .then(|| REPO_FILE.to_string()),
+            },
+        ));
     }
     let newest = have.first();
     let behind = match newest {
@@ -539,20 +562,22 @@ pub fn publish(
     }
     let mut artifacts = Vec::new();
     collect(&staging, &staging, &mut artifacts)?;
-    crate::output::write_tree(repo, &artifacts, false)?;
     let mut kept_files: Vec<String> = vec![file.clone()];
     kept_files.extend(kept.iter().map(|p| p.file.clone()));
-    Ok(Published {
-        repo: repo.display().to_string(),
-        package: file,
-        unchanged: false,
-        release: new.release,
-        bumped,
-        kept: kept_files,
-        pruned,
-        signed_by: signer.map(|(f, _)| f),
-        repo_file: has_repo_file.then(|| REPO_FILE.to_string()),
-    })
+    Ok((
+        artifacts,
+        Published {
+            repo: repo.display().to_string(),
+            package: file,
+            unchanged: false,
+            release: new.release,
+            bumped,
+            kept: kept_files,
+            pruned,
+            signed_by: signer.map(|(f, _)| f),
+            repo_file: has_repo_file.then(|| REPO_FILE.to_string()),
+        },
+    ))
 }
 
 /// Every file under `dir`, as artifacts relative to `root`.

@@ -49,6 +49,17 @@ fn keyring(dir: &Path) -> (PathBuf, String) {
     (home, fpr)
 }
 
+/// `validate` with only these validators passes on `tree`.
+fn validate_only(tree: &Path, names: &[&str]) {
+    let mut c = bin();
+    c.arg("validate");
+    for n in names {
+        c.args(["--only", n]);
+    }
+    let o = run(c.arg(tree));
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}
+
 fn keyring_fingerprint(home: &Path) -> String {
     let o = Command::new("gpg")
         .env("GNUPGHOME", home)
@@ -220,18 +231,7 @@ fn a_signed_repository_updates_its_clients_and_refuses_a_release_that_did_not_ch
             "{ks}"
         );
     }
-    let o = run(bin()
-        .args([
-            "validate",
-            "--only",
-            "consistency",
-            "--only",
-            "kickstart",
-            "--only",
-            "rpm-spec",
-        ])
-        .arg(&out));
-    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    validate_only(&out, &["consistency", "kickstart", "rpm-spec"]);
 
     if !root() {
         eprintln!("skipped the client's view: dnf in a mount namespace needs root");
@@ -432,4 +432,100 @@ fn a_third_release_drops_the_first_and_a_foreign_package_is_refused() {
         stderr(&o)
     );
     assert_eq!(tree(&repo), before);
+}
+
+#[test]
+fn a_fleet_serves_its_repository_and_hosts_like_the_profile_install_from_it() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let (home, fpr) = keyring(dir);
+    let out = dir.join("fleet");
+    let p = profile(dir, Path::new("/unused"), 1, 10);
+    let text = std::fs::read_to_string(&p).unwrap().replace(
+        "repo_url = \"file:///unused\"",
+        "repo_url = \"http://10.20.0.1/fleet/repo/\"",
+    );
+    std::fs::write(&p, text).unwrap();
+    let room = std::fs::read_to_string(repo().join("examples/fleet/room.toml"))
+        .unwrap()
+        .replace("profile = \"../studio.toml\"", "profile = \"studio.toml\"");
+    assert!(room.contains("profile = \"studio.toml\""));
+    let inventory = dir.join("room.toml");
+    std::fs::write(
+        &inventory,
+        format!("{room}\n[[host]]\nname = \"plain\"\nmac = \"52:54:00:20:00:09\"\n"),
+    )
+    .unwrap();
+    let fleet = |extra: &[&str]| {
+        run(bin()
+            .env("GNUPGHOME", &home)
+            .arg("fleet")
+            .arg(&inventory)
+            .arg("-o")
+            .arg(&out)
+            .args(extra))
+    };
+    let o = fleet(&["--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["repo"]["signed_by"], fpr.as_str(), "{v:#}");
+    assert_eq!(
+        packages(&out.join("repo")),
+        ["rtaudio-tuning-0.1.0-1.studio.noarch.rpm"]
+    );
+    assert!(out.join("repo/repodata/repomd.xml.asc").is_file());
+
+    // A host like the profile installs the package from the room's
+    // repository; a host with its own kernel settings writes its files.
+    let plain = std::fs::read_to_string(out.join("hosts/plain.ks")).unwrap();
+    assert!(
+        plain.contains("\nrepo --name=rtaudio-tuning --baseurl=\"http://10.20.0.1/fleet/repo/\"\n"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("\nrtaudio-tuning\n") && !plain.contains("cat >/etc/"),
+        "{plain}"
+    );
+    let own = std::fs::read_to_string(out.join("hosts/studio-01.ks")).unwrap();
+    assert!(
+        !own.contains("\nrtaudio-tuning\n") && own.contains("cat >/etc/"),
+        "{own}"
+    );
+    assert!(
+        own.contains("This host's settings differ from the profile's"),
+        "{own}"
+    );
+    validate_only(&out, &["consistency", "fleet", "kickstart"]);
+
+    // Again: nothing changes.
+    let before = tree(&out);
+    let o = fleet(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing changed"), "{}", stderr(&o));
+    assert_eq!(tree(&out), before);
+
+    // The profile changed, its release did not: refused, the tree as it was;
+    // --bump-release adds release 2 beside 1.
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("= 10\n", "= 11\n");
+    std::fs::write(&p, text).unwrap();
+    let o = fleet(&[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--bump-release"), "{}", stderr(&o));
+    assert_eq!(tree(&out), before);
+    let o = fleet(&["--bump-release"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("release raised to 2.studio"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        packages(&out.join("repo")),
+        [
+            "rtaudio-tuning-0.1.0-1.studio.noarch.rpm",
+            "rtaudio-tuning-0.1.0-2.studio.noarch.rpm"
+        ]
+    );
 }

@@ -18,6 +18,9 @@ struct FleetJson<'a> {
     variants: usize,
     files: usize,
     changed_hosts: Vec<&'a str>,
+    /// With [rpm] repo_url: the room's repository, repo/ of the tree.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repo: Option<crate::repo::Published>,
     problems: Vec<report::JsonEntry<'a>>,
 }
 
@@ -25,6 +28,7 @@ pub(super) fn fleet_cmd(
     path: &Path,
     out: &Path,
     changed_only: bool,
+    bump_release: bool,
     cli::WriteOptions {
         force,
         strict,
@@ -63,7 +67,7 @@ pub(super) fn fleet_cmd(
     if !json && !loaded.report.entries.is_empty() {
         err!("{}", report::format(&loaded.report, &loaded.source()))?;
     }
-    let print_json = |ok: bool, hosts, variants, files, changed: Vec<&str>| {
+    let print_json = |ok: bool, hosts, variants, files, changed: Vec<&str>, repo| {
         let doc = FleetJson {
             inventory: &loaded.source_name,
             output: ok.then(|| out.display().to_string()),
@@ -71,13 +75,14 @@ pub(super) fn fleet_cmd(
             variants,
             files,
             changed_hosts: changed,
+            repo,
             problems,
         };
         console::document("fleet", 1, ok, &doc)
     };
     let Some(f) = loaded.fleet.as_ref().filter(|_| !fatal) else {
         if json {
-            print_json(false, 0, 0, 0, Vec::new())?;
+            print_json(false, 0, 0, 0, Vec::new(), None)?;
         } else {
             let mut reports = vec![&loaded.report];
             reports.extend(loaded.profile.as_ref().map(|p| &p.report));
@@ -85,7 +90,13 @@ pub(super) fn fleet_cmd(
         }
         return Ok(exit::BAD_INPUT);
     };
-    let rendered = crate::render::fleet::render(f, &compiled)?;
+    let mut rendered = crate::render::fleet::render(f, &compiled)?;
+    // With [rpm] repo_url, the room's repository is part of the tree: repo/,
+    // served with it, which the hosts' kickstarts install the package from.
+    let published = match f.base().rpm.repo_url {
+        Some(_) => Some(room_repository(out, &mut rendered, bump_release)?),
+        None => None,
+    };
     let changes = output::write_tree_hashed(out, &rendered.artifacts, &rendered.hashes, force)?;
     let written: std::collections::HashSet<&str> = changes
         .written
@@ -114,6 +125,7 @@ pub(super) fn fleet_cmd(
             f.variants.len(),
             rendered.artifacts.len(),
             changed,
+            published,
         )?;
     } else if changed_only {
         for h in &changed {
@@ -129,6 +141,57 @@ pub(super) fn fleet_cmd(
             rendered.artifacts.len(),
             text::one_line(&out.display().to_string())
         )?;
+        if let Some(p) = &published {
+            let package = text::one_line(&p.package);
+            match (&p.signed_by, p.unchanged) {
+                (_, true) => errln!("repo/: {package} is already there; nothing changed")?,
+                (Some(fpr), false) => {
+                    errln!("repo/: added packages/{package}, signed by {fpr}")?;
+                }
+                (None, false) => errln!(
+                    "repo/: added packages/{package}, NOT SIGNED (the profile names no [rpm] gpg_key)"
+                )?,
+            }
+            if p.bumped {
+                errln!(
+                    "repo/: release raised to {} (--bump-release): set [rpm] release to it in the profile, or the next run is refused again",
+                    text::one_line(&p.release)
+                )?;
+            }
+        }
     }
     Ok(exit::OK)
+}
+
+/// The base profile's package in the room's repository (`repo/` of the
+/// tree), built from the tree's own rpm/ folder: what `rpm --repo` makes,
+/// added to the tree's files. The previous tree's repo/ gives the releases
+/// it keeps.
+fn room_repository(
+    out: &Path,
+    rendered: &mut crate::render::fleet::Rendered,
+    bump: bool,
+) -> anyhow::Result<crate::repo::Published> {
+    let rpmbuild = crate::cmd::find("rpmbuild").ok_or_else(|| {
+        ToolMissing(
+            "install rpm (rpmbuild), for the room's repository ([rpm] repo_url): apt-get install rpm, or dnf install rpm-build".into(),
+        )
+    })?;
+    let tmp = tempfile::Builder::new()
+        .prefix("rtaudio-tuning-fleet-rpm-")
+        .tempdir()?;
+    for a in &rendered.artifacts {
+        if a.path.starts_with("rpm/") || a.path.starts_with("rootfs/etc/") {
+            let to = tmp.path().join(&a.path);
+            std::fs::create_dir_all(to.parent().expect("a folder"))?;
+            std::fs::write(&to, a.content.to_vec())?;
+        }
+    }
+    let (files, published) = crate::repo::prepare(&rpmbuild, tmp.path(), &out.join("repo"), bump)?;
+    for mut a in files {
+        a.path = format!("repo/{}", a.path);
+        rendered.hashes.push(a.content.sha256_hex());
+        rendered.artifacts.push(a);
+    }
+    Ok(published)
 }

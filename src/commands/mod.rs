@@ -111,8 +111,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             inventory,
             output,
             changed_only,
+            bump_release,
             write,
-        } => fleet::fleet_cmd(&inventory, &output, changed_only, write),
+        } => fleet::fleet_cmd(&inventory, &output, changed_only, bump_release, write),
         Command::Selinux(SelinuxCommand::FromAudit {
             input,
             name,

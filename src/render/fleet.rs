@@ -350,8 +350,27 @@ fn variant_out(
     // The variant's kickstart without the network line; each host's own
     // lines go at its end (kickstart commands may follow the sections), so
     // that the body's sha256 state is computed once per variant.
-    let body =
-        render::kickstart::install(plan, render::templates::engine(), "", room_repo)?.into_bytes();
+    // A host whose files, units or kernel arguments differ from the
+    // profile's writes its own: the repository's package carries the
+    // profile's. Accounts are the kickstart's commands either way.
+    let package_fits = base.is_none_or(|b| {
+        b.kargs == plan.kargs
+            && b.enable_all == plan.enable_all
+            && b.mask == plan.mask
+            && b.rootfs.len() == plan.rootfs.len()
+            && b.rootfs
+                .iter()
+                .zip(&plan.rootfs)
+                .all(|(x, y)| x.path == y.path && x.content == y.content && x.mode == y.mode)
+    });
+    let body = render::kickstart::install(
+        plan,
+        render::templates::engine(),
+        "",
+        room_repo,
+        package_fits,
+    )?
+    .into_bytes();
     let mut body_sha = Sha256::new();
     body_sha.update(&body);
     let image_mode = match base {

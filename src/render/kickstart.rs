@@ -31,6 +31,10 @@ struct View<'a> {
     /// The live spin's first-boot unit that gives systems installed from it
     /// the kernel arguments.
     live_kargs_unit: &'static str,
+    /// The kickstart installs our package from `[rpm] repo_url` rather than
+    /// writing its files in %post: always when the profile names one, except
+    /// for a fleet's hosts whose settings differ from the profile's.
+    install_package: bool,
 }
 
 /// The live spin's first-boot unit (written by its `%post`).
@@ -38,7 +42,12 @@ pub const LIVE_KARGS_UNIT: &str = "rtaudio-live-kargs.service";
 
 impl<'a> View<'a> {
     /// `room_repo`: a fleet's `[pxe].repo`, the install source of its hosts.
-    fn new(plan: &'a Plan, host_lines: &'a str, room_repo: Option<&str>) -> Self {
+    fn new(
+        plan: &'a Plan,
+        host_lines: &'a str,
+        room_repo: Option<&str>,
+        install_package: bool,
+    ) -> Self {
         let p = plan.profile;
         let release = p.target.release;
         let arch = plan.arch;
@@ -90,13 +99,14 @@ impl<'a> View<'a> {
             base_environment: "@^workstation-product-environment",
             dirs: rootfs::dirs(&plan.rootfs),
             host_lines,
+            install_package: install_package && plan.package_repo.is_some(),
         }
     }
 }
 
 pub fn render(plan: &Plan, tera: &tera::Tera) -> Result<Vec<Artifact>, RenderBug> {
     let name = &plan.profile.name;
-    let view = View::new(plan, DHCP_NETWORK, None);
+    let view = View::new(plan, DHCP_NETWORK, None, true);
     let mut out = vec![Artifact::text(
         format!("kickstart/{name}.ks"),
         render_view(tera, "kickstart/install.ks", plan, "ks", &view)?,
@@ -130,13 +140,15 @@ pub fn no_live_spin(distro: Distro) -> Option<&'static str> {
 
 /// The installation kickstart with these lines for the machine (empty for a
 /// fleet variant's body, which each host's own lines follow), installing from
-/// `room_repo` (a fleet's `[pxe].repo`) when one is given.
+/// `room_repo` (a fleet's `[pxe].repo`) when one is given, and our package
+/// from `[rpm] repo_url` when the profile names one and `install_package`.
 pub fn install(
     plan: &Plan,
     tera: &tera::Tera,
     host_lines: &str,
     room_repo: Option<&str>,
+    install_package: bool,
 ) -> Result<String, RenderBug> {
-    let view = View::new(plan, host_lines, room_repo);
+    let view = View::new(plan, host_lines, room_repo, install_package);
     render_view(tera, "kickstart/install.ks", plan, "ks", &view)
 }
