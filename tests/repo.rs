@@ -435,7 +435,7 @@ fn a_third_release_drops_the_first_and_a_foreign_package_is_refused() {
 }
 
 #[test]
-fn a_fleet_serves_its_repository_and_hosts_like_the_profile_install_from_it() {
+fn a_fleet_serves_its_repository_and_every_host_installs_from_it() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path();
     let (home, fpr) = keyring(dir);
@@ -476,7 +476,10 @@ fn a_fleet_serves_its_repository_and_hosts_like_the_profile_install_from_it() {
     assert!(out.join("repo/repodata/repomd.xml.asc").is_file());
 
     // A host like the profile installs the package from the room's
-    // repository; a host with its own kernel settings writes its files.
+    // repository; so does a host with its own kernel and IRQ settings, then
+    // makes its changes on top: its copy of irqbalance.env under the host
+    // folder, and its kernel arguments where the package's scriptlets read
+    // them.
     let plain = std::fs::read_to_string(out.join("hosts/plain.ks")).unwrap();
     assert!(
         plain.contains("\nrepo --name=rtaudio-tuning --baseurl=\"http://10.20.0.1/fleet/repo/\"\n"),
@@ -487,14 +490,16 @@ fn a_fleet_serves_its_repository_and_hosts_like_the_profile_install_from_it() {
         "{plain}"
     );
     let own = std::fs::read_to_string(out.join("hosts/studio-01.ks")).unwrap();
+    assert!(own.contains("\nrtaudio-tuning\n"), "{own}");
     assert!(
-        !own.contains("\nrtaudio-tuning\n") && own.contains("cat >/etc/"),
+        own.contains("\ncat >/etc/rtaudio-tuning/host/irqbalance.env <<'RTAUDIO_TUNING_EOF'\n"),
         "{own}"
     );
     assert!(
-        own.contains("This host's settings differ from the profile's"),
+        own.contains(" >/etc/rtaudio-tuning/host/kargs\n") && own.contains("amd_pstate=passive"),
         "{own}"
     );
+    assert!(!own.contains("cat >/etc/security/limits.d/"), "{own}");
     validate_only(&out, &["consistency", "fleet", "kickstart"]);
 
     // Again: nothing changes.

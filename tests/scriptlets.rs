@@ -504,3 +504,30 @@ fn a_value_the_package_changes_at_upgrade_is_not_given_back_on_erase() {
     erase(&sb, &second);
     assert_eq!(sb.options(), before, "erase left the boot entries changed");
 }
+
+#[test]
+fn a_fleet_hosts_own_kernel_arguments_replace_the_profiles() {
+    let t = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new();
+    // The host's kickstart wrote its arguments: Intel's, not the profile's AMD ones.
+    fs::create_dir_all(sb.root.join("etc/rtaudio-tuning/host")).unwrap();
+    fs::write(
+        sb.root.join("etc/rtaudio-tuning/host/kargs"),
+        "preempt=full intel_pstate=disable threadirqs\n",
+    )
+    .unwrap();
+    let before = sb.options();
+    let pkg = package(t.path(), "p", "version = 1\n[kernel]\ncpu = \"amd\"\n");
+    install(&sb, &pkg);
+    for (entry, opts) in sb.options() {
+        for arg in ["preempt=full", "intel_pstate=disable", "threadirqs"] {
+            assert_eq!(count(&opts, arg), 1, "{entry}: {arg} in {opts:?}");
+        }
+        assert!(
+            !opts.iter().any(|o| o.starts_with("amd_pstate")),
+            "{entry}: the profile's argument on a host with its own: {opts:?}"
+        );
+    }
+    erase(&sb, &pkg);
+    assert_eq!(sb.options(), before);
+}

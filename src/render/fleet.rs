@@ -82,6 +82,14 @@ struct ImageCtx<'a> {
     heredoc: &'static str,
     kargs_add: Vec<&'a str>,
     kargs_remove: Vec<&'a str>,
+    /// For a host's kickstart on top of the rtaudio-tuning package rather
+    /// than for a bootc host: no accounts (the kickstart's commands make
+    /// them), and the kernel arguments as the host's list in
+    /// `host_kargs_file`, which the package's scriptlets keep.
+    package: bool,
+    host_kargs_dir: String,
+    host_kargs_file: String,
+    host_kargs: &'a str,
 }
 
 /// Where a host's own copy of a file of ours under /etc goes, and the
@@ -162,7 +170,7 @@ fn host_copy(
                 mode_octal: "0644".into(),
                 config: false,
                 content: format!(
-                    "# This host's {name}, over the image's {}: that file stays the image's,\n# so the image's later changes to it keep applying.\n[Service]\n{service}",
+                    "# This host's {name}, over the shared {}: that file stays as the image\n# or the package ships it, so their later changes to it keep applying.\n[Service]\n{service}",
                     f.path
                 ),
                 ..f.clone()
@@ -199,6 +207,17 @@ fn readers<'b>(base: &'b Plan, path: &str) -> Vec<(String, &'b str)> {
 /// base profile: its drop-ins under /etc, its accounts and its kernel
 /// arguments. `None` when nothing differs.
 fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
+    Ok(host_changes(base, plan, false)?.map(|(script, _)| script))
+}
+
+/// The script of a host's changes on top of the base profile's files, and
+/// whether some could not be made (a file only the image or the package
+/// may write).
+fn host_changes(
+    base: &Plan,
+    plan: &Plan,
+    package: bool,
+) -> Result<Option<(String, bool)>, RenderBug> {
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     let etc_target = |f: &render::RootfsFile| -> Option<String> {
@@ -235,7 +254,8 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
             None => skipped.push(f.path.as_str()),
         }
     }
-    let users = (plan.profile.users != base.profile.users).then_some(plan.profile.users.as_slice());
+    let users = (!package && plan.profile.users != base.profile.users)
+        .then_some(plan.profile.users.as_slice());
     fn missing<'b>(from: &'b [String], in_: &[String]) -> Vec<&'b str> {
         from.iter()
             .filter(|a| !in_.contains(a))
@@ -332,12 +352,17 @@ fn image_mode(base: &Plan, plan: &Plan) -> Result<Option<String>, RenderBug> {
         heredoc: plan.heredoc,
         kargs_add,
         kargs_remove,
+        package,
+        host_kargs_dir: format!("/etc/{}/{HOST_DIR}", render::TOOL),
+        host_kargs_file: format!("/etc/{}/{HOST_DIR}/kargs", render::TOOL),
+        host_kargs: &plan.kargs_line,
     };
+    let skipped_any = !ctx.skipped.is_empty();
     let ctx = tera::Context::from_serialize(ctx).map_err(|e| RenderBug {
         artifact: "fleet/image-mode.sh".into(),
         detail: e.to_string(),
     })?;
-    render::fleet_template("fleet/image-mode.sh", &ctx).map(Some)
+    render::fleet_template("fleet/image-mode.sh", &ctx).map(|script| Some((script, skipped_any)))
 }
 
 /// A variant's kickstart body and image-mode snippet; `base` is `None` for
@@ -350,25 +375,28 @@ fn variant_out(
     // The variant's kickstart without the network line; each host's own
     // lines go at its end (kickstart commands may follow the sections), so
     // that the body's sha256 state is computed once per variant.
-    // A host whose files, units or kernel arguments differ from the
-    // profile's writes its own: the repository's package carries the
-    // profile's. Accounts are the kickstart's commands either way.
-    let package_fits = base.is_none_or(|b| {
-        b.kargs == plan.kargs
-            && b.enable_all == plan.enable_all
-            && b.mask == plan.mask
-            && b.rootfs.len() == plan.rootfs.len()
-            && b.rootfs
-                .iter()
-                .zip(&plan.rootfs)
-                .all(|(x, y)| x.path == y.path && x.content == y.content && x.mode == y.mode)
-    });
+    // With [rpm] repo_url, a host installs the profile's package from the
+    // repository, then makes its own changes on top of it (its copies of
+    // our files under /etc, its units, its kernel arguments in a file the
+    // package's scriptlets read), as a bootc host does on top of the image.
+    // A host that needs a file only the package may write writes all of its
+    // files itself. Accounts are the kickstart's commands either way.
+    let (install_package, host_post) = match base {
+        _ if plan.package_repo.is_none() => (false, None),
+        None => (true, None),
+        Some(b) => match host_changes(b, plan, true)? {
+            None => (true, None),
+            Some((script, false)) => (true, Some(script)),
+            Some((_, true)) => (false, None),
+        },
+    };
     let body = render::kickstart::install(
         plan,
         render::templates::engine(),
         "",
         room_repo,
-        package_fits,
+        install_package,
+        host_post.as_deref(),
     )?
     .into_bytes();
     let mut body_sha = Sha256::new();

@@ -35,6 +35,8 @@ struct View<'a> {
     /// writing its files in %post: always when the profile names one, except
     /// for a fleet's hosts whose settings differ from the profile's.
     install_package: bool,
+    /// A fleet host's changes on top of the package, for its %post.
+    host_post: Option<&'a str>,
 }
 
 /// The live spin's first-boot unit (written by its `%post`).
@@ -47,6 +49,7 @@ impl<'a> View<'a> {
         host_lines: &'a str,
         room_repo: Option<&str>,
         install_package: bool,
+        host_post: Option<&'a str>,
     ) -> Self {
         let p = plan.profile;
         let release = p.target.release;
@@ -100,13 +103,14 @@ impl<'a> View<'a> {
             dirs: rootfs::dirs(&plan.rootfs),
             host_lines,
             install_package: install_package && plan.package_repo.is_some(),
+            host_post,
         }
     }
 }
 
 pub fn render(plan: &Plan, tera: &tera::Tera) -> Result<Vec<Artifact>, RenderBug> {
     let name = &plan.profile.name;
-    let view = View::new(plan, DHCP_NETWORK, None, true);
+    let view = View::new(plan, DHCP_NETWORK, None, true, None);
     let mut out = vec![Artifact::text(
         format!("kickstart/{name}.ks"),
         render_view(tera, "kickstart/install.ks", plan, "ks", &view)?,
@@ -141,14 +145,16 @@ pub fn no_live_spin(distro: Distro) -> Option<&'static str> {
 /// The installation kickstart with these lines for the machine (empty for a
 /// fleet variant's body, which each host's own lines follow), installing from
 /// `room_repo` (a fleet's `[pxe].repo`) when one is given, and our package
-/// from `[rpm] repo_url` when the profile names one and `install_package`.
+/// from `[rpm] repo_url` when the profile names one and `install_package`,
+/// with a fleet host's changes on top of it (`host_post`).
 pub fn install(
     plan: &Plan,
     tera: &tera::Tera,
     host_lines: &str,
     room_repo: Option<&str>,
     install_package: bool,
+    host_post: Option<&str>,
 ) -> Result<String, RenderBug> {
-    let view = View::new(plan, host_lines, room_repo, install_package);
+    let view = View::new(plan, host_lines, room_repo, install_package, host_post);
     render_view(tera, "kickstart/install.ks", plan, "ks", &view)
 }

@@ -117,7 +117,7 @@ pub fn single_line_breaks(path: &str, pieces: &[&[u8]]) -> Result<(), RenderBug>
 
 /// The installation kickstart of a plan (`kickstart/NAME.ks`).
 pub fn install_kickstart(plan: &Plan) -> Result<String, RenderBug> {
-    kickstart::install(plan, templates::engine(), DHCP_NETWORK, None, true)
+    kickstart::install(plan, templates::engine(), DHCP_NETWORK, None, true, None)
 }
 
 /// A fleet's template for its own files (iPXE script, PXE menus, first-boot

@@ -1,3 +1,10 @@
+{% if package -%}
+# What this host changes on top of the {{ tool }} package of profile "{{ base }}":
+# its own copies of our files under /etc (the package's stay as they are, so its
+# updates keep applying), its units, and its kernel arguments in
+# {{ host_kargs_file }}, which the package keeps on the boot entries
+# instead of the profile's. Its accounts are the kickstart's commands.
+{% else -%}
 #!/bin/bash
 # What this host changes on top of the bootc image built from profile "{{ base }}":
 # its drop-ins under /etc, its units, its accounts and its kernel arguments. Run
@@ -5,6 +12,7 @@
 # your configuration management, or by hand); running it again changes nothing
 # more. Kernel arguments apply from the next boot.
 # Rendered by {{ tool }} {{ version }}: edit the inventory and re-render, not this file.
+{% endif -%}
 set -eu
 {% for f in files -%}
 install -d -m 0755 {{ f.dir }}
@@ -76,7 +84,10 @@ chmod 0600 "$home/.ssh/authorized_keys"
 {% endif -%}
 {% endfor -%}
 {% endif -%}
-{% if kargs_add or kargs_remove -%}
+{% if package and (kargs_add or kargs_remove) -%}
+install -d -m 0755 {{ host_kargs_dir }}
+printf '%s\n' {{ host_kargs | sq }} >{{ host_kargs_file }}
+{% elif kargs_add or kargs_remove -%}
 # Kernel arguments of this host beyond the image's kargs.d: kept across image
 # updates, applied at the next boot. Old values go first, then the new ones
 # (a changed value is a removal and an addition).

@@ -16,14 +16,14 @@ cat >/etc/rtaudio-tuning/host/irqbalance.env <<'RTAUDIO_TUNING_EOF'
 # /etc/irqbalance/irqbalance.conf): it reads these variables. This file is read
 # after /etc/sysconfig/irqbalance and overrides it; put further irqbalance
 # options in IRQBALANCE_ARGS here.
-# Interrupts irqbalance must leave where they are (irq.ban).
-IRQBALANCE_ARGS="--banirq=42 --banirq=43"
+# CPUs irqbalance must not route interrupts to (irq.banned_cpus and the isolated CPUs).
+IRQBALANCE_BANNED_CPULIST=2-3
 RTAUDIO_TUNING_EOF
 chmod 0644 /etc/rtaudio-tuning/host/irqbalance.env
 install -d -m 0755 /etc/systemd/system/irqbalance.service.d
 cat >/etc/systemd/system/irqbalance.service.d/rtaudio-tuning.host.conf <<'RTAUDIO_TUNING_EOF'
-# This host's irqbalance.env, over the image's /etc/rtaudio-tuning/irqbalance.env: that file stays the image's,
-# so the image's later changes to it keep applying.
+# This host's irqbalance.env, over the shared /etc/rtaudio-tuning/irqbalance.env: that file stays as the image
+# or the package ships it, so their later changes to it keep applying.
 [Service]
 EnvironmentFile=/etc/rtaudio-tuning/host/irqbalance.env
 RTAUDIO_TUNING_EOF
@@ -35,7 +35,7 @@ systemctl try-restart irqbalance.service
 # updates, applied at the next boot. Old values go first, then the new ones
 # (a changed value is a removal and an addition).
 changed=0
-if rpm-ostree kargs --unchanged-exit-77 --append-if-missing=amd_pstate=passive; then
+if rpm-ostree kargs --unchanged-exit-77 --append-if-missing=intel_pstate=disable --append-if-missing=isolcpus=managed_irq,domain,2-3 --append-if-missing=nohz_full=2-3 --append-if-missing=rcu_nocbs=2-3; then
     changed=1
 else
     status=$?
