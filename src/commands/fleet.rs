@@ -141,6 +141,12 @@ pub(super) fn fleet_cmd(
             rendered.artifacts.len(),
             text::one_line(&out.display().to_string())
         )?;
+        if let (None, Some(pxe)) = (&published, &f.pxe) {
+            errln!(
+                "note: the hosts' kickstarts write the profile's files in %post; to have them install the rtaudio-tuning package from this tree instead (dnf then updates it), set [rpm] repo_url = \"{}/repo/\" in the profile",
+                text::one_line(pxe.url.trim_end_matches('/'))
+            )?;
+        }
         if let Some(p) = &published {
             let package = text::one_line(&p.package);
             match (&p.signed_by, p.unchanged) {
