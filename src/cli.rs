@@ -242,8 +242,9 @@ pub enum SelinuxCommand {
 /// `latency`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct LatencyArgs {
-    /// How long to measure, in seconds.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    /// How long to measure: seconds, or with cyclictest's units (90s, 5m,
+    /// 2h, 1d).
+    #[arg(short = 'D', long, default_value = "10", value_name = "TIME", value_parser = duration_seconds)]
     pub duration: f64,
     /// The wake-up interval, in microseconds.
     #[arg(long, default_value_t = 1000, value_name = "US")]
@@ -266,4 +267,29 @@ pub struct LatencyArgs {
     /// Print the result as JSON on standard output.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A duration as cyclictest's `-D` takes it: a number of seconds, or one
+/// with the unit `s`, `m`, `h` or `d` appended.
+fn duration_seconds(v: &str) -> Result<f64, String> {
+    let (number, unit) = match v.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&v[..i], c),
+        _ => (v, 's'),
+    };
+    let scale = match unit {
+        's' => 1.0,
+        'm' => 60.0,
+        'h' => 3600.0,
+        'd' => 86_400.0,
+        _ => {
+            return Err(format!(
+                "the unit {unit:?} is not one of s, m, h or d (e.g. 90s, 5m)"
+            ));
+        }
+    };
+    number.parse::<f64>().map(|n| n * scale).map_err(|_| {
+        format!(
+            "{v:?} is not a duration: give seconds, or a number with s, m, h or d (e.g. 90s, 5m)"
+        )
+    })
 }

@@ -133,7 +133,9 @@ pub struct Measurement {
 }
 
 /// Measure, print the report (text or JSON) and return the exit code: 0 when
-/// measured (realtime or not), 1 when no measurement could be made. Invalid
+/// measured as a realtime thread runs and within the period it was judged
+/// against; 1 when it could not run realtime, when its worst case is longer
+/// than that period (xruns), or when no measurement could be made. Invalid
 /// options are errors carrying [`UserError`].
 pub fn run(o: &Options) -> anyhow::Result<i32> {
     // Create the histogram file first: a wrong path should not cost a full run.
@@ -160,8 +162,9 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
             return Ok(crate::exit::FAILED);
         }
     };
+    let ok = m.passed();
     if o.json {
-        crate::console::document("latency", 1, true, &m)?;
+        crate::console::document("latency", 1, ok, &m)?;
     } else {
         crate::out!("{}", text_report(&m))?;
     }
@@ -169,7 +172,11 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
         file.write_all(histogram_text(&m).as_bytes())
             .with_context(|| format!("writing the histogram to {}", path.display()))?;
     }
-    Ok(crate::exit::OK)
+    Ok(if ok {
+        crate::exit::OK
+    } else {
+        crate::exit::FAILED
+    })
 }
 
 /// Run the measurement and gather its figures; prints nothing but the
@@ -586,6 +593,14 @@ fn thread_result(cpu: usize, run: &ThreadRun) -> ThreadResult {
         max_us: us(run.max_ns),
         overflows: run.overflows,
         fifo: run.fifo_error.is_none(),
+    }
+}
+
+impl Measurement {
+    /// What the exit code says: measured as a realtime audio thread runs,
+    /// and, when judged against a period, never later than it.
+    pub fn passed(&self) -> bool {
+        self.realtime && self.period.as_ref().is_none_or(|p| p.max_percent < 100.0)
     }
 }
 
