@@ -22,6 +22,15 @@ pub(super) fn tree_dir(
     json: bool,
 ) -> anyhow::Result<(Option<TreeDir>, Vec<serde_json::Value>)> {
     if target.is_dir() {
+        let has = |name: &str| target.join(name).exists();
+        if !has(crate::output::MANIFEST) && !has("rootfs") && !has("rpm") {
+            return Err(UserError(format!(
+                "{} is not a rendered tree (no {}, no rootfs/, no rpm/): give a folder written by `render` or `fleet`, or a profile",
+                text::one_line(&target.display().to_string()),
+                crate::output::MANIFEST
+            ))
+            .into());
+        }
         let tree = TreeDir {
             dir: target.to_path_buf(),
             _tmp: None,
@@ -64,6 +73,8 @@ struct ValidateJson<'a> {
     passed: usize,
     failed: usize,
     unavailable: usize,
+    /// Validators with nothing of their kind in the tree.
+    not_applicable: usize,
     results: &'a [validate::Checked],
     problems: Vec<serde_json::Value>,
 }
@@ -111,6 +122,7 @@ pub(super) fn validate_cmd(
                 passed: 0,
                 failed: 0,
                 unavailable: 0,
+                not_applicable: 0,
                 results: &[],
                 problems,
             };
@@ -141,10 +153,11 @@ pub(super) fn validate_cmd(
         }
     }
     let count = |s: validate::Status| results.iter().filter(|r| r.outcome.status == s).count();
-    let (failed, unavailable, passed) = (
+    let (failed, unavailable, passed, not_applicable) = (
         count(validate::Status::Fail),
         count(validate::Status::Unavailable),
         count(validate::Status::Pass),
+        count(validate::Status::NotApplicable),
     );
     let code = if failed > 0 {
         exit::FAILED
@@ -159,6 +172,7 @@ pub(super) fn validate_cmd(
             passed,
             failed,
             unavailable,
+            not_applicable,
             results: &results,
             problems,
         };
@@ -169,6 +183,7 @@ pub(super) fn validate_cmd(
                 validate::Status::Pass => "pass",
                 validate::Status::Fail => "FAIL",
                 validate::Status::Unavailable => "unavailable",
+                validate::Status::NotApplicable => "n/a",
             };
             outln!("{status:<12} {:<12} {}", r.name, r.outcome.summary)?;
             for d in &r.outcome.details {
@@ -180,8 +195,13 @@ pub(super) fn validate_cmd(
                 outln!("{:<25}warning: {w}", "")?;
             }
         }
+        let na = if not_applicable > 0 {
+            format!(", {not_applicable} n/a")
+        } else {
+            String::new()
+        };
         outln!(
-            "{passed} passed, {failed} failed, {unavailable} unavailable ({:.1} s)",
+            "{passed} passed, {failed} failed, {unavailable} unavailable{na} ({:.1} s)",
             start.elapsed().as_secs_f64()
         )?;
     }

@@ -12,7 +12,7 @@ use crate::cmd;
 
 pub fn validate(tree: &Tree) -> Outcome {
     if !tree.is_fleet() {
-        return Outcome::pass("not a fleet tree (no index.json)");
+        return Outcome::not_applicable("not a fleet tree (no index.json)");
     }
     let mut problems = Vec::new();
     let mut checked = Vec::new();

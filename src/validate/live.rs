@@ -57,7 +57,7 @@ pub fn validate(tree: &Tree) -> Outcome {
         .filter(|(p, _)| p.ends_with("-live.ks"))
         .collect();
     if live.is_empty() {
-        return Outcome::pass("no live spin kickstart in the tree (nothing to check)");
+        return Outcome::not_applicable("no live spin kickstart in the tree");
     }
     let mut problems = Vec::new();
     for (rel, bytes) in &live {

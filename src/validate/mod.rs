@@ -27,6 +27,10 @@ pub enum Status {
     Pass,
     Fail,
     Unavailable,
+    /// Nothing of its kind in the tree (no fleet, no SELinux module, no live
+    /// spin): nothing was checked, which is not a pass.
+    #[serde(rename = "n/a")]
+    NotApplicable,
 }
 
 /// What one validator found.
@@ -63,6 +67,16 @@ impl Outcome {
     pub fn with_warnings(mut self, warnings: Vec<String>) -> Self {
         self.warnings = warnings;
         self
+    }
+
+    /// The tree has nothing this validator checks; `why` says what.
+    pub fn not_applicable(why: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::NotApplicable,
+            summary: why.into(),
+            details: Vec::new(),
+            warnings: Vec::new(),
+        }
     }
 
     /// A needed tool is missing; `install` says how to get it.
@@ -210,6 +224,11 @@ pub fn select<'a>(only: &[String], skip: &[String]) -> Result<Vec<&'a Validator>
                 known.join(", ")
             ));
         }
+    }
+    if let Some(both) = only.iter().find(|o| skip.contains(o)) {
+        return Err(format!(
+            "--only {both} and --skip {both} together: give the validator to one of them"
+        ));
     }
     Ok(VALIDATORS
         .iter()

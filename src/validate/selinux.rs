@@ -14,7 +14,7 @@ pub fn validate(tree: &Tree) -> Outcome {
         .filter(|p| p.ends_with(".te"))
         .collect();
     if modules.is_empty() {
-        return Outcome::pass("no SELinux modules in this profile");
+        return Outcome::not_applicable("no SELinux modules in this profile");
     }
     let (Some(checkmodule), Some(package)) =
         (cmd::find("checkmodule"), cmd::find("semodule_package"))
