@@ -1335,3 +1335,29 @@ fn copy_tree(from: &Path, to: &Path) {
         fs::write(p, bytes).unwrap();
     }
 }
+
+#[test]
+fn a_user_the_machine_does_not_have_is_bad_input() {
+    for (args, place) in [
+        (vec!["check", "--user", "no-such-musician"], "this machine"),
+        (
+            vec![
+                "check",
+                "--root",
+                "tests/fixtures/machines/rt-hda",
+                "--user",
+                "no-such-musician",
+            ],
+            "the captured machine",
+        ),
+    ] {
+        let o = run(bin().current_dir(repo()).args(&args));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("--user no-such-musician: no such user on {place}")),
+            "{}",
+            stderr(&o)
+        );
+        assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    }
+}

@@ -64,6 +64,28 @@ impl<'a> Context<'a> {
                 .unwrap_or_else(|| "root".into()),
         };
         let ids = parse::passwd_user(&passwd, &name);
+        if let Some(u) = user.filter(|_| ids.is_none()) {
+            // A live machine may know users /etc/passwd does not (LDAP, SSSD):
+            // the name service is asked there. A capture without its
+            // /etc/passwd cannot say.
+            // A line naming the user counts even when the rest of it is
+            // unreadable: the checks then say what they cannot read.
+            let named = passwd.lines().any(|l| l.split(':').next() == Some(u));
+            let known = named
+                || if m.live {
+                    probe::user_exists(u)
+                } else {
+                    passwd.is_empty()
+                };
+            if !known {
+                return Err(crate::UserError(format!(
+                    "--user {}: no such user on {}; give one of its users (getent passwd lists them)",
+                    crate::text::one_line(u),
+                    if m.live { "this machine" } else { "the captured machine (its /etc/passwd)" }
+                ))
+                .into());
+            }
+        }
         let groups = parse::user_groups(&group, &name, ids.map(|(_, gid)| gid));
         let is_self = m.live && ids.map(|(uid, _)| uid) == own_uid;
 

@@ -89,6 +89,29 @@ pub fn uid() -> u32 {
     unsafe { libc::getuid() }
 }
 
+/// Whether the name service knows this user (files, LDAP, SSSD...).
+pub fn user_exists(name: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    let mut pwd = std::mem::MaybeUninit::<libc::passwd>::uninit();
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwnam_r writes only into `pwd` and `buf` (whose length it is
+    // given) and sets `result` to `pwd` or null; nothing is read from them
+    // but whether `result` is null.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            c.as_ptr(),
+            pwd.as_mut_ptr(),
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    rc == 0 && !result.is_null()
+}
+
 /// The group ids this process holds.
 pub fn process_gids() -> Vec<u32> {
     // SAFETY: the first call asks for the count, the second fills a buffer of
