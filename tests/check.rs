@@ -1361,3 +1361,33 @@ fn a_user_the_machine_does_not_have_is_bad_input() {
         assert!(stdout(&o).is_empty(), "{}", stdout(&o));
     }
 }
+
+#[test]
+fn the_fix_for_a_missing_group_creates_it_first() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    fs::create_dir_all(root.join("etc")).unwrap();
+    fs::write(
+        root.join("etc/passwd"),
+        "musician:x:1000:1000::/home/musician:/bin/bash\n",
+    )
+    .unwrap();
+    let fix = |group_file: &str| {
+        fs::write(root.join("etc/group"), group_file).unwrap();
+        let (code, v) = check_json(&["--user", "musician", "--only", "user.group"], Some(root));
+        assert_eq!(code, 1, "{v:#}");
+        let c = &v["checks"][0];
+        assert_eq!(c["status"], "fail", "{c:#}");
+        c["fix"].as_str().unwrap().to_string()
+    };
+    // No realtime group: usermod alone would fail.
+    let f = fix("musician:x:1000:\naudio:x:63:\n");
+    assert!(
+        f.starts_with("create it first: sudo groupadd --system realtime")
+            && f.contains("usermod -a -G realtime musician"),
+        "{f}"
+    );
+    // The group exists: usermod is the whole fix.
+    let f = fix("musician:x:1000:\nrealtime:x:71:\n");
+    assert!(f.starts_with("sudo usermod -a -G realtime musician"), "{f}");
+}

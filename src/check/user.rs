@@ -30,15 +30,30 @@ pub(super) fn group(cx: &Context) -> Verdict {
     );
     let Some(group) = have.first() else {
         let g = &wanted[0];
-        return Verdict::new(
+        // usermod -G fails for a group the machine does not have: say how
+        // to make it first.
+        let group_db = cx.m.read("/etc/group").unwrap_or_default();
+        let exists = group_db
+            .lines()
+            .any(|l| l.split(':').next() == Some(g.as_str()));
+        let add = format!(
+            "sudo usermod -a -G {g} {}, then log out and in again",
+            cx.user.name
+        );
+        let verdict = Verdict::new(
             Status::Fail,
             format!("{} is not in the {g} group", cx.user.name),
         )
-        .evidence(evidence)
-        .fix(format!(
-            "sudo usermod -a -G {g} {}, then log out and in again",
-            cx.user.name
-        ));
+        .evidence(evidence);
+        return if exists {
+            verdict.fix(add)
+        } else {
+            verdict
+                .evidence(format!("this machine has no {g} group"))
+                .fix(format!(
+                    "create it first: sudo groupadd --system {g} (or install the profile's package, which does), then {add}"
+                ))
+        };
     };
     if cx.is_self {
         let gids = probe::process_gids();
