@@ -374,8 +374,10 @@ fn echo(line: &str, start: usize, end: usize) -> Echo {
 /// The line that stands for what a report holds and does not list.
 fn omitted_message(rest: Tally) -> String {
     format!(
-        "{} more error(s) and {} warning(s) not listed",
-        rest.errors, rest.warnings
+        "{} more {} and {} not listed",
+        rest.errors,
+        crate::text::plural(rest.errors, "error"),
+        crate::text::count(rest.warnings, "warning")
     )
 }
 
@@ -672,7 +674,7 @@ mod tests {
         assert_eq!(out.matches("\nerror: ").count() + 1, 25);
         assert_eq!(out.matches("\nwarning: ").count(), 25);
         assert!(
-            out.contains("... and 2975 more error(s) and 2975 warning(s) not listed"),
+            out.contains("... and 2975 more errors and 2975 warnings not listed"),
             "{out}"
         );
         let json = json_entries(&report, &source);
@@ -680,7 +682,7 @@ mod tests {
         let last = serde_json::to_value(&json[KEPT]).unwrap();
         assert_eq!(
             last["message"],
-            "2500 more error(s) and 2500 warning(s) not listed"
+            "2500 more errors and 2500 warnings not listed"
         );
         assert_eq!(last["key"], "");
     }

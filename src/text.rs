@@ -270,3 +270,48 @@ mod tests {
         assert_eq!(back, "a\u{9b}31m\u{202e}\u{7f}\x1b");
     }
 }
+
+/// The known name nearest to `name`, when one is near enough to be what was
+/// meant (a typo: `perfomance`, `kickstrt`); None otherwise.
+pub fn nearest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| (strsim::normalized_damerau_levenshtein(name, k), k))
+        .filter(|(s, _)| *s >= 0.6)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+/// " (did you mean X?)" for the name nearest to `name`, or nothing.
+pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    nearest(name, known).map_or(String::new(), |k| format!(" (did you mean {k}?)"))
+}
+
+/// `n` and the noun, in the singular for one: "1 problem", "3 problems".
+pub fn count(n: usize, noun: &str) -> String {
+    format!("{n} {}", plural(n, noun))
+}
+
+/// The noun for `n` of it: "problem" for one, "problems" otherwise.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        noun.to_string()
+    } else {
+        format!("{noun}s")
+    }
+}
+
+#[cfg(test)]
+mod near_tests {
+    use super::*;
+
+    #[test]
+    fn typos_find_the_name_meant_and_nothing_else() {
+        let governors = ["performance", "schedutil", "ondemand", "powersave"];
+        assert_eq!(nearest("perfomance", governors), Some("performance"));
+        assert_eq!(nearest("ondemnad", governors), Some("ondemand"));
+        assert_eq!(nearest("turbo", governors), None);
+        assert_eq!(count(1, "problem"), "1 problem");
+        assert_eq!(count(0, "problem"), "0 problems");
+    }
+}

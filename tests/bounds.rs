@@ -127,13 +127,13 @@ fn a_profile_with_an_error_per_line_lists_fifty_and_counts_the_rest() {
     }
     assert!(
         err.contains(&format!(
-            "... and {} more error(s) and 0 warning(s) not listed",
+            "... and {} more errors and 0 warnings not listed",
             n - PRINTED
         )),
         "{}",
         &err[err.len() - 1000..]
     );
-    assert!(err.contains(&format!("{n} problem(s); nothing was written")));
+    assert!(err.contains(&format!("{n} problems; nothing was written")));
     assert!(err.len() < 40_000, "{} bytes of report", err.len());
 }
 
@@ -165,7 +165,7 @@ fn a_one_line_profile_is_echoed_as_a_window_with_the_caret_in_place() {
             assert!(echoed.starts_with("2 | …"), "{echoed}");
         }
     }
-    assert!(err.contains(&format!("... and {} more error(s)", n - PRINTED)));
+    assert!(err.contains(&format!("... and {} more errors", n - PRINTED)));
     assert!(
         !err.chars().any(|c| c.is_control() && c != '\n'),
         "a raw control character reached the terminal"
@@ -195,7 +195,7 @@ fn json_lists_the_first_thousand_and_counts_the_rest() {
     assert_eq!(last["key"], "");
     assert_eq!(
         last["message"],
-        format!("{} more error(s) and 0 warning(s) not listed", n - KEPT)
+        format!("{} more errors and 0 warnings not listed", n - KEPT)
     );
 }
 
@@ -237,10 +237,10 @@ fn an_inventory_of_wrong_hosts_gets_the_same_bounds() {
     let err = fleet_refused(&inv);
     assert_eq!(blocks(&err).len(), PRINTED);
     assert!(
-        err.contains("... and 550 more error(s) and 0 warning(s) not listed"),
+        err.contains("... and 550 more errors and 0 warnings not listed"),
         "{err}"
     );
-    assert!(err.contains("600 problem(s); nothing was written"), "{err}");
+    assert!(err.contains("600 problems; nothing was written"), "{err}");
     assert!(!err.chars().any(|c| c.is_control() && c != '\n'), "{err:?}");
 
     // 10,000 hosts (the documented limit), each wrong, with an inline profile:
@@ -266,7 +266,7 @@ fn an_inventory_of_wrong_hosts_gets_the_same_bounds() {
         &err[..3000]
     );
     assert!(
-        err.contains("20000 problem(s); nothing was written"),
+        err.contains("20000 problems; nothing was written"),
         "{}",
         &err[err.len() - 500..]
     );

@@ -519,7 +519,7 @@ fn all_problems_are_reported_at_once() {
             "{key} missing:\n{err}"
         );
     }
-    assert!(err.contains("5 problem(s)"), "{err}");
+    assert!(err.contains("5 problems; nothing was written"), "{err}");
 
     let o = run(bin()
         .arg("render")

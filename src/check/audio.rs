@@ -669,12 +669,19 @@ pub(super) fn usb_autosuspend(cx: &Context) -> Verdict {
     let v = if auto.is_empty() || allowed {
         Verdict::new(
             Status::Pass,
-            format!("{} USB audio device(s) stay powered", on.len()),
+            format!(
+                "{} {} powered",
+                crate::text::count(on.len(), "USB audio device"),
+                if on.len() == 1 { "stays" } else { "stay" }
+            ),
         )
     } else {
         Verdict::new(
             if cx.profile.is_some() { Status::Fail } else { Status::Warn },
-            format!("{} USB audio device(s) may autosuspend and drop out", auto.len()),
+            format!(
+                "{} may autosuspend and drop out",
+                crate::text::count(auto.len(), "USB audio device")
+            ),
         )
         .fix("echo on | sudo tee /sys/bus/usb/devices/DEVICE/power/control; for every plug-in: the profile's udev rule (ATTR{../power/control}=\"on\" for audio interfaces)")
     };

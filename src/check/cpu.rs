@@ -46,7 +46,11 @@ pub(super) fn governor(cx: &Context) -> Verdict {
     } else {
         Verdict::new(
             Status::Fail,
-            format!("{} CPU(s) do not use {wanted}", bad.len()),
+            format!(
+                "{} {} not use {wanted}",
+                crate::text::count(bad.len(), "CPU"),
+                if bad.len() == 1 { "does" } else { "do" }
+            ),
         )
         .evidence(bad.join(", "))
         .fix(format!(

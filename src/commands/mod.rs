@@ -148,8 +148,9 @@ pub(crate) fn refused(
         })
         .sum();
     errln!(
-        "{}: {problems} problem(s){}; nothing was written",
+        "{}: {}{}; nothing was written",
         text::one_line(source),
+        text::count(problems, "problem"),
         if strict {
             " (--strict: warnings count)"
         } else {

@@ -226,9 +226,18 @@ impl Cx<'_> {
             if names.contains(&v) {
                 Ok(())
             } else {
+                let near = crate::text::nearest(v, names.iter().copied());
                 Err(grammar::Problem {
-                    message: format!("{} is not one of {}", shown(v), names.join(", ")),
-                    fix: format!("use one of: {}", names.join(", ")),
+                    message: format!(
+                        "{} is not one of {}{}",
+                        shown(v),
+                        names.join(", "),
+                        near.map_or(String::new(), |n| format!(" (did you mean \"{n}\"?)"))
+                    ),
+                    fix: match near {
+                        Some(n) => format!("write \"{n}\"; the values are: {}", names.join(", ")),
+                        None => format!("use one of: {}", names.join(", ")),
+                    },
                 })
             }
         };

@@ -332,7 +332,11 @@ fn report(s: &Summary, json: bool, ok: bool) -> anyhow::Result<()> {
         crate::errln!("unreadable avc record, skipped: {u}")?;
     }
     if s.unreadable_more > 0 {
-        crate::errln!("and {} more unreadable record(s)", s.unreadable_more)?;
+        crate::errln!(
+            "and {} more unreadable {}",
+            s.unreadable_more,
+            crate::text::plural(s.unreadable_more, "record")
+        )?;
     }
     for r in &s.refused {
         crate::errln!(
@@ -350,7 +354,11 @@ fn report(s: &Summary, json: bool, ok: bool) -> anyhow::Result<()> {
     }
     if let Some(m) = &s.module {
         let how = if s.merged { "merged into" } else { "wrote" };
-        crate::errln!("{how} {} with {} rule(s):", for_terminal(m), s.rules.len())?;
+        crate::errln!(
+            "{how} {} with {}:",
+            for_terminal(m),
+            crate::text::count(s.rules.len(), "rule")
+        )?;
         for r in &s.rules {
             crate::errln!("    {r}")?;
         }

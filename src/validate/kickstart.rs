@@ -103,7 +103,10 @@ pub fn validate(tree: &Tree) -> Outcome {
     let names: Vec<&str> = kickstarts.iter().map(|(p, _)| *p).collect();
     if !problems.is_empty() {
         return Outcome::fail(
-            format!("{} kickstart check(s) failed", problems.len()),
+            format!(
+                "{} failed",
+                crate::text::count(problems.len(), "kickstart check")
+            ),
             problems,
         );
     }

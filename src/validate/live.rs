@@ -89,7 +89,10 @@ pub fn validate(tree: &Tree) -> Outcome {
             "{} enables livesys and livesys-late, holds one kernel and the references' live packages, resets machine-id, gives its installs the kernel arguments at first boot",
             names.join(", ")
         ),
-        format!("{} problem(s) in the live spin kickstart", problems.len()),
+        format!(
+            "{} in the live spin kickstart",
+            crate::text::count(problems.len(), "problem")
+        ),
         problems,
     )
 }

@@ -220,7 +220,8 @@ pub fn select<'a>(only: &[String], skip: &[String]) -> Result<Vec<&'a Validator>
     for name in only.iter().chain(skip) {
         if !known.contains(&name.as_str()) {
             return Err(format!(
-                "no validator named {name:?}; the validators are: {}",
+                "no validator named {name:?}{}; the validators are: {}",
+                crate::text::did_you_mean(name, known.iter().copied()),
                 known.join(", ")
             ));
         }

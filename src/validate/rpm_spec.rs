@@ -92,7 +92,10 @@ pub fn validate(tree: &Tree) -> Outcome {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     if !problems.is_empty() {
-        return Outcome::fail(format!("{name}: {} problem(s)", problems.len()), problems);
+        return Outcome::fail(
+            format!("{name}: {}", crate::text::count(problems.len(), "problem")),
+            problems,
+        );
     }
     Outcome::pass(format!(
         "rpmbuild built {name}; scriptlets fully expanded; rpmlint (Fedora configuration): no errors"

@@ -79,7 +79,11 @@ pub fn validate(tree: &Tree) -> Outcome {
             "{} module(s) compile (checkmodule -M -m) and package (semodule_package)",
             modules.len()
         ),
-        format!("{} of {} module(s) failed", problems.len(), modules.len()),
+        format!(
+            "{} of {} failed",
+            problems.len(),
+            crate::text::count(modules.len(), "module")
+        ),
         problems,
     )
 }
