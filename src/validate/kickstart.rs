@@ -7,12 +7,12 @@ use super::{Outcome, Tree, tidy, write_temp};
 use crate::cmd;
 
 pub fn validate(tree: &Tree) -> Outcome {
-    let (Some(ksvalidator), Some(ksflatten)) = (cmd::find("ksvalidator"), cmd::find("ksflatten"))
-    else {
-        return Outcome::unavailable(
-            "pykickstart (pip install pykickstart) for ksvalidator and ksflatten",
-        );
-    };
+    let pykickstart = "pykickstart (pip install pykickstart)";
+    let [ksvalidator, ksflatten] =
+        match super::tools([("ksvalidator", pykickstart), ("ksflatten", pykickstart)]) {
+            Ok(found) => found,
+            Err(unavailable) => return unavailable,
+        };
     // A fleet tree has one kickstart per host under hosts/.
     let kickstarts: Vec<(&str, &[u8])> = tree
         .under("kickstart/")

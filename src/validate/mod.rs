@@ -168,6 +168,33 @@ pub const VALIDATORS: &[Validator] = &[
     },
 ];
 
+/// Each tool found on PATH, or the outcome that names only the missing ones,
+/// each with the package that has it: `(tool, package)`.
+pub(crate) fn tools<const N: usize>(
+    wanted: [(&str, &str); N],
+) -> Result<[std::path::PathBuf; N], Outcome> {
+    let found = wanted.map(|(tool, _)| crate::cmd::find(tool));
+    if found.iter().all(Option::is_some) {
+        return Ok(found.map(|f| f.expect("found")));
+    }
+    // Missing tools by package, in the order given.
+    let mut by_package: Vec<(&str, Vec<&str>)> = Vec::new();
+    for ((tool, package), f) in wanted.iter().zip(&found) {
+        if f.is_some() {
+            continue;
+        }
+        match by_package.iter_mut().find(|(p, _)| p == package) {
+            Some((_, tools)) => tools.push(tool),
+            None => by_package.push((package, vec![tool])),
+        }
+    }
+    let parts: Vec<String> = by_package
+        .iter()
+        .map(|(package, tools)| format!("{package} ({})", tools.join(", ")))
+        .collect();
+    Err(Outcome::unavailable(parts.join(" and ")))
+}
+
 /// Copy the tree's files under `prefix` into a new temporary folder, keeping
 /// their relative paths: tools get files as they are in the tree now.
 pub(crate) fn write_temp(tree: &Tree, prefix: &str) -> anyhow::Result<tempfile::TempDir> {
@@ -255,4 +282,26 @@ pub fn run_all(tree: &Tree, validators: &[&Validator]) -> Vec<Checked> {
             seconds: start.elapsed().as_secs_f64(),
         }
     })
+}
+
+#[cfg(test)]
+mod tools_tests {
+    use super::*;
+
+    #[test]
+    fn unavailable_names_only_the_missing_tools() {
+        let out = tools([
+            ("sh", "dash"),
+            ("no-such-tool-a", "pkg-one"),
+            ("no-such-tool-b", "pkg-one"),
+            ("no-such-tool-c", "pkg-two"),
+        ])
+        .unwrap_err();
+        assert_eq!(out.status, Status::Unavailable);
+        assert_eq!(
+            out.summary,
+            "unavailable: install pkg-one (no-such-tool-a, no-such-tool-b) and pkg-two (no-such-tool-c)"
+        );
+        assert!(tools([("sh", "dash")]).is_ok());
+    }
 }

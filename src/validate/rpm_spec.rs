@@ -22,13 +22,11 @@ fn fedora_config() -> Option<Option<PathBuf>> {
 }
 
 pub fn validate(tree: &Tree) -> Outcome {
-    let (Some(rpmbuild_bin), Some(rpm), Some(rpmlint)) = (
-        cmd::find("rpmbuild"),
-        cmd::find("rpm"),
-        cmd::find("rpmlint"),
-    ) else {
-        return Outcome::unavailable("rpm (rpmbuild) and rpmlint");
-    };
+    let [rpmbuild_bin, rpm, rpmlint] =
+        match super::tools([("rpmbuild", "rpm"), ("rpm", "rpm"), ("rpmlint", "rpmlint")]) {
+            Ok(found) => found,
+            Err(unavailable) => return unavailable,
+        };
     let Some(config) = fedora_config() else {
         return Outcome::unavailable(
             "rpmlint's Fedora configuration: set RTAUDIO_TUNING_RPMLINT_CONFIG to configs/Fedora of rpmlint's source (pip download --no-deps --no-binary :all: rpmlint; scripts/test does this)",

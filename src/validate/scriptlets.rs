@@ -145,14 +145,13 @@ fn unit_scripts(tree: &Tree) -> Vec<(String, String)> {
 }
 
 pub fn validate(tree: &Tree) -> Outcome {
-    let (Some(bash), Some(shellcheck), Some(rpmspec)) = (
-        cmd::find("bash"),
-        cmd::find("shellcheck"),
-        cmd::find("rpmspec"),
-    ) else {
-        return Outcome::unavailable(
-            "bash, shellcheck and rpm (rpmspec, to expand the spec's macros)",
-        );
+    let [bash, shellcheck, rpmspec] = match super::tools([
+        ("bash", "bash"),
+        ("shellcheck", "shellcheck"),
+        ("rpmspec", "rpm, to expand the spec's macros"),
+    ]) {
+        Ok(found) => found,
+        Err(unavailable) => return unavailable,
     };
     let mut problems = Vec::new();
     let mut scripts: Vec<(String, String)> = Vec::new();

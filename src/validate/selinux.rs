@@ -16,12 +16,12 @@ pub fn validate(tree: &Tree) -> Outcome {
     if modules.is_empty() {
         return Outcome::not_applicable("no SELinux modules in this profile");
     }
-    let (Some(checkmodule), Some(package)) =
-        (cmd::find("checkmodule"), cmd::find("semodule_package"))
-    else {
-        return Outcome::unavailable(
-            "checkpolicy (checkmodule) and semodule-utils (semodule_package)",
-        );
+    let [checkmodule, package] = match super::tools([
+        ("checkmodule", "checkpolicy"),
+        ("semodule_package", "semodule-utils"),
+    ]) {
+        Ok(found) => found,
+        Err(unavailable) => return unavailable,
     };
     let tmp = match write_temp(tree, "selinux/") {
         Ok(t) => t,
