@@ -243,12 +243,16 @@ fn plan(o: &Options) -> anyhow::Result<Plan> {
         return bad(format!("an interval of {} us is too long", o.interval_us));
     };
     let Ok(duration_ns) = u64::try_from(o.duration.as_nanos()) else {
-        return bad(format!("a duration of {:?} is too long", o.duration));
+        return bad(format!(
+            "a duration of {} s is too long",
+            o.duration.as_secs_f64()
+        ));
     };
     if duration_ns < interval_ns {
         return bad(format!(
-            "the duration ({:?}) is shorter than one interval ({} us): nothing would be measured",
-            o.duration, o.interval_us
+            "the duration ({} s) is shorter than one interval ({} us): nothing would be measured",
+            o.duration.as_secs_f64(),
+            o.interval_us
         ));
     }
     if !(1..=99).contains(&o.priority) {

@@ -55,10 +55,18 @@ pub(super) fn kargs_effect(cx: &Context) -> Verdict {
                 cx.m.line(&format!("/sys/devices/system/cpu/{file}"))
                     .ok()
                     .and_then(|l| parse::cpu_list(&l));
-            evidence.push(format!("/sys/devices/system/cpu/{file}: {got:?}"));
+            let shown = got.as_deref().map_or("none".to_string(), |c| {
+                if c.is_empty() {
+                    "none".to_string()
+                } else {
+                    crate::profile::grammar::cpu_list_string(c)
+                }
+            });
+            evidence.push(format!("/sys/devices/system/cpu/{file}: {shown}"));
             if got.as_ref() != Some(&want) {
                 problems.push(format!(
-                    "CPUs {want:?} are not in /sys/devices/system/cpu/{file}"
+                    "CPUs {} are not in /sys/devices/system/cpu/{file}",
+                    crate::profile::grammar::cpu_list_string(&want)
                 ));
             }
         }

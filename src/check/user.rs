@@ -68,7 +68,13 @@ pub(super) fn group(cx: &Context) -> Verdict {
                 format!("{} is in {group}, but this session is not", cx.user.name),
             )
             .evidence(evidence)
-            .evidence(format!("this process's groups: {gids:?}"))
+            .evidence(format!(
+                "this process's groups: {}",
+                gids.iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
             .fix("log out and in again (or reboot) so the session picks up the group");
         }
     }

@@ -264,7 +264,7 @@ impl Cx<'_> {
                 self.rep.error(
                     s.key(key),
                     Some(v.span()),
-                    format!("{n} is out of range {}..={}", range.start(), range.end()),
+                    format!("{n} is outside {} to {}", range.start(), range.end()),
                     fix.to_string(),
                 );
                 None
@@ -357,7 +357,7 @@ impl Cx<'_> {
                 Some(n) => self.rep.error(
                     path,
                     Some(item.span()),
-                    format!("{n} is out of range {}..={}", range.start(), range.end()),
+                    format!("{n} is outside {} to {}", range.start(), range.end()),
                     fix.to_string(),
                 ),
                 None => self.wrong_type(path, item, "an integer", fix),

@@ -213,7 +213,7 @@ fn typed(path: &str, v: &Value, kind: Kind, problems: &mut Vec<String>) {
     match (kind, v) {
         (Kind::Int(lo, hi), v) => match v.int() {
             Some(n) if (lo..=hi).contains(&n) => {}
-            Some(n) => problems.push(format!("{path}: {n} is out of range {lo}..={hi}")),
+            Some(n) => problems.push(format!("{path}: {n} is outside {lo} to {hi}")),
             None => problems.push(format!("{path}: expected an integer")),
         },
         (Kind::Ints(lo, hi, most), Value::Array(items)) => {
@@ -439,7 +439,7 @@ mod tests {
         );
         one(
             PIPEWIRE.replace("rt.prio = 88", "rt.prio = 120"),
-            "120 is out of range 1..=99",
+            "120 is outside 1 to 99",
         );
         one(
             PIPEWIRE.replace("nice.level = -11", "nice.level = low"),
@@ -473,7 +473,7 @@ mod tests {
         );
         one(
             WIREPLUMBER.replace("timeout-seconds = 0", "timeout-seconds = -1"),
-            "out of range",
+            "is outside",
         );
         let p = check_wireplumber(&WIREPLUMBER.replace("matches", "match"));
         assert_eq!(
