@@ -203,9 +203,14 @@ fn sort_newest_first(t: &Tools, list: &mut [Package]) -> anyhow::Result<()> {
 /// The spec's `Release:` as (number, the rest), e.g. (2, ".studio").
 fn spec_release(spec: &str) -> Option<(u32, String)> {
     let line = spec.lines().find(|l| l.starts_with("Release:"))?;
-    let value = line["Release:".len()..].trim();
-    let digits: String = value.chars().take_while(char::is_ascii_digit).collect();
-    Some((digits.parse().ok()?, value[digits.len()..].to_string()))
+    release_parts(line["Release:".len()..].trim())
+}
+
+/// A release as (number, the rest): "2.studio" is (2, ".studio"); the rest
+/// names the profile.
+fn release_parts(release: &str) -> Option<(u32, String)> {
+    let digits: String = release.chars().take_while(char::is_ascii_digit).collect();
+    Some((digits.parse().ok()?, release[digits.len()..].to_string()))
 }
 
 /// The spec with its `Release:` line, and the `%changelog` entry naming
@@ -384,6 +389,8 @@ pub fn prepare(
         None
     };
     let have = existing(&t, repo)?;
+    let repo_file = tree.join(TREE_REPO_FILE);
+    let has_repo_file = repo_file.is_file();
 
     let work = tempfile::Builder::new()
         .prefix("rtaudio-tuning-repo-")
@@ -413,7 +420,7 @@ pub fn prepare(
     let mut bumped = false;
     // The release ends in the profile's name: a repository serves one
     // profile, or machines would "upgrade" to another profile's package.
-    let profile_of = |release: &str| spec_release(&format!("Release: {release}")).map(|(_, r)| r);
+    let profile_of = |release: &str| release_parts(release).map(|(_, r)| r);
     if let Some(other) = have
         .iter()
         .find(|p| profile_of(&p.release) != profile_of(&new.release))
@@ -446,10 +453,7 @@ pub fn prepare(
                 kept: have.iter().map(|p| p.file.clone()).collect(),
                 pruned: Vec::new(),
                 signed_by: signer.map(|(f, _)| f),
-                repo_file: tree
-                    .join(TREE_REPO_FILE)
-                    .is_file()
-                    .then(|| REPO_FILE.to_string()),
+                repo_file: has_repo_file.then(|| REPO_FILE.to_string()),
             },
         ));
     }
@@ -486,8 +490,7 @@ pub fn prepare(
                     new.evr()
                 )
             };
-            let next =
-                spec_release(&format!("Release: {}", n.release)).map_or(number + 1, |(r, _)| r + 1);
+            let next = release_parts(&n.release).map_or(number + 1, |(r, _)| r + 1);
             return Err(UserError(format!(
                 "{why}; raise [rpm] release in the profile (release = {next}) and render again, or pass --bump-release"
             ))
@@ -497,7 +500,7 @@ pub fn prepare(
         let top = have
             .iter()
             .filter(|p| p.version == new.version)
-            .filter_map(|p| spec_release(&format!("Release: {}", p.release)).map(|(r, _)| r))
+            .filter_map(|p| release_parts(&p.release).map(|(r, _)| r))
             .max()
             .unwrap_or(number);
         (built, new) = build(top.max(number) + 1)?;
@@ -555,8 +558,6 @@ pub fn prepare(
             work.path(),
         )?;
     }
-    let repo_file = tree.join(TREE_REPO_FILE);
-    let has_repo_file = repo_file.is_file();
     if has_repo_file {
         std::fs::copy(&repo_file, staging.join(REPO_FILE))?;
     }

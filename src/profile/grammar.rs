@@ -1393,7 +1393,12 @@ pub fn relative_path(v: &str, ext: &str) -> Check {
         problem(
             format!("{} is not a path inside the profile's folder", shown(v)),
             format!(
-                "write a relative path ending in {ext} made of folder and file names (letters, digits, _-.), without '..' or a leading '/', e.g. \"selinux/studio_local{ext}\""
+                "write a relative path ending in {ext} made of folder and file names (letters, digits, _-.), without '..' or a leading '/', e.g. \"{}\"",
+                if ext == ".asc" {
+                    "keys/studio.asc".to_string()
+                } else {
+                    format!("selinux/studio_local{ext}")
+                }
             ),
         )
     }

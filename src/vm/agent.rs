@@ -435,7 +435,8 @@ fn jack_session(user: &str) -> (serde_json::Value, Vec<std::process::Child>) {
             break;
         }
     }
-    // Waits (25 s at most) for a server that runs to take clients; one that
+    // Waits (50 looks of `jack_wait --check`, half a second apart) for a
+    // server that runs to take clients; one that
     // quit (libjack starts it temporary) is not waited for: `jack_wait
     // --wait` would poll its dead socket to the timeout.
     let wait = || {
