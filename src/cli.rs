@@ -192,6 +192,23 @@ pub enum Command {
         #[command(flatten)]
         write: WriteOptions,
     },
+    /// Print a shell's completion script for this command line.
+    #[command(after_help = "Install one:\n  \
+        bash: rtaudio-tuning completions bash > ~/.local/share/bash-completion/completions/rtaudio-tuning\n  \
+        zsh:  rtaudio-tuning completions zsh > ~/.zfunc/_rtaudio-tuning  (with fpath+=~/.zfunc)\n  \
+        fish: rtaudio-tuning completions fish > ~/.config/fish/completions/rtaudio-tuning.fish")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages: rtaudio-tuning.1 and one per subcommand.
+    Man {
+        /// A new (or empty) folder to write them into; without it, the
+        /// page of the whole command goes to standard output.
+        #[arg(short, long, value_name = "DIR")]
+        output: Option<PathBuf>,
+    },
 }
 
 /// How `render` and `fleet` write their tree and report.

@@ -2,6 +2,7 @@
 //! arguments into work and printing its report or its JSON document.
 
 mod check;
+mod docs;
 mod fleet;
 mod init;
 mod latency;
@@ -106,6 +107,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             capture: capture.as_deref(),
             via,
         }),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { output } => docs::man(output.as_deref()),
         Command::VmAgent { plan } => crate::vm::agent_run(&plan),
         Command::Fleet {
             inventory,
