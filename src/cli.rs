@@ -16,8 +16,80 @@ use clap::{Parser, Subcommand};
                   or usage, 3 a needed external tool is missing."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Options every command takes, before or after its name.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct GlobalOptions {
+    /// Say only what went wrong: no progress, notes or summaries on
+    /// standard error (the result on standard output stays).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Say more: each validator's, phase's or host's step as it ends, and
+    /// the tools run.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Colour on standard error and in human reports: auto (when writing
+    /// to a terminal and NO_COLOR is unset), always or never.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    pub color: ColorWhen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The profile a command works on: the positional argument or `--profile`
+/// (the same thing spelled two ways; give one). Without either, the
+/// command uses `./studio.toml` when there is one (what `init` writes), else
+/// the embedded default, and says which.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProfileArg {
+    /// The profile (default: ./studio.toml when present, else the embedded
+    /// default profile).
+    #[arg(value_name = "PROFILE")]
+    pub profile: Option<PathBuf>,
+    /// The profile, spelled as an option.
+    #[arg(long = "profile", value_name = "PROFILE", conflicts_with = "profile")]
+    pub profile_flag: Option<PathBuf>,
+}
+
+impl ProfileArg {
+    pub fn given(&self) -> Option<&std::path::Path> {
+        self.profile.as_deref().or(self.profile_flag.as_deref())
+    }
+}
+
+/// A rendered folder or a profile, positional or `--profile`/`--tree`
+/// (give one); without any, as [`ProfileArg`].
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArg {
+    /// A folder written by `render`, or a profile (default: ./studio.toml
+    /// when present, else the embedded default profile).
+    #[arg(value_name = "DIR|PROFILE")]
+    pub target: Option<PathBuf>,
+    /// The profile, spelled as an option.
+    #[arg(long = "profile", value_name = "PROFILE", conflicts_with = "target")]
+    pub profile_flag: Option<PathBuf>,
+}
+
+impl TargetArg {
+    pub fn given(&self) -> Option<&std::path::Path> {
+        self.target.as_deref().or(self.profile_flag.as_deref())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -33,8 +105,8 @@ pub enum Command {
     },
     /// Render every artifact of a profile into a folder.
     Render {
-        /// The profile (default: the embedded default profile).
-        profile: Option<PathBuf>,
+        #[command(flatten)]
+        profile: ProfileArg,
         /// The output folder; replaced whole, atomically.
         #[arg(short, long, value_name = "DIR")]
         output: PathBuf,
@@ -44,9 +116,8 @@ pub enum Command {
     /// Run the real validators on a rendered folder, or on a profile (rendered
     /// to a temporary folder first).
     Validate {
-        /// A folder written by `render`, or a profile.
-        #[arg(required_unless_present = "list")]
-        target: Option<PathBuf>,
+        #[command(flatten)]
+        target: TargetArg,
         /// List the validators and what each checks.
         #[arg(long)]
         list: bool,
@@ -72,8 +143,8 @@ pub enum Command {
     },
     /// Build the noarch rtaudio-tuning RPM with rpmbuild.
     Rpm {
-        /// A folder written by `render`, or a profile.
-        target: PathBuf,
+        #[command(flatten)]
+        target: TargetArg,
         /// Where to put the package.
         #[arg(short, long, value_name = "DIR", required_unless_present = "repo")]
         output: Option<PathBuf>,
@@ -97,8 +168,12 @@ pub enum Command {
     /// profile when one is given.
     Check {
         /// Judge the machine against this profile too.
-        #[arg(long, value_name = "PROFILE")]
+        #[arg(value_name = "PROFILE")]
         profile: Option<PathBuf>,
+        /// The same, as an option; without a value: ./studio.toml when
+        /// present, else the embedded default profile.
+        #[arg(long = "profile", value_name = "PROFILE", conflicts_with = "profile")]
+        profile_flag: Option<Option<PathBuf>>,
         /// The musician to judge (default: the user running the check).
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
@@ -108,6 +183,10 @@ pub enum Command {
         /// List the checks: id, group and what each checks.
         #[arg(long)]
         list: bool,
+        /// Fail (exit 1) on warnings too: a machine that should be exactly
+        /// as the profile says, or a fleet gate.
+        #[arg(long)]
+        strict: bool,
         /// Leave this check out, or every check of this group (repeatable).
         #[arg(long, value_name = "ID")]
         skip: Vec<String>,
@@ -123,8 +202,9 @@ pub enum Command {
     Latency(LatencyArgs),
     /// Boot the profile's artifacts in a VM and verify them from inside.
     VmTest {
-        /// The profile (rendered, applied to the guest, and judged against).
-        profile: PathBuf,
+        /// The profile: rendered, applied to the guest, and judged against.
+        #[command(flatten)]
+        profile: ProfileArg,
         /// Apply this rendered folder instead of rendering the profile.
         #[arg(long, value_name = "DIR")]
         tree: Option<PathBuf>,

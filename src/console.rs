@@ -15,6 +15,82 @@
 
 use std::fmt;
 use std::io::{self, Write as _};
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// How much the tool says on standard error beside its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// `--quiet`: only what went wrong.
+    Quiet = 0,
+    Normal = 1,
+    /// `--verbose`: each step as it ends.
+    Verbose = 2,
+}
+
+static VERBOSITY: AtomicU8 = AtomicU8::new(Verbosity::Normal as u8);
+
+/// Set from the global options, once, before the command runs.
+pub fn configure(global: &crate::cli::GlobalOptions) {
+    let v = if global.quiet {
+        Verbosity::Quiet
+    } else if global.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    VERBOSITY.store(v as u8, Ordering::Relaxed);
+    // anstream strips styles from a stream that is not a terminal, and when
+    // NO_COLOR is set (https://no-color.org), unless told `always`.
+    let choice = match global.color {
+        crate::cli::ColorWhen::Auto => anstream::ColorChoice::Auto,
+        crate::cli::ColorWhen::Always => anstream::ColorChoice::Always,
+        crate::cli::ColorWhen::Never => anstream::ColorChoice::Never,
+    };
+    choice.write_global();
+}
+
+pub fn verbosity() -> Verbosity {
+    match VERBOSITY.load(Ordering::Relaxed) {
+        0 => Verbosity::Quiet,
+        2 => Verbosity::Verbose,
+        _ => Verbosity::Normal,
+    }
+}
+
+/// Whether standard error is a terminal that shows colour: progress lines
+/// that redraw themselves are drawn only there.
+pub fn stderr_is_terminal() -> bool {
+    io::IsTerminal::is_terminal(&io::stderr())
+}
+
+/// The width to wrap prose to when standard output is a terminal (at least
+/// 60 columns, at most 120, for reading); None when it is not one.
+pub fn stdout_width() -> Option<usize> {
+    let out = io::stdout();
+    if !io::IsTerminal::is_terminal(&out) {
+        return None;
+    }
+    let cols = rustix::termios::tcgetwinsize(&out).map_or(100, |w| usize::from(w.ws_col));
+    Some(if cols == 0 { 100 } else { cols.clamp(60, 120) })
+}
+
+/// The styles of the tool's own words (clap's are its own).
+pub mod style {
+    use anstyle::{AnsiColor, Style};
+    pub const ERROR: Style = AnsiColor::Red.on_default().bold();
+    pub const WARNING: Style = AnsiColor::Yellow.on_default().bold();
+    pub const NOTE: Style = AnsiColor::Cyan.on_default().bold();
+    pub const GOOD: Style = AnsiColor::Green.on_default().bold();
+    pub const DIM: Style = Style::new().dimmed();
+    pub const EMPH: Style = Style::new().bold();
+    /// The gutter and caret of a source snippet, as rustc draws them.
+    pub const GUTTER: Style = AnsiColor::Blue.on_default().bold();
+}
+
+/// `text` in `style` (the style is stripped where colour is off).
+pub fn paint(style: anstyle::Style, text: impl fmt::Display) -> String {
+    format!("{style}{text}{style:#}")
+}
 
 /// Standard output or standard error was closed by its reader.
 #[derive(Debug, thiserror::Error)]
@@ -31,8 +107,8 @@ pub enum Stream {
 /// naming the stream.
 pub fn write(stream: Stream, args: fmt::Arguments) -> anyhow::Result<()> {
     let (name, result) = match stream {
-        Stream::Out => ("output", io::stdout().lock().write_fmt(args)),
-        Stream::Err => ("error", io::stderr().lock().write_fmt(args)),
+        Stream::Out => ("output", anstream::stdout().lock().write_fmt(args)),
+        Stream::Err => ("error", anstream::stderr().lock().write_fmt(args)),
     };
     check(name, result)
 }
@@ -111,6 +187,30 @@ macro_rules! outln {
 macro_rules! err {
     ($($arg:tt)*) => {
         $crate::console::write($crate::console::Stream::Err, format_args!($($arg)*))
+    };
+}
+
+/// A note on standard error, left out under `--quiet`.
+#[macro_export]
+macro_rules! noteln {
+    ($($arg:tt)*) => {
+        if $crate::console::verbosity() > $crate::console::Verbosity::Quiet {
+            $crate::errln!($($arg)*)
+        } else {
+            Ok(())
+        }
+    };
+}
+
+/// A line on standard error only under `--verbose`.
+#[macro_export]
+macro_rules! verboseln {
+    ($($arg:tt)*) => {
+        if $crate::console::verbosity() == $crate::console::Verbosity::Verbose {
+            $crate::errln!($($arg)*)
+        } else {
+            Ok(())
+        }
     };
 }
 

@@ -13,6 +13,7 @@ pub mod limits_conf;
 pub mod load;
 pub mod output;
 pub mod profile;
+pub mod progress;
 pub mod render;
 pub mod repo;
 pub mod report;

@@ -4,11 +4,39 @@
 //! compiles its base profile's modules with the same stage
 //! ([`crate::selinux::compile`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::profile::{self, Loaded, ProfileSource};
 use crate::selinux::{self, CompileError, Compiled};
 use crate::{ToolMissing, UserError, err, errln, report};
+
+/// The profile `init` writes, and what the commands use when given none.
+pub const LOCAL_PROFILE: &str = "studio.toml";
+
+/// The profile a command works on: the one given; else `./studio.toml` when
+/// the current folder has one (what `init` wrote, likely edited since); else
+/// none, the embedded default. Which one is said on standard error when the
+/// user did not name it (a render of the default while the user's own
+/// profile sits beside it would otherwise pass unnoticed).
+pub fn choose(given: Option<&Path>) -> anyhow::Result<Option<PathBuf>> {
+    if let Some(p) = given {
+        return Ok(Some(p.to_path_buf()));
+    }
+    let local = Path::new(LOCAL_PROFILE);
+    if local.is_file() {
+        crate::noteln!(
+            "{}: using ./{LOCAL_PROFILE} (no profile given; name another as PROFILE or --profile)",
+            crate::console::paint(crate::console::style::NOTE, "note")
+        )?;
+        Ok(Some(local.to_path_buf()))
+    } else {
+        crate::noteln!(
+            "{}: using the embedded default profile (no profile given and no ./{LOCAL_PROFILE} here; `rtaudio-tuning init` writes one to edit)",
+            crate::console::paint(crate::console::style::NOTE, "note")
+        )?;
+        Ok(None)
+    }
+}
 
 /// Load the profile at `path` (the embedded default without one), print its
 /// report (unless `json`: the caller prints it in its document), and compile
@@ -45,7 +73,7 @@ pub fn load_and_compile(
     }
     let fatal = loaded.report.is_fatal(strict) || loaded.profile.is_none();
     if !json && !loaded.report.entries.is_empty() {
-        err!("{}", report::format(&loaded.report, &loaded.source()))?;
+        err!("{}", report::format_styled(&loaded.report, &loaded.source()))?;
         if fatal {
             crate::commands::refused(&loaded.source_name, &[&loaded.report], strict)?;
         }

@@ -1,6 +1,6 @@
 use clap::Parser as _;
 
-use rtaudio_tuning::console::Closed;
+use rtaudio_tuning::console::{self, Closed};
 use rtaudio_tuning::text::for_terminal;
 
 fn main() {
@@ -15,7 +15,11 @@ fn main() {
         Err(err) if err.is::<Closed>() => rtaudio_tuning::exit::CLOSED,
         Err(err) => {
             // A closed standard error leaves the exit code to tell.
-            let _ = rtaudio_tuning::errln!("error: {}", for_terminal(&format!("{err:#}")));
+            let _ = rtaudio_tuning::errln!(
+                "{}: {}",
+                console::paint(console::style::ERROR, "error"),
+                for_terminal(&format!("{err:#}"))
+            );
             rtaudio_tuning::exit_code(&err)
         }
     };

@@ -819,7 +819,7 @@ pub fn write_tree_hashed(
         remove_previous(&previous, tree.as_ref().map(|t| &t.inodes), parent, name);
         if here {
             // The tree is in place: a closed standard error changes nothing.
-            let _ = crate::errln!(
+            let _ = crate::noteln!(
                 "note: {shown} is a new folder now; a shell that was in it is still in the old one (removed): `cd .` to see the new tree"
             );
         }
@@ -831,7 +831,7 @@ pub fn write_tree_hashed(
         }
     }
     if let Some(t) = tree.as_ref().filter(|t| !t.yours.is_empty()) {
-        let _ = crate::errln!(
+        let _ = crate::noteln!(
             "kept {} files and folders of yours in {shown} (not in its {MANIFEST}) as they were",
             t.yours.len()
         );
@@ -923,7 +923,7 @@ fn remove_previous(
         .map(tempfile::TempDir::keep)
         .ok()
         .filter(|kept| fs::rename(previous, kept).is_ok() || fs::remove_dir(kept).is_err());
-    let _ = crate::errln!(
+    let _ = crate::noteln!(
         "note: files appeared in {} while it was rendered; they are in {} now",
         show(&parent.join(name)),
         show(kept.as_deref().unwrap_or(previous))
@@ -1065,7 +1065,7 @@ fn lock(parent: &Path, name: &str) -> anyhow::Result<(Lock, u32)> {
             flock(&file, FlockOperation::NonBlockingLockExclusive)
         {
             if !said {
-                crate::errln!(
+                crate::noteln!(
                     "waiting for another render into {} to finish ...",
                     show(&parent.join(name))
                 )?;

@@ -396,6 +396,25 @@ const OMITTED_FIX: &str = "fix the problems listed and run again to see the rest
 ///
 /// After [`PRINTED`] entries, one line counts the others.
 pub fn format(report: &Report, source: &Source) -> String {
+    render(report, source, false)
+}
+
+/// [`format`] with rustc's colours (error red, warning yellow, the gutter and
+/// carets blue), for standard error: the stream strips them where colour is
+/// off. Text that goes anywhere else (an error message, JSON) is [`format`].
+pub fn format_styled(report: &Report, source: &Source) -> String {
+    render(report, source, true)
+}
+
+fn render(report: &Report, source: &Source, styled: bool) -> String {
+    use crate::console::style;
+    let paint = |s: anstyle::Style, text: &str| {
+        if styled {
+            crate::console::paint(s, text)
+        } else {
+            text.to_string()
+        }
+    };
     let lines = Lines::new(source.text);
     let name = one_line(source.name);
     let (listed, mut rest) = report.listed();
@@ -405,8 +424,8 @@ pub fn format(report: &Report, source: &Source) -> String {
     let mut out = String::new();
     for e in listed.iter().take(PRINTED) {
         let sev = match e.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
+            Severity::Error => paint(style::ERROR, "error"),
+            Severity::Warning => paint(style::WARNING, "warning"),
         };
         let _ = writeln!(
             out,
@@ -428,20 +447,31 @@ pub fn format(report: &Report, source: &Source) -> String {
                 let shown = echo(&source.text[range], start, end.max(start));
                 let width = line.to_string().len();
                 let pad = " ".repeat(width);
-                let _ = writeln!(out, "{pad}--> {name}:{line}:{col}");
-                let _ = writeln!(out, "{pad} |");
-                let _ = writeln!(out, "{line} | {}", shown.text);
+                let bar = paint(style::GUTTER, "|");
+                let arrow = paint(style::GUTTER, "-->");
+                let _ = writeln!(out, "{pad}{arrow} {name}:{line}:{col}");
+                let _ = writeln!(out, "{pad} {bar}");
                 let _ = writeln!(
                     out,
-                    "{pad} | {}{}",
-                    " ".repeat(shown.caret_at),
-                    "^".repeat(shown.carets)
+                    "{} {bar} {}",
+                    paint(style::GUTTER, &line.to_string()),
+                    shown.text
                 );
-                let _ = writeln!(out, "{pad} = fix: {fix}");
+                let caret = match e.severity {
+                    Severity::Error => style::ERROR,
+                    Severity::Warning => style::WARNING,
+                };
+                let _ = writeln!(
+                    out,
+                    "{pad} {bar} {}{}",
+                    " ".repeat(shown.caret_at),
+                    paint(caret, &"^".repeat(shown.carets))
+                );
+                let _ = writeln!(out, "{pad} {} fix: {fix}", paint(style::GUTTER, "="));
             }
             None => {
-                let _ = writeln!(out, "  --> {name}");
-                let _ = writeln!(out, "   = fix: {fix}");
+                let _ = writeln!(out, "  {} {name}", paint(style::GUTTER, "-->"));
+                let _ = writeln!(out, "   {} fix: {fix}", paint(style::GUTTER, "="));
             }
         }
         out.push('\n');

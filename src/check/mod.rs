@@ -48,6 +48,16 @@ impl Status {
             Status::NotApplicable => "n/a",
         }
     }
+
+    pub fn style(self) -> anstyle::Style {
+        use crate::console::style;
+        match self {
+            Status::Pass => style::GOOD,
+            Status::Warn => style::WARNING,
+            Status::Fail => style::ERROR,
+            Status::NotApplicable => style::DIM,
+        }
+    }
 }
 
 /// One check's verdict. The JSON schema is this struct's fields.
@@ -541,7 +551,11 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
 /// Text output, grouped. Everything that came from the machine (process and
 /// IRQ names, file contents, user names) is printed through
 /// [`crate::text::one_line`], so a capture's bytes cannot drive the terminal.
-pub fn format(out: &Outcome) -> String {
+/// The report for a person. With `width` (standard output is a terminal that
+/// wide), summaries and evidence are wrapped to it; piped, each stays one
+/// line, for grep.
+pub fn format(out: &Outcome, width: Option<usize>) -> String {
+    use crate::console::{paint, style};
     use crate::text::one_line;
     use std::fmt::Write as _;
     let mut s = String::new();
@@ -558,18 +572,42 @@ pub fn format(out: &Outcome) -> String {
     for c in &out.checks {
         if c.group != group {
             group = c.group;
-            let _ = writeln!(s, "\n{group}");
+            let _ = writeln!(s, "\n{}", paint(style::EMPH, group));
         }
-        let _ = writeln!(
-            s,
-            "  {:<5} {:<22} {}",
-            c.status.label(),
-            c.id,
-            one_line(&c.summary)
-        );
+        // Summaries and evidence are prose and quotes from the machine:
+        // wrapped by display width, under their indent. A fix is a command
+        // to copy, and stays one line.
+        const INDENT: &str = "                               ";
+        let width = width.unwrap_or(usize::MAX);
+        let summary = textwrap::Options::new(width)
+            .initial_indent(INDENT)
+            .subsequent_indent(INDENT)
+            .break_words(true);
+        for (i, line) in textwrap::wrap(&one_line(&c.summary), &summary)
+            .iter()
+            .enumerate()
+        {
+            if i == 0 {
+                let _ = writeln!(
+                    s,
+                    "  {} {:<22} {}",
+                    paint(c.status.style(), format_args!("{:<5}", c.status.label())),
+                    c.id,
+                    line.trim_start()
+                );
+            } else {
+                let _ = writeln!(s, "{line}");
+            }
+        }
         if c.status != Status::Pass {
+            let evidence = textwrap::Options::new(width)
+                .initial_indent(INDENT)
+                .subsequent_indent("                                 ")
+                .break_words(true);
             for e in &c.evidence {
-                let _ = writeln!(s, "{:<31}{}", "", one_line(e));
+                for line in textwrap::wrap(&one_line(e), &evidence) {
+                    let _ = writeln!(s, "{line}");
+                }
             }
         }
         if let Some(fix) = &c.fix {
@@ -584,8 +622,11 @@ pub fn format(out: &Outcome) -> String {
     }
     let _ = writeln!(
         s,
-        "\n{} passed, {} failed, {} warnings, {} not applicable",
-        out.passed, out.failed, out.warned, out.not_applicable
+        "\n{} passed, {} failed, {}, {} not applicable",
+        out.passed,
+        out.failed,
+        crate::text::count(out.warned, "warning"),
+        out.not_applicable
     );
     s
 }

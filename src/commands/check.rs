@@ -44,10 +44,14 @@ pub(super) fn check_cmd(
     user: Option<&str>,
     root: Option<&Path>,
     json: bool,
+    strict: bool,
 ) -> anyhow::Result<i32> {
     let loaded = match profile {
         Some(p) => {
-            let (loaded, compiled, fatal) = load::load_and_compile(Some(p), false, json, false)?;
+            // An empty path is `--profile` without a value and no
+            // ./studio.toml: the embedded default.
+            let path = Some(p).filter(|p| !p.as_os_str().is_empty());
+            let (loaded, compiled, fatal) = load::load_and_compile(path, false, json, false)?;
             if fatal {
                 return Ok(exit::BAD_INPUT);
             }
@@ -68,14 +72,26 @@ pub(super) fn check_cmd(
         profile: loaded.as_ref().and_then(|(l, _)| l.profile.as_ref()),
         compiled: loaded.as_ref().map_or(&no_modules, |(_, c)| c),
     })?;
+    // Under --strict a warning is a failure of the whole check (each
+    // check's own verdict stays as it is: the report says what it saw).
+    let ok = out.failed == 0 && !(strict && out.warned > 0);
     if json {
-        console::document("check", 1, out.failed == 0, &out)?;
+        #[derive(Serialize)]
+        struct CheckJson<'a> {
+            strict: bool,
+            #[serde(flatten)]
+            out: &'a crate::check::Outcome,
+        }
+        console::document("check", 1, ok, &CheckJson { strict, out: &out })?;
     } else {
-        out!("{}", crate::check::format(&out))?;
+        out!("{}", crate::check::format(&out, console::stdout_width()))?;
+        if strict && out.warned > 0 && out.failed == 0 {
+            outln!(
+                "--strict: {} {} the check",
+                crate::text::count(out.warned, "warning"),
+                if out.warned == 1 { "fails" } else { "fail" }
+            )?;
+        }
     }
-    Ok(if out.failed > 0 {
-        exit::FAILED
-    } else {
-        exit::OK
-    })
+    Ok(if ok { exit::OK } else { exit::FAILED })
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use clap::CommandFactory as _;
 
-use crate::{UserError, cli, console, errln, exit, text};
+use crate::{UserError, cli, console, exit, noteln, text};
 
 pub(super) fn completions(shell: clap_complete::Shell) -> anyhow::Result<i32> {
     let mut cmd = cli::Cli::command();
@@ -72,6 +72,6 @@ pub(super) fn man(output: Option<&Path>) -> anyhow::Result<i32> {
         std::fs::remove_dir(dir)?;
     }
     std::fs::rename(tmp.keep(), dir)?;
-    errln!("wrote {} to {shown}", text::count(pages, "manual page"))?;
+    noteln!("wrote {} to {shown}", text::count(pages, "manual page"))?;
     Ok(exit::OK)
 }

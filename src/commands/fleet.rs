@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::refused;
 use crate::{
-    ToolMissing, cli, console, err, errln, exit, fleet, outln, output, report, selinux, text,
+    ToolMissing, cli, console, err, exit, fleet, noteln, outln, output, report, selinux, text,
 };
 
 /// `fleet --json`, schema 1 (README, "JSON documents").
@@ -35,6 +35,8 @@ pub(super) fn fleet_cmd(
         json,
     }: cli::WriteOptions,
 ) -> anyhow::Result<i32> {
+    let progress = crate::progress::Progress::new("fleet", 0);
+    progress.message(format!("reading {}", text::one_line(&path.display().to_string())));
     let mut loaded = fleet::load(path)?;
     // The base profile's SELinux modules are compiled once; hosts cannot
     // change them, so every variant renders the same compiled modules.
@@ -60,12 +62,12 @@ pub(super) fn fleet_cmd(
     if let (Some(p), Some(source)) = (&loaded.profile, &profile_source) {
         problems.extend(report::json_entries(&p.report, source));
         if !json && !p.report.entries.is_empty() {
-            err!("{}", report::format(&p.report, &p.source()))?;
+            err!("{}", report::format_styled(&p.report, &p.source()))?;
         }
     }
     problems.extend(report::json_entries(&loaded.report, &inventory_source));
     if !json && !loaded.report.entries.is_empty() {
-        err!("{}", report::format(&loaded.report, &loaded.source()))?;
+        err!("{}", report::format_styled(&loaded.report, &loaded.source()))?;
     }
     let print_json = |ok: bool, hosts, variants, files, changed: Vec<&str>, repo| {
         let doc = FleetJson {
@@ -90,14 +92,33 @@ pub(super) fn fleet_cmd(
         }
         return Ok(exit::BAD_INPUT);
     };
+    progress.done(format_args!(
+        "read the inventory: {} hosts, {} variants",
+        f.hosts.len(),
+        f.variants.len()
+    ));
+    progress.message(format!("rendering {} hosts", f.hosts.len()));
     let mut rendered = crate::render::fleet::render(f, &compiled)?;
+    progress.done(format_args!("rendered {} files", rendered.artifacts.len()));
     // With [rpm] repo_url, the room's repository is part of the tree: repo/,
     // served with it, which the hosts' kickstarts install the package from.
     let published = match f.base().rpm.repo_url {
-        Some(_) => Some(room_repository(out, &mut rendered, bump_release)?),
+        Some(_) => {
+            progress.message("building the package and repo/");
+            let p = room_repository(out, &mut rendered, bump_release)?;
+            progress.done("built the package and repo/");
+            Some(p)
+        }
         None => None,
     };
+    progress.message(format!("writing {}", text::one_line(&out.display().to_string())));
     let changes = output::write_tree_hashed(out, &rendered.artifacts, &rendered.hashes, force)?;
+    progress.done(format_args!(
+        "wrote {} new or changed files, removed {}",
+        changes.written.len(),
+        changes.removed.len()
+    ));
+    progress.finish();
     let written: std::collections::HashSet<&str> = changes
         .written
         .iter()
@@ -132,7 +153,7 @@ pub(super) fn fleet_cmd(
             outln!("{h}")?;
         }
     } else {
-        errln!(
+        noteln!(
             "rendered {} hosts ({} variants of profile \"{}\", {} changed) as {} files to {}",
             f.hosts.len(),
             f.variants.len(),
@@ -142,7 +163,7 @@ pub(super) fn fleet_cmd(
             text::one_line(&out.display().to_string())
         )?;
         if let (None, Some(pxe)) = (&published, &f.pxe) {
-            errln!(
+            noteln!(
                 "note: the hosts' kickstarts write the profile's files in %post; to have them install the rtaudio-tuning package from this tree instead (dnf then updates it), set [rpm] repo_url = \"{}/repo/\" in the profile",
                 text::one_line(pxe.url.trim_end_matches('/'))
             )?;
@@ -150,16 +171,16 @@ pub(super) fn fleet_cmd(
         if let Some(p) = &published {
             let package = text::one_line(&p.package);
             match (&p.signed_by, p.unchanged) {
-                (_, true) => errln!("repo/: {package} is already there; nothing changed")?,
+                (_, true) => noteln!("repo/: {package} is already there; nothing changed")?,
                 (Some(fpr), false) => {
-                    errln!("repo/: added packages/{package}, signed by {fpr}")?;
+                    noteln!("repo/: added packages/{package}, signed by {fpr}")?;
                 }
-                (None, false) => errln!(
+                (None, false) => noteln!(
                     "repo/: added packages/{package}, NOT SIGNED (the profile names no [rpm] gpg_key)"
                 )?,
             }
             if p.bumped {
-                errln!(
+                noteln!(
                     "repo/: release raised to {} (--bump-release): set [rpm] release to it in the profile, or the next run is refused again",
                     text::one_line(&p.release)
                 )?;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::{UserError, errln, exit, out, profile, text};
+use crate::{UserError, exit, noteln, out, profile, text};
 
 pub(super) fn init(path: &Path, force: bool) -> anyhow::Result<i32> {
     if path.as_os_str() == "-" {
@@ -62,7 +62,7 @@ pub(super) fn init(path: &Path, force: bool) -> anyhow::Result<i32> {
     tmp.persist(path)
         .with_context(|| format!("writing {}", path.display()))?;
     let shown = text::one_line(&path.display().to_string());
-    errln!("wrote {shown}: edit it, then run `rtaudio-tuning render {shown} -o out`")?;
+    noteln!("wrote {shown}: edit it, then run `rtaudio-tuning render {shown} -o out`")?;
     Ok(exit::OK)
 }
 

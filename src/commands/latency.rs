@@ -41,6 +41,8 @@ pub(super) fn latency_cmd(
         rate_hz: rate,
         histogram,
         json,
-        progress: !json && std::io::stderr().is_terminal(),
+        progress: !json
+            && crate::console::verbosity() > crate::console::Verbosity::Quiet
+            && std::io::stderr().is_terminal(),
     })
 }

@@ -15,13 +15,17 @@ use crate::{console, errln, report, text};
 
 /// Run a parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    console::configure(&cli.global);
     match cli.command {
         Command::Init { path, force } => init::init(&path, force),
         Command::Render {
             profile,
             output,
             write,
-        } => render::render(profile.as_deref(), &output, write),
+        } => {
+            let profile = crate::load::choose(profile.given())?;
+            render::render(profile.as_deref(), &output, write)
+        }
         Command::Validate {
             target,
             list,
@@ -38,8 +42,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             if list {
                 return validate::list_validators(json);
             }
-            let target = target.expect("clap requires a target without --list");
-            validate::validate_cmd(&target, &only, &skip, json, strict, require_all)
+            let target = crate::load::choose(target.given())?;
+            validate::validate_cmd(target.as_deref(), &only, &skip, json, strict, require_all)
         }
         Command::Rpm {
             target,
@@ -48,22 +52,31 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             bump_release,
             strict,
             json,
-        } => match rpm::rpm_cmd(
-            &target,
-            output.as_deref(),
-            repo.as_deref(),
-            bump_release,
-            strict,
-            json,
-        ) {
-            Err(e) if json => json_failure("rpm", &target.display().to_string(), e),
-            r => r,
-        },
+        } => {
+            let target = crate::load::choose(target.given())?;
+            let shown = target.as_ref().map_or_else(
+                || crate::profile::DEFAULT_PROFILE_NAME.to_string(),
+                |t| t.display().to_string(),
+            );
+            match rpm::rpm_cmd(
+                target.as_deref(),
+                output.as_deref(),
+                repo.as_deref(),
+                bump_release,
+                strict,
+                json,
+            ) {
+                Err(e) if json => json_failure("rpm", &shown, e),
+                r => r,
+            }
+        }
         Command::Check {
             profile,
+            profile_flag,
             user,
             root,
             list,
+            strict,
             skip,
             only,
             json,
@@ -71,6 +84,13 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             if list {
                 return check::list_checks(json);
             }
+            // `--profile` without a value: the profile the other commands
+            // would use.
+            let profile = match (profile, profile_flag) {
+                (Some(p), _) | (None, Some(Some(p))) => Some(p),
+                (None, Some(None)) => Some(crate::load::choose(None)?.unwrap_or_default()),
+                (None, None) => None,
+            };
             let chosen =
                 crate::check::select(&only, &skip, profile.is_some()).map_err(crate::UserError)?;
             check::check_cmd(
@@ -79,6 +99,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 user.as_deref(),
                 root.as_deref(),
                 json,
+                strict,
             )
         }
         Command::Latency(args) => latency::latency_cmd(args),
@@ -94,19 +115,36 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             json,
             capture,
             via,
-        } => crate::vm::run(&crate::vm::Options {
-            profile: &profile,
-            tree: tree.as_deref(),
-            kernel: kernel.as_deref(),
-            initrd: initrd.as_deref(),
-            rootfs: rootfs.as_deref(),
-            accel,
-            timeout: std::time::Duration::from_secs(timeout),
-            keep,
-            json,
-            capture: capture.as_deref(),
-            via,
-        }),
+        } => {
+            // The guest gets the profile as a file: the embedded default is
+            // written to a temporary one.
+            let given = crate::load::choose(profile.given())?;
+            let embedded;
+            let profile = match given {
+                Some(p) => p,
+                None => {
+                    embedded = tempfile::Builder::new()
+                        .prefix("rtaudio-tuning-default-")
+                        .suffix(".toml")
+                        .tempfile()?;
+                    std::fs::write(embedded.path(), crate::profile::DEFAULT_PROFILE)?;
+                    embedded.path().to_path_buf()
+                }
+            };
+            crate::vm::run(&crate::vm::Options {
+                profile: &profile,
+                tree: tree.as_deref(),
+                kernel: kernel.as_deref(),
+                initrd: initrd.as_deref(),
+                rootfs: rootfs.as_deref(),
+                accel,
+                timeout: std::time::Duration::from_secs(timeout),
+                keep,
+                json,
+                capture: capture.as_deref(),
+                via,
+            })
+        }
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { output } => docs::man(output.as_deref()),
         Command::VmAgent { plan } => crate::vm::agent_run(&plan),

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::json_failure;
-use crate::{cli, console, errln, exit, load, output, profile, render, report, text};
+use crate::{cli, console, exit, load, noteln, output, profile, render, report, text};
 
 /// `render --json`, schema 1 (README, "JSON documents").
 #[derive(Serialize)]
@@ -62,14 +62,14 @@ pub(super) fn render(
     if json {
         print_json(true, artifacts.len())?;
     } else {
-        errln!(
+        noteln!(
             "rendered profile \"{}\" ({} files) to {}",
             profile.name,
             artifacts.len(),
             text::one_line(&out.display().to_string())
         )?;
         if let Some(why) = render::no_live_spin(profile.target.distro) {
-            errln!("{}", why.replace("NAME", &profile.name))?;
+            noteln!("{}", why.replace("NAME", &profile.name))?;
         }
     }
     Ok(exit::OK)

@@ -21,7 +21,7 @@ struct RpmJson {
 }
 
 pub(super) fn rpm_cmd(
-    target: &Path,
+    target: Option<&Path>,
     out: Option<&Path>,
     repo_dir: Option<&Path>,
     bump: bool,
@@ -37,7 +37,7 @@ pub(super) fn rpm_cmd(
     let (tree_dir, problems) = tree_dir(target, strict, json)?;
     let print_json = |package: Option<String>, repo: Option<repo::Published>, problems| {
         let doc = RpmJson {
-            profile: target.display().to_string(),
+            profile: super::validate::shown(target),
             package,
             repo,
             problems,

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::{UserError, console, errln, exit, load, outln, output, render, report, text, validate};
+use crate::{UserError, console, exit, load, outln, output, render, report, text, validate};
 
 /// A rendered tree to work on: the folder given, or a profile rendered into a
 /// temporary folder (kept alive by `_tmp`).
@@ -17,11 +17,11 @@ pub(super) struct TreeDir {
 /// entries: with `json` they are not printed, the caller's document holds
 /// them); no tree when the profile was refused.
 pub(super) fn tree_dir(
-    target: &Path,
+    target: Option<&Path>,
     strict: bool,
     json: bool,
 ) -> anyhow::Result<(Option<TreeDir>, Vec<serde_json::Value>)> {
-    if target.is_dir() {
+    if let Some(target) = target.filter(|t| t.is_dir()) {
         let has = |name: &str| target.join(name).exists();
         if !has(crate::output::MANIFEST) && !has("rootfs") && !has("rpm") {
             return Err(UserError(format!(
@@ -37,7 +37,7 @@ pub(super) fn tree_dir(
         };
         return Ok((Some(tree), Vec::new()));
     }
-    let (loaded, compiled, fatal) = load::load_and_compile(Some(target), strict, json, true)?;
+    let (loaded, compiled, fatal) = load::load_and_compile(target, strict, json, true)?;
     let source = loaded.source();
     let problems = report::json_entries(&loaded.report, &source)
         .iter()
@@ -57,6 +57,33 @@ pub(super) fn tree_dir(
         _tmp: Some(tmp),
     };
     Ok((Some(tree), problems))
+}
+
+fn status_word(s: validate::Status) -> &'static str {
+    match s {
+        validate::Status::Pass => "pass",
+        validate::Status::Fail => "FAIL",
+        validate::Status::Unavailable => "unavailable",
+        validate::Status::NotApplicable => "n/a",
+    }
+}
+
+fn status_style(s: validate::Status) -> anstyle::Style {
+    use crate::console::style;
+    match s {
+        validate::Status::Pass => style::GOOD,
+        validate::Status::Fail => style::ERROR,
+        validate::Status::Unavailable => style::WARNING,
+        validate::Status::NotApplicable => style::DIM,
+    }
+}
+
+/// A target as the reports name it: its path, or the embedded default.
+pub(super) fn shown(target: Option<&Path>) -> String {
+    target.map_or_else(
+        || crate::profile::DEFAULT_PROFILE_NAME.to_string(),
+        |t| t.display().to_string(),
+    )
 }
 
 /// `validate --list --json`, schema 1.
@@ -104,17 +131,16 @@ pub(super) fn list_validators(json: bool) -> anyhow::Result<i32> {
 }
 
 pub(super) fn validate_cmd(
-    target: &Path,
+    target: Option<&Path>,
     only: &[String],
     skip: &[String],
     json: bool,
     strict: bool,
     require_all: bool,
 ) -> anyhow::Result<i32> {
-    use std::io::IsTerminal as _;
     let chosen = validate::select(only, skip).map_err(UserError)?;
     let (tree_dir, problems) = tree_dir(target, strict, json)?;
-    let target_shown = target.display().to_string();
+    let target_shown = shown(target);
     let Some(tree_dir) = tree_dir else {
         if json {
             let doc = ValidateJson {
@@ -130,16 +156,25 @@ pub(super) fn validate_cmd(
         }
         return Ok(exit::BAD_INPUT);
     };
+    let progress = crate::progress::Progress::new("validating", chosen.len() as u64);
+    progress.message(format!("reading {}", text::one_line(&target_shown)));
     let tree = validate::Tree::read(&tree_dir.dir)?;
-    if !json && std::io::stderr().is_terminal() {
-        errln!(
-            "running {} validators on {} ...",
-            chosen.len(),
-            text::one_line(&target.display().to_string())
-        )?;
-    }
     let start = std::time::Instant::now();
-    let mut results = validate::run_all(&tree, &chosen);
+    let running = std::sync::Mutex::new(chosen.iter().map(|v| v.name).collect::<Vec<_>>());
+    progress.message(format!("running {}", running.lock().expect("names").join(", ")));
+    let mut results = validate::run_all(&tree, &chosen, &|c| {
+        let mut names = running.lock().expect("names");
+        names.retain(|n| *n != c.name);
+        progress.message(format!("running {}", names.join(", ")));
+        progress.done(format_args!(
+            "{} {}: {} ({:.1} s)",
+            status_word(c.outcome.status),
+            c.name,
+            c.outcome.summary,
+            c.seconds
+        ));
+    });
+    progress.finish();
     if strict {
         for r in &mut results {
             if r.outcome.status == validate::Status::Pass && !r.outcome.warnings.is_empty() {
@@ -179,13 +214,13 @@ pub(super) fn validate_cmd(
         console::document("validate", 1, code == exit::OK, &doc)?;
     } else {
         for r in &results {
-            let status = match r.outcome.status {
-                validate::Status::Pass => "pass",
-                validate::Status::Fail => "FAIL",
-                validate::Status::Unavailable => "unavailable",
-                validate::Status::NotApplicable => "n/a",
-            };
-            outln!("{status:<12} {:<12} {}", r.name, r.outcome.summary)?;
+            let status = status_word(r.outcome.status);
+            outln!(
+                "{} {:<12} {}",
+                console::paint(status_style(r.outcome.status), format_args!("{status:<12}")),
+                r.name,
+                r.outcome.summary
+            )?;
             for d in &r.outcome.details {
                 for line in d.lines() {
                     outln!("{:<25}{line}", "")?;

@@ -154,9 +154,9 @@ pub fn run(o: Options) -> anyhow::Result<i32> {
 
     let plan = plan(&o)?;
     let header = format!(
-        "# Written by rtaudio-tuning {} (selinux from-audit) from {} AVC denial(s).\n# Review every rule: each one widens what a program may do.\n",
+        "# Written by rtaudio-tuning {} (selinux from-audit) from {}.\n# Review every rule: each one widens what a program may do.\n",
         env!("CARGO_PKG_VERSION"),
-        log.denials
+        crate::text::count(log.denials, "AVC denial")
     );
     let existing = if o.force {
         None
@@ -323,10 +323,10 @@ fn report(s: &Summary, json: bool, ok: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     crate::errln!(
-        "{} denial(s) read; {} granted record(s) and {} other line(s) ignored",
-        s.denials,
-        s.granted_ignored,
-        s.other_lines
+        "{} read; {} and {} ignored",
+        crate::text::count(s.denials, "denial"),
+        crate::text::count(s.granted_ignored, "granted record"),
+        crate::text::count(s.other_lines, "other line")
     )?;
     for u in &s.unreadable {
         crate::errln!("unreadable avc record, skipped: {u}")?;
@@ -348,8 +348,8 @@ fn report(s: &Summary, json: bool, ok: bool) -> anyhow::Result<()> {
     }
     if !s.refused.is_empty() && s.module.is_some() {
         crate::errln!(
-            "{} rule(s) refused and left out; review them: --allow-dangerous writes them too",
-            s.refused.len()
+            "{} refused and left out; review them: --allow-dangerous writes them too",
+            crate::text::count(s.refused.len(), "rule")
         )?;
     }
     if let Some(m) = &s.module {

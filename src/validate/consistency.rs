@@ -362,9 +362,9 @@ pub fn validate(tree: &Tree) -> Outcome {
     let paths = 3 + kickstarts.len() + blueprints.len();
     Outcome::from_problems(
         format!(
-            "{} drop-ins and {} kernel argument(s) identical across {paths} delivery paths",
-            root.len(),
-            kargs.first().map_or(0, |(_, k)| k.len())
+            "{} and {} identical across {paths} delivery paths",
+            crate::text::count(root.len(), "drop-in"),
+            crate::text::count(kargs.first().map_or(0, |(_, k)| k.len()), "kernel argument")
         ),
         "the delivery paths disagree",
         problems,

@@ -266,7 +266,13 @@ pub fn select<'a>(only: &[String], skip: &[String]) -> Result<Vec<&'a Validator>
 }
 
 /// Run validators concurrently, up to the job limit; results in registry order.
-pub fn run_all(tree: &Tree, validators: &[&Validator]) -> Vec<Checked> {
+/// Run `validators` on `tree` at once (within the job limit); `on_done` hears
+/// of each as it ends (the progress line). Results in the order given.
+pub fn run_all(
+    tree: &Tree,
+    validators: &[&Validator],
+    on_done: &(dyn Fn(&Checked) + Sync),
+) -> Vec<Checked> {
     crate::jobs::map(validators.to_vec(), |v| {
         let start = std::time::Instant::now();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (v.run)(tree)))
@@ -276,11 +282,13 @@ pub fn run_all(tree: &Tree, validators: &[&Validator]) -> Vec<Checked> {
                     Vec::new(),
                 )
             });
-        Checked {
+        let checked = Checked {
             name: v.name,
             outcome,
             seconds: start.elapsed().as_secs_f64(),
-        }
+        };
+        on_done(&checked);
+        checked
     })
 }
 

@@ -76,8 +76,8 @@ pub fn validate(tree: &Tree) -> Outcome {
     }
     Outcome::from_problems(
         format!(
-            "{} module(s) compile (checkmodule -M -m) and package (semodule_package)",
-            modules.len()
+            "{} compiled (checkmodule -M -m) and packaged (semodule_package)",
+            crate::text::count(modules.len(), "module")
         ),
         format!(
             "{} of {} failed",

@@ -171,7 +171,7 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
     }
 
     let guest = guest_parts(o, profile)?;
-    crate::errln!("vm-test: guest kernel {}", guest.kernel.display())?;
+    crate::noteln!("vm-test: guest kernel {}", guest.kernel.display())?;
     let accel = qemu::choose_accel(&qemu, o.accel);
     let ctx = paths::Ctx {
         qemu: &qemu,
@@ -199,7 +199,7 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
     }
     let logs = if o.keep {
         let dir = work.keep();
-        crate::errln!("vm-test: kept {}", dir.display())?;
+        crate::noteln!("vm-test: kept {}", dir.display())?;
         dir
     } else {
         // The serial logs outlive the work folder.
@@ -221,7 +221,7 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
     };
     if let (Some(dir), Some((files, cmdline))) = (o.capture, capture_text) {
         let n = write_capture(dir, &files, &guest, &cmdline, profile)?;
-        crate::errln!(
+        crate::noteln!(
             "vm-test: captured {n} files of the guest to {}",
             dir.display()
         )?;
@@ -432,7 +432,7 @@ fn guest_parts(o: &Options, profile: &crate::profile::Profile) -> anyhow::Result
         crate::profile::Flavor::Rt => "rt",
         crate::profile::Flavor::Stock => "stock",
     };
-    crate::errln!(
+    crate::noteln!(
         "vm-test: building or reusing the {flavor} guest (scripts/vm/build-guest; the first build takes minutes)"
     )?;
     let scripts = tempfile::Builder::new()

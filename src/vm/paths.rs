@@ -360,7 +360,7 @@ impl Run<'_> {
             .dir
             .join(format!("boot{index}-{}.log", name.replace(' ', "-")));
         let cmdline = format!("{kargs} {PHASE_ARG}={index}");
-        crate::errln!(
+        crate::noteln!(
             "vm-test: {}: booting phase {index} ({name}, {}): {cmdline}",
             self.v.via.name(),
             self.ctx.accel.get()
