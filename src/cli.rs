@@ -4,10 +4,16 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// `--version`: the crate's version, and the commit of a build from git.
+fn long_version() -> &'static str {
+    static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    V.get_or_init(|| rtaudio_tuning_build_info::long_version(env!("CARGO_PKG_VERSION")))
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "rtaudio-tuning",
-    version,
+    version = long_version(),
     about = "One declarative profile renders a realtime audio workstation for Fedora and EL 10",
     long_about = "One declarative profile renders a realtime audio workstation: a kickstart for \
                   installs and live spins, an RPM for existing machines, an osbuild blueprint, a \
