@@ -127,13 +127,13 @@ pub enum Command {
         /// List the validators and what each checks.
         #[arg(long)]
         list: bool,
-        /// Leave this validator out (repeatable).
-        #[arg(long, value_name = "NAME")]
+        /// Leave this validator out (repeat, or separate with commas).
+        #[arg(long, value_name = "NAME", value_delimiter = ',')]
         skip: Vec<String>,
-        /// Run only this validator (repeatable).
-        #[arg(long, value_name = "NAME")]
+        /// Run only this validator (repeat, or separate with commas).
+        #[arg(long, value_name = "NAME", value_delimiter = ',')]
         only: Vec<String>,
-        /// Print one JSON object per validator, in an array.
+        /// Print the result as one JSON document.
         #[arg(long)]
         json: bool,
         /// Treat warnings (the profile's and the tools') as failures.
@@ -193,11 +193,13 @@ pub enum Command {
         /// as the profile says, or a fleet gate.
         #[arg(long)]
         strict: bool,
-        /// Leave this check out, or every check of this group (repeatable).
-        #[arg(long, value_name = "ID")]
+        /// Leave this check out, or every check of this group (repeat, or
+        /// separate with commas).
+        #[arg(long, value_name = "ID", value_delimiter = ',')]
         skip: Vec<String>,
-        /// Run only this check, or the checks of this group (repeatable).
-        #[arg(long, value_name = "ID")]
+        /// Run only this check, or the checks of this group (repeat, or
+        /// separate with commas).
+        #[arg(long, value_name = "ID", value_delimiter = ',')]
         only: Vec<String>,
         /// Print the result as JSON on standard output.
         #[arg(long)]
@@ -247,14 +249,6 @@ pub enum Command {
         #[arg(long, value_enum, value_delimiter = ',', value_name = "PATH")]
         via: Vec<crate::vm::Via>,
     },
-    /// The agent vm-test runs inside the guest.
-    #[command(hide = true)]
-    VmAgent {
-        /// The host's plan: the phases of this guest (the boot's command line
-        /// names the one to run).
-        #[arg(long)]
-        plan: String,
-    },
     /// Local SELinux policy modules.
     #[command(subcommand)]
     Selinux(SelinuxCommand),
@@ -296,6 +290,21 @@ pub enum Command {
         output: Option<PathBuf>,
     },
 }
+
+/// The agent vm-test runs inside the guest: `rtaudio-tuning vm-agent --plan
+/// PLAN`. Not a command of [`Cli`], so that help, completions and manual
+/// pages leave it out; `main` parses it when the first argument names it.
+#[derive(Debug, Parser)]
+#[command(name = "rtaudio-tuning vm-agent")]
+pub struct AgentCli {
+    /// The host's plan: the phases of this guest (the boot's command line
+    /// names the one to run).
+    #[arg(long)]
+    pub plan: String,
+}
+
+/// The first argument that makes the command line the agent's.
+pub const AGENT: &str = "vm-agent";
 
 /// How `render` and `fleet` write their tree and report.
 #[derive(Debug, Clone, Copy, clap::Args)]

@@ -73,7 +73,10 @@ pub fn load_and_compile(
     }
     let fatal = loaded.report.is_fatal(strict) || loaded.profile.is_none();
     if !json && !loaded.report.entries.is_empty() {
-        err!("{}", report::format_styled(&loaded.report, &loaded.source()))?;
+        err!(
+            "{}",
+            report::format_styled(&loaded.report, &loaded.source())
+        )?;
         if fatal {
             crate::commands::refused(&loaded.source_name, &[&loaded.report], strict)?;
         }

@@ -4,8 +4,14 @@ use rtaudio_tuning::console::{self, Closed};
 use rtaudio_tuning::text::for_terminal;
 
 fn main() {
-    let cli = rtaudio_tuning::cli::Cli::parse();
-    let result = rtaudio_tuning::run(cli).and_then(|code| {
+    use rtaudio_tuning::cli;
+    let result = if std::env::args_os().nth(1).is_some_and(|a| a == cli::AGENT) {
+        let agent = cli::AgentCli::parse_from(std::env::args_os().skip(1));
+        rtaudio_tuning::vm::agent_run(&agent.plan)
+    } else {
+        rtaudio_tuning::run(cli::Cli::parse())
+    };
+    let result = result.and_then(|code| {
         rtaudio_tuning::console::flush()?;
         Ok(code)
     });

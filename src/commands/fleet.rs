@@ -36,7 +36,10 @@ pub(super) fn fleet_cmd(
     }: cli::WriteOptions,
 ) -> anyhow::Result<i32> {
     let progress = crate::progress::Progress::new("fleet", 0);
-    progress.message(format!("reading {}", text::one_line(&path.display().to_string())));
+    progress.message(format!(
+        "reading {}",
+        text::one_line(&path.display().to_string())
+    ));
     let mut loaded = fleet::load(path)?;
     // The base profile's SELinux modules are compiled once; hosts cannot
     // change them, so every variant renders the same compiled modules.
@@ -67,7 +70,10 @@ pub(super) fn fleet_cmd(
     }
     problems.extend(report::json_entries(&loaded.report, &inventory_source));
     if !json && !loaded.report.entries.is_empty() {
-        err!("{}", report::format_styled(&loaded.report, &loaded.source()))?;
+        err!(
+            "{}",
+            report::format_styled(&loaded.report, &loaded.source())
+        )?;
     }
     let print_json = |ok: bool, hosts, variants, files, changed: Vec<&str>, repo| {
         let doc = FleetJson {
@@ -111,7 +117,10 @@ pub(super) fn fleet_cmd(
         }
         None => None,
     };
-    progress.message(format!("writing {}", text::one_line(&out.display().to_string())));
+    progress.message(format!(
+        "writing {}",
+        text::one_line(&out.display().to_string())
+    ));
     let changes = output::write_tree_hashed(out, &rendered.artifacts, &rendered.hashes, force)?;
     progress.done(format_args!(
         "wrote {} new or changed files, removed {}",

@@ -147,7 +147,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { output } => docs::man(output.as_deref()),
-        Command::VmAgent { plan } => crate::vm::agent_run(&plan),
         Command::Fleet {
             inventory,
             output,

@@ -161,7 +161,10 @@ pub(super) fn validate_cmd(
     let tree = validate::Tree::read(&tree_dir.dir)?;
     let start = std::time::Instant::now();
     let running = std::sync::Mutex::new(chosen.iter().map(|v| v.name).collect::<Vec<_>>());
-    progress.message(format!("running {}", running.lock().expect("names").join(", ")));
+    progress.message(format!(
+        "running {}",
+        running.lock().expect("names").join(", ")
+    ));
     let mut results = validate::run_all(&tree, &chosen, &|c| {
         let mut names = running.lock().expect("names");
         names.retain(|n| *n != c.name);
