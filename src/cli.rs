@@ -282,6 +282,17 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the JSON Schema of a command's --json document (without a
+    /// name: the names), or write every one into a new folder.
+    Schema {
+        /// The document: render, fleet, validate, validate-list, rpm, check,
+        /// check-list, latency, vm-test, selinux-from-audit.
+        #[arg(conflicts_with = "output")]
+        name: Option<String>,
+        /// A new (or empty) folder for every schema, NAME.schema.json.
+        #[arg(short, long, value_name = "DIR")]
+        output: Option<PathBuf>,
+    },
     /// Write the manual pages: rtaudio-tuning.1 and one per subcommand.
     Man {
         /// A new (or empty) folder to write them into; without it, the

@@ -132,7 +132,7 @@ fn check(name: &'static str, result: io::Result<()>) -> anyhow::Result<()> {
 /// changes only when a field changes meaning or goes away; `command`; the
 /// tool's `version`; `ok`, whether the command did what was asked (its exit
 /// code is 0); then the command's own fields.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 struct Envelope<'a, T: serde::Serialize + ?Sized> {
     schema: u32,
     command: &'a str,
@@ -157,6 +157,22 @@ pub fn document<T: serde::Serialize + ?Sized>(
         ok,
         payload,
     })
+}
+
+/// The JSON Schema of `command`'s document: the envelope, `command` and
+/// `schema` pinned to their values, and `T`'s fields after them.
+pub fn document_schema<T: serde::Serialize + schemars::JsonSchema + 'static>(
+    command: &str,
+    schema: u32,
+) -> serde_json::Value {
+    let mut s = schemars::schema_for!(Envelope<'static, T>).to_value();
+    s["title"] = format!("rtaudio-tuning {command} --json, schema {schema}").into();
+    s["properties"]["command"] = serde_json::json!({ "const": command });
+    s["properties"]["schema"] = serde_json::json!({ "const": schema });
+    s["properties"]["version"]["description"] = "The tool's version.".into();
+    s["properties"]["ok"]["description"] =
+        "Whether the command did what was asked: true exactly when its exit code is 0.".into();
+    s
 }
 
 /// A JSON document on standard output, pretty and safe for a terminal.

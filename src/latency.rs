@@ -75,7 +75,7 @@ impl Default for Options {
 }
 
 /// One measuring thread's figures, in microseconds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ThreadResult {
     pub cpu: usize,
     pub samples: u64,
@@ -91,7 +91,7 @@ pub struct ThreadResult {
 }
 
 /// The audio period the result is judged against.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Period {
     pub frames: u32,
     pub rate_hz: u32,
@@ -112,7 +112,18 @@ impl Period {
     }
 }
 
-#[derive(Serialize)]
+/// `latency --json`, schema 1: the measurement, or why there is none.
+#[derive(Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Document<'a> {
+    Measured(&'a Measurement),
+    Failed {
+        /// Why nothing was measured.
+        error: String,
+    },
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Measurement {
     /// Measured the way a realtime audio thread runs: SCHED_FIFO on every
     /// thread and the memory locked. Without it the figures say little.
@@ -154,7 +165,9 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
         Err(e) if e.downcast_ref::<UserError>().is_some() => return Err(e),
         Err(e) => {
             if o.json {
-                let doc = serde_json::json!({ "error": format!("{e:#}") });
+                let doc = Document::Failed {
+                    error: format!("{e:#}"),
+                };
                 crate::console::document("latency", 1, false, &doc)?;
             } else {
                 crate::errln!("latency: no measurement: {e:#}")?;
@@ -164,7 +177,7 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
     };
     let ok = m.passed();
     if o.json {
-        crate::console::document("latency", 1, ok, &m)?;
+        crate::console::document("latency", 1, ok, &Document::Measured(&m))?;
     } else {
         crate::out!("{}", text_report(&m))?;
     }

@@ -30,7 +30,7 @@ pub const PACKAGES: &str = "packages";
 const KEEP: usize = 2;
 
 /// One package in the repository, as its header says.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Package {
     pub file: String,
     pub version: String,
@@ -50,7 +50,7 @@ impl Package {
 }
 
 /// What `rpm --repo` did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Published {
     pub repo: String,
     /// The package built, as the repository now holds it (under packages/).

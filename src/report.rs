@@ -37,14 +37,14 @@ const TEXT_CHARS: usize = 3000;
 pub const WINDOW: usize = 100;
 const CONTEXT: usize = 40;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Warning,
     Error,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Entry {
     pub severity: Severity,
     /// Path into the profile, e.g. `users[0].name` or `sysctl."vm.swappiness"`.
@@ -90,7 +90,7 @@ impl AddAssign for Tally {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub entries: Vec<Entry>,
     /// Entries past the first [`KEPT`] in source order: counted, not kept.
@@ -487,7 +487,7 @@ fn render(report: &Report, source: &Source, styled: bool) -> String {
 }
 
 /// The JSON form of one entry: the serialized entry plus file, line and column.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct JsonEntry<'a> {
     #[serde(flatten)]
     pub entry: Cow<'a, Entry>,

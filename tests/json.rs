@@ -35,7 +35,49 @@ fn document(o: &Output, command: &str) -> serde_json::Value {
     keys.sort_unstable();
     keys.dedup();
     assert_eq!(keys.len(), all, "{command}: a key repeats:\n{text}");
+    conforms(&v, &schema_name(command, &v));
     v
+}
+
+/// The name `rtaudio-tuning schema` gives the schema of this document.
+fn schema_name(command: &str, v: &serde_json::Value) -> String {
+    match command {
+        "validate" if v.get("validators").is_some() => "validate-list".into(),
+        "check" if v.get("root").is_none() => "check-list".into(),
+        c => c.replace(' ', "-"),
+    }
+}
+
+/// `doc` is valid against the schema the binary publishes for it, as a
+/// JSON Schema validator (Python's jsonschema, Draft 2020-12) reads it.
+fn conforms(doc: &serde_json::Value, name: &str) {
+    let o = run(bin().args(["schema", name]));
+    assert!(o.status.success(), "schema {name}: {}", stderr(&o));
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("schema.json"), &o.stdout).unwrap();
+    fs::write(dir.path().join("doc.json"), doc.to_string()).unwrap();
+    let python = repo().join(".venv/bin/python");
+    assert!(
+        python.is_file(),
+        "unavailable: .venv/bin/python; run scripts/test, which installs jsonschema there"
+    );
+    let check = "import json, sys, jsonschema\n\
+        schema = json.load(open(sys.argv[1]))\n\
+        jsonschema.Draft202012Validator.check_schema(schema)\n\
+        errors = [f'{list(e.absolute_path)}: {e.message}' for e in \
+                  jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2])))]\n\
+        print('\\n'.join(errors)); sys.exit(1 if errors else 0)\n";
+    let o = run(std::process::Command::new(python)
+        .arg("-c")
+        .arg(check)
+        .arg(dir.path().join("schema.json"))
+        .arg(dir.path().join("doc.json")));
+    assert!(
+        o.status.success(),
+        "{name}: the document does not match its schema:\n{}{}\n{doc:#}",
+        stdout(&o),
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -153,4 +195,20 @@ fn check_from_audit_and_latency_print_one_envelope() {
     let o = run(bin().args(["latency", "--duration", "0.2", "--cpus", "0", "--json"]));
     let v = document(&o, "latency");
     assert!(v["threads"].is_array() || v["error"].is_string(), "{v:#}");
+}
+
+#[test]
+fn published_schemas_are_the_binarys() {
+    let t = tempfile::tempdir().unwrap();
+    let o = run(bin().arg("schema").arg("-o").arg(t.path().join("s")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        tree(&t.path().join("s")),
+        tree(&repo().join("schemas")),
+        "schemas/ is stale: run scripts/update-reference and commit the result"
+    );
+    // An unknown name is bad input, with the nearest one.
+    let o = run(bin().args(["schema", "chek"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("did you mean check"), "{}", stderr(&o));
 }

@@ -29,7 +29,10 @@ fn main() {
                 println!("cargo:rerun-if-changed={}", git.join(r).display());
             }
         }
-        println!("cargo:rerun-if-changed={}", git.join("packed-refs").display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            git.join("packed-refs").display()
+        );
     }
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::profile::Profile;
 pub use machine::Machine;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub enum Status {
     #[serde(rename = "pass")]
     Pass,
@@ -61,7 +61,7 @@ impl Status {
 }
 
 /// One check's verdict. The JSON schema is this struct's fields.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Check {
     /// Stable, dotted: `kernel.preempt`, `limits.rtprio`, ...
     pub id: &'static str,
@@ -471,7 +471,7 @@ pub struct Options<'a> {
 
 /// The JSON document of `check --json` (README.md, "check --json"), schema 1
 /// in the envelope of every command's document.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Outcome {
     pub root: String,
     pub user: String,

@@ -7,13 +7,13 @@ use serde::Serialize;
 use crate::{UserError, console, exit, load, out, outln, selinux};
 
 /// `check --list --json`, schema 1.
-#[derive(Serialize)]
-struct CheckList {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(super) struct CheckList {
     checks: Vec<CheckInfo>,
 }
 
-#[derive(Serialize)]
-struct CheckInfo {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(super) struct CheckInfo {
     id: &'static str,
     group: &'static str,
     description: &'static str,
@@ -36,6 +36,15 @@ pub(super) fn list_checks(json: bool) -> anyhow::Result<i32> {
         }
     }
     Ok(exit::OK)
+}
+
+/// `check --json`, schema 1: the outcome, and whether warnings failed it.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(super) struct CheckJson<'a> {
+    /// `--strict`: a warning fails the check (`ok` is false).
+    strict: bool,
+    #[serde(flatten)]
+    out: &'a crate::check::Outcome,
 }
 
 pub(super) fn check_cmd(
@@ -76,12 +85,6 @@ pub(super) fn check_cmd(
     // check's own verdict stays as it is: the report says what it saw).
     let ok = out.failed == 0 && !(strict && out.warned > 0);
     if json {
-        #[derive(Serialize)]
-        struct CheckJson<'a> {
-            strict: bool,
-            #[serde(flatten)]
-            out: &'a crate::check::Outcome,
-        }
         console::document("check", 1, ok, &CheckJson { strict, out: &out })?;
     } else {
         out!("{}", crate::check::format(&out, console::stdout_width()))?;

@@ -33,12 +33,31 @@ pub(super) fn man(output: Option<&Path>) -> anyhow::Result<i32> {
         )?;
         return Ok(exit::OK);
     };
+    let pages = write_new_folder(dir, "the manual pages", |tmp| {
+        Ok(clap_mangen::generate_to(cmd, tmp)?)
+    })?;
+    noteln!(
+        "wrote {} to {}",
+        text::count(pages, "manual page"),
+        text::one_line(&dir.display().to_string())
+    )?;
+    Ok(exit::OK)
+}
+
+/// Fill a new folder: `fill` writes into a temporary folder beside `dir`,
+/// which then becomes `dir` whole. A `dir` that holds anything is refused (it
+/// may be the user's); an empty one is replaced. Returns how many files.
+pub(super) fn write_new_folder(
+    dir: &Path,
+    what: &str,
+    fill: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<usize> {
     let shown = text::one_line(&dir.display().to_string());
     let existing_empty = match std::fs::symlink_metadata(dir) {
         Ok(m) if m.is_dir() => {
             if std::fs::read_dir(dir)?.next().is_some() {
                 return Err(UserError(format!(
-                    "{shown} is not empty: give a new folder for the manual pages"
+                    "{shown} is not empty: give a new folder for {what}"
                 ))
                 .into());
             }
@@ -46,7 +65,7 @@ pub(super) fn man(output: Option<&Path>) -> anyhow::Result<i32> {
         }
         Ok(_) => {
             return Err(UserError(format!(
-                "{shown} exists and is not a folder: give a new folder for the manual pages"
+                "{shown} exists and is not a folder: give a new folder for {what}"
             ))
             .into());
         }
@@ -58,12 +77,12 @@ pub(super) fn man(output: Option<&Path>) -> anyhow::Result<i32> {
         _ => Path::new("."),
     };
     let tmp = tempfile::Builder::new()
-        .prefix(".rtaudio-tuning-man-")
+        .prefix(".rtaudio-tuning-new-")
         .tempdir_in(parent)
         .map_err(|e| anyhow::Error::new(e).context(format!("writing beside {shown}")))?;
-    clap_mangen::generate_to(cmd, tmp.path())?;
-    let pages = std::fs::read_dir(tmp.path())?.count();
-    // A temporary folder is private (0700); manual pages are for everyone.
+    fill(tmp.path())?;
+    let files = std::fs::read_dir(tmp.path())?.count();
+    // A temporary folder is private (0700); these files are for everyone.
     std::fs::set_permissions(
         tmp.path(),
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
@@ -72,6 +91,5 @@ pub(super) fn man(output: Option<&Path>) -> anyhow::Result<i32> {
         std::fs::remove_dir(dir)?;
     }
     std::fs::rename(tmp.keep(), dir)?;
-    noteln!("wrote {} to {shown}", text::count(pages, "manual page"))?;
-    Ok(exit::OK)
+    Ok(files)
 }

@@ -10,8 +10,8 @@ use crate::{
 };
 
 /// `fleet --json`, schema 1 (README, "JSON documents").
-#[derive(Serialize)]
-struct FleetJson<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(super) struct FleetJson<'a> {
     inventory: &'a str,
     output: Option<String>,
     hosts: usize,

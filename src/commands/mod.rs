@@ -8,6 +8,7 @@ mod init;
 mod latency;
 mod render;
 mod rpm;
+pub mod schema;
 mod validate;
 
 use crate::cli::{Cli, Command, SelinuxCommand};
@@ -147,6 +148,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { output } => docs::man(output.as_deref()),
+        Command::Schema { name, output } => schema::schema_cmd(name.as_deref(), output.as_deref()),
         Command::Fleet {
             inventory,
             output,

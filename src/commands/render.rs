@@ -8,8 +8,8 @@ use super::json_failure;
 use crate::{cli, console, exit, load, noteln, output, profile, render, report, text};
 
 /// `render --json`, schema 1 (README, "JSON documents").
-#[derive(Serialize)]
-struct RenderJson<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(super) struct RenderJson<'a> {
     profile: &'a str,
     output: Option<String>,
     files: usize,

@@ -10,8 +10,8 @@ use crate::{ToolMissing, UserError, cmd, console, exit, outln, repo, rpmbuild, t
 
 /// `rpm --json`, schema 1: the package built, and the profile's problems
 /// when a profile was given.
-#[derive(Serialize)]
-struct RpmJson {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(super) struct RpmJson {
     profile: String,
     package: Option<String>,
     /// With --repo: what the repository now holds.

@@ -87,15 +87,15 @@ pub(super) fn shown(target: Option<&Path>) -> String {
 }
 
 /// `validate --list --json`, schema 1.
-#[derive(Serialize)]
-struct ValidatorList {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(super) struct ValidatorList {
     validators: Vec<ValidatorInfo>,
 }
 
 /// `validate --json`, schema 1: the validators' results, and the profile's
 /// problems when a profile was given (all of them when it was refused).
-#[derive(Serialize)]
-struct ValidateJson<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(super) struct ValidateJson<'a> {
     target: String,
     passed: usize,
     failed: usize,
@@ -106,8 +106,8 @@ struct ValidateJson<'a> {
     problems: Vec<serde_json::Value>,
 }
 
-#[derive(Serialize)]
-struct ValidatorInfo {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(super) struct ValidatorInfo {
     name: &'static str,
     description: &'static str,
 }

@@ -36,7 +36,12 @@ pub struct Options<'a> {
     pub json: bool,
 }
 
-#[derive(Serialize)]
+/// The JSON Schema of `selinux from-audit --json`.
+pub fn summary_schema() -> serde_json::Value {
+    crate::console::document_schema::<Summary>("selinux from-audit", 1)
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
 struct Summary {
     module: Option<String>,
     profile: Option<String>,
@@ -53,7 +58,7 @@ struct Summary {
     compiled: Option<bool>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Refused {
     rule: String,
     /// The part of the policy that refused it (`writes`, `capabilities`, ...).

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 pub use tree::Tree;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -34,7 +34,7 @@ pub enum Status {
 }
 
 /// What one validator found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Outcome {
     pub status: Status,
     /// One line: what was checked, or what is wrong.
@@ -233,7 +233,7 @@ pub(crate) fn tidy(text: &str, tmp: &std::path::Path) -> String {
 }
 
 /// One validator's result, as reported.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Checked {
     pub name: &'static str,
     #[serde(flatten)]

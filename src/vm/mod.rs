@@ -56,7 +56,18 @@ pub enum Accel {
 }
 
 /// A delivery path vm-test proves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    clap::ValueEnum,
+    Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Via {
     Rpm,
@@ -96,7 +107,12 @@ pub struct Options<'a> {
     pub via: Vec<Via>,
 }
 
-#[derive(Serialize)]
+/// The JSON Schema of `vm-test --json` (schema 2).
+pub fn verdict_schema() -> serde_json::Value {
+    crate::console::document_schema::<Verdict>("vm-test", 2)
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
 struct Verdict {
     /// The envelope's `ok`.
     #[serde(skip)]

@@ -67,7 +67,7 @@ pub struct Ctx<'a> {
     pub tree: &'a Path,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct PathVerdict {
     pub via: Via,
     pub ok: bool,

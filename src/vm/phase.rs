@@ -19,21 +19,21 @@ pub const STATE: &str = "/var/lib/rtaudio-vm";
 /// The kernel argument that names the phase a boot runs.
 pub const PHASE_ARG: &str = "rtaudio.vm.phase";
 
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone, schemars::JsonSchema)]
 pub struct Plan {
     /// The musician the checks run as.
     pub user: String,
     pub phases: Vec<Phase>,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone, schemars::JsonSchema)]
 pub struct Phase {
     /// Shown in the verdict: "installed", "upgraded", ...
     pub name: String,
     pub steps: Vec<Step>,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Step {
     /// A command as root, bounded by `timeout` seconds; its failure ends the
@@ -79,7 +79,7 @@ pub enum Step {
 }
 
 /// A snapshot: each section maps a name to what it was.
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Snapshot {
     /// `systemctl is-enabled UNIT`.
     pub units: BTreeMap<String, String>,

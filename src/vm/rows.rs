@@ -7,7 +7,7 @@ use crate::check;
 
 /// One line of the verdict: a phase's proof of one thing, with the evidence
 /// shown when it failed.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, schemars::JsonSchema)]
 pub struct Row {
     pub phase: String,
     pub what: String,
