@@ -405,10 +405,18 @@ fn a_closed_pipe_leaves_nothing_behind() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
     // A render whose last word finds standard error closed: the tree is
-    // written whole, and the lock beside it is gone.
-    let (code, _) = with_closed(bin().arg("render").arg("-o").arg(&out), false);
+    // written whole, and the lock beside it is gone. (The profile is named:
+    // without one, the note saying which profile is used is the first word,
+    // and the render stops there, before writing anything.)
+    let studio = repo().join("examples/studio.toml");
+    let (code, _) = with_closed(bin().arg("render").arg(&studio).arg("-o").arg(&out), false);
     assert_eq!(code, Some(CLOSED));
     assert!(out.join("MANIFEST.sha256").is_file());
+    let (code, _) = with_closed(
+        bin().arg("render").arg("-o").arg(t.path().join("never")),
+        false,
+    );
+    assert_eq!(code, Some(CLOSED));
     let mut beside: Vec<String> = fs::read_dir(t.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -1,5 +1,6 @@
 //! `schema`: the JSON Schema of every command's `--json` document, generated
-//! from the types that print them (README, "JSON documents").
+//! from the types that print them (README, "JSON documents"), and of the
+//! profile, for editors.
 
 use std::path::Path;
 
@@ -34,6 +35,7 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
             "selinux-from-audit",
             crate::selinux::from_audit::summary_schema(),
         ),
+        ("profile", crate::profile::input::schema()),
     ]
 }
 

@@ -1,7 +1,9 @@
 //! Profile v1: the schema, its defaults, and loading with a full report.
 
 pub mod grammar;
+pub mod input;
 pub(crate) mod parse;
+mod sysctl_names;
 pub(crate) mod walk;
 
 use std::collections::BTreeMap;

@@ -659,20 +659,26 @@ fn irq(cx: &mut Cx, root: &Section) -> Irq {
 fn sysctl(cx: &mut Cx, root: &Section) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     if let Some(s) = cx.table(root, "sysctl") {
-        sysctl_entries(cx, &s, "", &mut out, &mut BTreeMap::new());
+        // A report lists at most KEPT problems: a "did you mean" for more
+        // unknown sysctls than that would never be read, and each costs a
+        // search of the names (a profile of a mebibyte holds 20,000 keys).
+        let mut guesses = crate::report::KEPT;
+        sysctl_entries(cx, &s, "", &mut out, &mut BTreeMap::new(), &mut guesses);
     }
     out
 }
 
 /// Walk [sysctl], where `"vm.swappiness" = 10` and the dotted-key spelling
 /// `vm.swappiness = 10` (a nested table in TOML) mean the same. `spelled`
-/// keeps how each key was first written, for the "set twice" message.
+/// keeps how each key was first written, for the "set twice" message;
+/// `guesses`, how many unknown keys may still get a "did you mean".
 fn sysctl_entries(
     cx: &mut Cx,
     s: &Section,
     prefix: &str,
     out: &mut BTreeMap<String, String>,
     spelled: &mut BTreeMap<String, String>,
+    guesses: &mut usize,
 ) {
     for (k, v) in s.table.iter() {
         let part = k.get_ref().as_ref();
@@ -688,7 +694,7 @@ fn sysctl_entries(
                 table: t,
                 span: v.span(),
             };
-            sysctl_entries(cx, &sub, &key, out, spelled);
+            sysctl_entries(cx, &sub, &key, out, spelled, guesses);
             continue;
         }
         if let Err(p) = grammar::sysctl_key(&key) {
@@ -734,12 +740,41 @@ fn sysctl_entries(
                 "keep one of the two lines",
             ),
             Ok(()) => {
+                if !sysctl_names::is_known(&norm) {
+                    let near = if *guesses > 0 {
+                        *guesses -= 1;
+                        sysctl_names::nearest(&norm)
+                    } else {
+                        None
+                    };
+                    unknown_sysctl(cx, path, k.span(), &norm, near);
+                }
                 spelled.insert(norm.clone(), key);
                 out.insert(norm, value);
             }
             Err(p) => cx.rep.error(path, Some(v.span()), p.message, p.fix),
         }
     }
+}
+
+/// A warning for a sysctl the target kernels are not known to have: most
+/// often a typo, which systemd-sysctl would skip at boot with only a line in
+/// its log. Not an error, since the list of names (sysctl_names.rs) can lag
+/// behind a kernel or miss a module's sysctl.
+fn unknown_sysctl(cx: &mut Cx, path: String, span: Span, norm: &str, near: Option<String>) {
+    let message = format!(
+        "{} is not a known sysctl of the target kernels{}",
+        shown(norm),
+        near.as_ref()
+            .map_or(String::new(), |n| format!(" (did you mean \"{n}\"?)"))
+    );
+    let fix = match &near {
+        Some(n) => format!(
+            "write \"{n}\": systemd-sysctl skips a key the kernel does not have, with only a line in its log"
+        ),
+        None => "check the name with `sysctl -a` on a target machine: systemd-sysctl skips a key the kernel does not have, with only a line in its log (a sysctl of a newer kernel or of a module may be missing from this tool's list)".to_string(),
+    };
+    cx.rep.warning(path, Some(span), message, fix);
 }
 
 /// Sample rates a sound card runs at (ALSA's standard rates from 22050 Hz).

@@ -115,7 +115,18 @@ pub fn expectations(text: &str) -> Vec<(String, Option<(usize, usize)>)> {
 /// An error block of the compiler-style report: `error: KEY: ...` and then
 /// `--> FILE:LINE:COL`.
 pub fn names(err: &str, file: &str, key: &str, at: Option<(usize, usize)>) -> bool {
-    let head = format!("error: {key}: ");
+    names_as("error", err, file, key, at)
+}
+
+/// A block of `severity` ("error" or "warning"), as [`names`].
+pub fn names_as(
+    severity: &str,
+    err: &str,
+    file: &str,
+    key: &str,
+    at: Option<(usize, usize)>,
+) -> bool {
+    let head = format!("{severity}: {key}: ");
     let lines: Vec<&str> = err.lines().collect();
     lines.windows(2).any(|w| {
         w[0].starts_with(&head)
