@@ -286,7 +286,8 @@ pub enum Command {
     /// name: the names), or write every one into a new folder.
     Schema {
         /// The document: render, fleet, validate, validate-list, rpm, check,
-        /// check-list, latency, vm-test, selinux-from-audit.
+        /// check-list, latency, vm-test, selinux-from-audit, and profile (the
+        /// profile's own schema, for editors).
         #[arg(conflicts_with = "output")]
         name: Option<String>,
         /// A new (or empty) folder for every schema, NAME.schema.json.

@@ -159,20 +159,68 @@ pub fn document<T: serde::Serialize + ?Sized>(
     })
 }
 
+/// A command that stopped before it could do its work (bad arguments, an
+/// unreadable file, a missing tool): the envelope and its problems alone.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Refusal<'a> {
+    /// What stopped it; an error that is not a profile's has an empty key.
+    pub problems: Vec<crate::report::JsonEntry<'a>>,
+}
+
+/// Print the document of a command that stopped on `err` (with `--json`):
+/// its envelope with `ok: false` and the error as its one problem.
+pub fn refusal(command: &str, schema: u32, err: &anyhow::Error) -> anyhow::Result<()> {
+    let entry = crate::report::Entry {
+        severity: crate::report::Severity::Error,
+        key: String::new(),
+        message: format!("{err:#}"),
+        fix: String::new(),
+        span: None,
+    };
+    let problems = vec![crate::report::JsonEntry {
+        entry: std::borrow::Cow::Owned(entry),
+        file: "",
+        line: None,
+        column: None,
+    }];
+    document(command, schema, false, &Refusal { problems })
+}
+
 /// The JSON Schema of `command`'s document: the envelope, `command` and
-/// `schema` pinned to their values, and `T`'s fields after them.
+/// `schema` pinned to their values, and `T`'s fields after them; or, when the
+/// command stopped before its work, the envelope and `problems` alone.
 pub fn document_schema<T: serde::Serialize + schemars::JsonSchema + 'static>(
     command: &str,
     schema: u32,
 ) -> serde_json::Value {
-    let mut s = schemars::schema_for!(Envelope<'static, T>).to_value();
-    s["title"] = format!("rtaudio-tuning {command} --json, schema {schema}").into();
-    s["properties"]["command"] = serde_json::json!({ "const": command });
-    s["properties"]["schema"] = serde_json::json!({ "const": schema });
-    s["properties"]["version"]["description"] = "The tool's version.".into();
-    s["properties"]["ok"]["description"] =
-        "Whether the command did what was asked: true exactly when its exit code is 0.".into();
-    s
+    let pin = |mut s: serde_json::Value| {
+        s["properties"]["command"] = serde_json::json!({ "const": command });
+        s["properties"]["schema"] = serde_json::json!({ "const": schema });
+        s["properties"]["version"]["description"] = "The tool's version.".into();
+        s["properties"]["ok"]["description"] =
+            "Whether the command did what was asked: true exactly when its exit code is 0.".into();
+        s
+    };
+    let mut done = pin(schemars::schema_for!(Envelope<'static, T>).to_value());
+    let mut stopped = pin(schemars::schema_for!(Envelope<'static, Refusal<'static>>).to_value());
+    stopped["properties"]["ok"] = serde_json::json!({ "const": false });
+    let mut defs = serde_json::Map::new();
+    for s in [&mut done, &mut stopped] {
+        if let Some(m) = s.as_object_mut() {
+            if let Some(serde_json::Value::Object(d)) = m.remove("$defs") {
+                defs.extend(d);
+            }
+            m.remove("$schema");
+        }
+    }
+    done["title"] = "the command's result".into();
+    stopped["title"] = "the command stopped before its work".into();
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": format!("rtaudio-tuning {command} --json, schema {schema}"),
+        "anyOf": [done, stopped],
+        "$defs": defs,
+    })
 }
 
 /// A JSON document on standard output, pretty and safe for a terminal.

@@ -23,7 +23,9 @@ pub fn choose(given: Option<&Path>) -> anyhow::Result<Option<PathBuf>> {
         return Ok(Some(p.to_path_buf()));
     }
     let local = Path::new(LOCAL_PROFILE);
-    if local.is_file() {
+    // Anything of that name counts (a link, a folder): loading it then says
+    // what is wrong, rather than the default quietly standing in for it.
+    if std::fs::symlink_metadata(local).is_ok() {
         crate::noteln!(
             "{}: using ./{LOCAL_PROFILE} (no profile given; name another as PROFILE or --profile)",
             crate::console::paint(crate::console::style::NOTE, "note")

@@ -179,7 +179,7 @@ fn completions_and_manual_pages_come_from_the_command_line() {
         stdout(&run_in(tmp.path(), &["completions", "bash"])),
     )
     .unwrap();
-    let o = run(std::process::Command::new(bash).args([
+    let o = run(std::process::Command::new(&bash).args([
         "-c",
         "source \"$1\" && complete -p rtaudio-tuning",
         "bash",
@@ -187,6 +187,40 @@ fn completions_and_manual_pages_come_from_the_command_line() {
     ]));
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("rtaudio-tuning"), "{}", stdout(&o));
+    // What bash offers as the user presses Tab: subcommands, then a
+    // subcommand's own options.
+    let complete = |words: &str| {
+        let o = run(std::process::Command::new(&bash).args([
+            "-c",
+            "source \"$1\"; shift; COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); \
+             _rtaudio__tuning rtaudio-tuning \"${COMP_WORDS[COMP_CWORD]}\" \"${COMP_WORDS[COMP_CWORD-1]}\"; \
+             printf '%s\\n' \"${COMPREPLY[@]}\"",
+            "bash",
+            script.to_str().unwrap(),
+        ]).args(words.split(' ')));
+        assert!(o.status.success(), "{words}: {}", stderr(&o));
+        stdout(&o)
+    };
+    assert!(
+        complete("rtaudio-tuning val")
+            .lines()
+            .any(|l| l == "validate")
+    );
+    assert!(
+        complete("rtaudio-tuning check --st")
+            .lines()
+            .any(|l| l == "--strict")
+    );
+    assert!(
+        complete("rtaudio-tuning render --pro")
+            .lines()
+            .any(|l| l == "--profile")
+    );
+    assert!(
+        complete("rtaudio-tuning completions fi")
+            .lines()
+            .any(|l| l == "fish")
+    );
     let o = run_in(tmp.path(), &["completions", "tcsh"]);
     assert_eq!(o.status.code(), Some(2));
 
@@ -209,11 +243,25 @@ fn completions_and_manual_pages_come_from_the_command_line() {
         "{render}"
     );
     assert!(render.contains("\\-\\-profile"), "{render}");
-    // A folder that holds anything is refused, and left as it was.
-    let before = tree(&tmp.path().join("man1"));
+    // Again, into a folder that holds other pages too: ours are replaced,
+    // theirs kept; a file of ours' name that is not our page is refused, and
+    // then nothing changes.
+    let man1 = tmp.path().join("man1");
+    fs::write(man1.join("ls.1"), "their page").unwrap();
+    let o = run_in(tmp.path(), &["man", "-o", "man1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(man1.join("ls.1")).unwrap(), "their page");
+    assert_eq!(listing(&man1).len(), pages.len() + 1);
+    fs::write(man1.join("rtaudio-tuning-render.1"), "not ours").unwrap();
+    let before = tree(&man1);
     let o = run_in(tmp.path(), &["man", "-o", "man1"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert_eq!(tree(&tmp.path().join("man1")), before);
+    assert!(
+        stderr(&o).contains("rtaudio-tuning-render.1"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(tree(&man1), before);
     let o = run_in(tmp.path(), &["man"]);
     assert!(
         stdout(&o).contains(".TH rtaudio-tuning 1"),
@@ -370,4 +418,18 @@ fn version_names_the_commit_of_a_build_from_git() {
         // A source tarball: the version alone.
         _ => assert!(!v.contains("git"), "{v}"),
     }
+}
+
+#[test]
+fn a_studio_toml_that_is_not_a_file_is_refused_not_replaced_by_the_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("gone.toml", tmp.path().join("studio.toml")).unwrap();
+    let o = run_in(tmp.path(), &["render", "-o", "out"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("studio.toml"), "{}", stderr(&o));
+    assert!(!tmp.path().join("out").exists());
+    fs::remove_file(tmp.path().join("studio.toml")).unwrap();
+    fs::create_dir(tmp.path().join("studio.toml")).unwrap();
+    let o = run_in(tmp.path(), &["validate", "--only", "dropins"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }

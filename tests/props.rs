@@ -820,16 +820,16 @@ fn check_case(g: &Gen, counts: &Counts, ksvalidator: Option<&Path>) -> Result<()
     let t = tempfile::tempdir().unwrap();
     let p = t.path().join("p.toml");
     fs::write(&p, &b.text.text).unwrap();
-    if let Some((name, file)) = &b.module {
-        if te_grammar(file).is_ok() {
-            let f = t.path().join(file);
-            fs::create_dir_all(f.parent().unwrap()).unwrap();
-            fs::write(
+    if let Some((name, file)) = &b.module
+        && te_grammar(file).is_ok()
+    {
+        let f = t.path().join(file);
+        fs::create_dir_all(f.parent().unwrap()).unwrap();
+        fs::write(
                 &f,
                 format!("module {name} 1.0;\nrequire {{ type init_t; type device_t; class chr_file {{ open }}; }}\nallow init_t device_t:chr_file open;\n"),
             )
             .unwrap();
-        }
     }
     let before: Vec<_> = fs::read_dir(t.path())
         .unwrap()

@@ -52,6 +52,30 @@ fn taplo_accepts_the_examples_and_flags_a_persons_mistakes() {
     assert!(o.status.success(), "{}", stderr(&o));
     let mut profiles = examples();
     profiles.push(default);
+    // Valid spellings a schema can get wrong: dotted sysctl keys (tables in
+    // TOML), inline tables, memlock in KiB, every key of the arrays of tables.
+    let spellings = t.path().join("spellings.toml");
+    fs::write(
+        &spellings,
+        "version = 1\nrealtime = { memlock = 4194304, gid = 971, group = \"rt\" }\n\
+         [sysctl]\nvm.swappiness = 10\n\"kernel.sched_rt_runtime_us\" = -1\n\
+         net.ipv4.conf.all.rp_filter = 1\n\
+         [sysctl.fs.inotify]\nmax_user_watches = 524288\n\
+         [[users]]\nname = \"musician\"\ngroups = [\"audio\", \"video\"]\n\
+         password_hash = \"$6$abcdefgh$ltjgWl6579NluT/Vi1nwEvcil.G5Nbc4NiXZaNGStk8PSwGfQv72N2CKPPrVACtLtip/cZ/1GM/O6IND4WQhG.\"\n\
+         ssh_keys = []\n\
+         [[audio.alsa]]\nnode = \"alsa_output.usb-*\"\nperiod_size = 256\nheadroom = 0\n\
+         [[irq.priority]]\nmatch = \"snd\"\nprio = 90\n",
+    )
+    .unwrap();
+    // The tool accepts it too.
+    let o = run(bin()
+        .arg("render")
+        .arg(&spellings)
+        .arg("-o")
+        .arg(t.path().join("sp")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    profiles.push(spellings);
     for p in &profiles {
         let (ok, errors) = lint(&schema_file, p);
         assert!(ok, "{}: taplo refuses it:\n{errors}", p.display());

@@ -8,14 +8,14 @@ use std::path::Path;
 use std::process::Command;
 
 fn main() {
-    let commit = Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()));
+    // Only rtaudio-tuning's own checkout counts: a source tarball unpacked
+    // inside another repository (a packager's dist-git) is not a build of
+    // that repository's commit.
+    let ours = git(&["rev-parse", "--show-toplevel"])
+        .zip(workspace())
+        .is_some_and(|(top, ws)| Path::new(&top).canonicalize().ok() == Some(ws));
+    let commit = git(&["rev-parse", "--short=12", "HEAD"])
+        .filter(|s| ours && !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()));
     println!(
         "cargo:rustc-env=RTAUDIO_TUNING_COMMIT={}",
         commit.as_deref().unwrap_or("")
@@ -24,10 +24,10 @@ fn main() {
     // names; a checkout moves HEAD itself.
     if let Some(git) = git_dir() {
         println!("cargo:rerun-if-changed={}", git.join("HEAD").display());
-        if let Ok(head) = std::fs::read_to_string(git.join("HEAD")) {
-            if let Some(r) = head.trim().strip_prefix("ref: ") {
-                println!("cargo:rerun-if-changed={}", git.join(r).display());
-            }
+        if let Ok(head) = std::fs::read_to_string(git.join("HEAD"))
+            && let Some(r) = head.trim().strip_prefix("ref: ")
+        {
+            println!("cargo:rerun-if-changed={}", git.join(r).display());
         }
         println!(
             "cargo:rerun-if-changed={}",
@@ -46,4 +46,19 @@ fn git_dir() -> Option<std::path::PathBuf> {
     let s = String::from_utf8(o.stdout).ok()?;
     let p = Path::new(s.trim());
     p.is_dir().then(|| p.to_path_buf())
+}
+
+/// A git command's output, trimmed, when it succeeds.
+fn git(args: &[&str]) -> Option<String> {
+    let o = Command::new("git").args(args).output().ok()?;
+    if !o.status.success() {
+        return None;
+    }
+    Some(String::from_utf8(o.stdout).ok()?.trim().to_string())
+}
+
+/// The workspace's root: this crate lives in crates/build-info/ of it.
+fn workspace() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")?;
+    Path::new(&dir).join("../..").canonicalize().ok()
 }

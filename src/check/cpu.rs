@@ -57,16 +57,15 @@ pub(super) fn governor(cx: &Context) -> Verdict {
             "sudo cpupower frequency-set -g {wanted}; sudo systemctl enable --now cpupower.service"
         ))
     };
-    if cx.m.live {
-        if let Some(state) = probe::systemctl("is-enabled", "cpupower.service") {
-            c.evidence.push(format!("cpupower.service: {state}"));
-            if state != "enabled" && c.status == Status::Pass {
-                c.status = Status::Warn;
-                c.summary = format!(
-                    "{wanted} now, but cpupower.service is {state}: it will not last a reboot"
-                );
-                c.fix = Some("sudo systemctl enable cpupower.service".into());
-            }
+    if cx.m.live
+        && let Some(state) = probe::systemctl("is-enabled", "cpupower.service")
+    {
+        c.evidence.push(format!("cpupower.service: {state}"));
+        if state != "enabled" && c.status == Status::Pass {
+            c.status = Status::Warn;
+            c.summary =
+                format!("{wanted} now, but cpupower.service is {state}: it will not last a reboot");
+            c.fix = Some("sudo systemctl enable cpupower.service".into());
         }
     }
     c

@@ -85,19 +85,19 @@ fn limits_item(cx: &Context, item: &'static str) -> Verdict {
         ));
     }
     // Another file deciding our limit: realtime-setup's, JACK's, PipeWire's.
-    if let (Some(_), Some(h)) = (cx.profile, hard) {
-        if !h.origin.contains("rtaudio-tuning.conf") {
-            c.evidence.push(format!(
-                "set by {}, not by the profile's rtaudio-tuning.conf",
-                h.origin
-            ));
-            if c.status == Status::Pass {
-                c.status = Status::Warn;
-                c.summary = format!(
-                    "{item} for {} comes from {}, not from the profile",
-                    cx.user.name, h.origin
-                );
-            }
+    if let (Some(_), Some(h)) = (cx.profile, hard)
+        && !h.origin.contains("rtaudio-tuning.conf")
+    {
+        c.evidence.push(format!(
+            "set by {}, not by the profile's rtaudio-tuning.conf",
+            h.origin
+        ));
+        if c.status == Status::Pass {
+            c.status = Status::Warn;
+            c.summary = format!(
+                "{item} for {} comes from {}, not from the profile",
+                cx.user.name, h.origin
+            );
         }
     }
     // pam_limits fails the session on a file it cannot open, other than a

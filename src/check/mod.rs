@@ -449,11 +449,22 @@ pub fn select(
             ));
         }
     }
-    Ok(CHECKS
+    if let Some(both) = only.iter().find(|o| skip.contains(o)) {
+        return Err(format!(
+            "--only {both} and --skip {both} together: give the check or group to one of them"
+        ));
+    }
+    let chosen: Vec<&'static Entry> = CHECKS
         .iter()
         .filter(|c| only.is_empty() || names(only, c))
         .filter(|c| !names(skip, c))
-        .collect())
+        .collect();
+    if chosen.is_empty() {
+        return Err(
+            "--only and --skip leave no check to run: skip fewer, or name more with --only".into(),
+        );
+    }
+    Ok(chosen)
 }
 
 /// What `check` looks at.

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::{UserError, console, exit, load, out, outln, selinux};
+use crate::{UserError, console, exit, load, out, outln, report, selinux};
 
 /// `check --list --json`, schema 1.
 #[derive(Serialize, schemars::JsonSchema)]
@@ -45,6 +45,8 @@ pub(super) struct CheckJson<'a> {
     strict: bool,
     #[serde(flatten)]
     out: &'a crate::check::Outcome,
+    /// The profile's warnings (a profile with errors is refused).
+    problems: Vec<report::JsonEntry<'a>>,
 }
 
 pub(super) fn check_cmd(
@@ -62,6 +64,11 @@ pub(super) fn check_cmd(
             let path = Some(p).filter(|p| !p.as_os_str().is_empty());
             let (loaded, compiled, fatal) = load::load_and_compile(path, false, json, false)?;
             if fatal {
+                if json {
+                    let source = loaded.source();
+                    let problems = report::json_entries(&loaded.report, &source);
+                    console::document("check", 1, false, &console::Refusal { problems })?;
+                }
                 return Ok(exit::BAD_INPUT);
             }
             Some((loaded, compiled))
@@ -69,10 +76,10 @@ pub(super) fn check_cmd(
         None => None,
     };
     let no_modules = selinux::Compiled::default();
-    if let Some(r) = root {
-        if !r.is_dir() {
-            return Err(UserError(format!("--root {}: not a folder", r.display())).into());
-        }
+    if let Some(r) = root
+        && !r.is_dir()
+    {
+        return Err(UserError(format!("--root {}: not a folder", r.display())).into());
     }
     let out = crate::check::run(&crate::check::Options {
         checks,
@@ -85,7 +92,17 @@ pub(super) fn check_cmd(
     // check's own verdict stays as it is: the report says what it saw).
     let ok = out.failed == 0 && !(strict && out.warned > 0);
     if json {
-        console::document("check", 1, ok, &CheckJson { strict, out: &out })?;
+        let source = loaded.as_ref().map(|(l, _)| l.source());
+        let problems = match (&loaded, &source) {
+            (Some((l, _)), Some(source)) => report::json_entries(&l.report, source),
+            _ => Vec::new(),
+        };
+        let doc = CheckJson {
+            strict,
+            out: &out,
+            problems,
+        };
+        console::document("check", 1, ok, &doc)?;
     } else {
         out!("{}", crate::check::format(&out, console::stdout_width()))?;
         if strict && out.warned > 0 && out.failed == 0 {

@@ -99,11 +99,11 @@ pub(super) fn fleet_cmd(
         return Ok(exit::BAD_INPUT);
     };
     progress.done(format_args!(
-        "read the inventory: {} hosts, {} variants",
-        f.hosts.len(),
-        f.variants.len()
+        "read the inventory: {}, {}",
+        text::count(f.hosts.len(), "host"),
+        text::count(f.variants.len(), "variant")
     ));
-    progress.message(format!("rendering {} hosts", f.hosts.len()));
+    progress.message(format!("rendering {}", text::count(f.hosts.len(), "host")));
     let mut rendered = crate::render::fleet::render(f, &compiled)?;
     progress.done(format_args!("rendered {} files", rendered.artifacts.len()));
     // With [rpm] repo_url, the room's repository is part of the tree: repo/,
@@ -163,9 +163,9 @@ pub(super) fn fleet_cmd(
         }
     } else {
         noteln!(
-            "rendered {} hosts ({} variants of profile \"{}\", {} changed) as {} files to {}",
-            f.hosts.len(),
-            f.variants.len(),
+            "rendered {} ({} of profile \"{}\", {} changed) as {} files to {}",
+            text::count(f.hosts.len(), "host"),
+            text::count(f.variants.len(), "variant"),
             f.base().name,
             changed.len(),
             rendered.artifacts.len(),

@@ -17,7 +17,45 @@ use crate::{console, errln, report, text};
 /// Run a parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     console::configure(&cli.global);
-    match cli.command {
+    let json = json_document(&cli.command);
+    match dispatch(cli.command) {
+        // With --json, a command that stopped on an error still prints its
+        // one document (the error as its problem), on standard output.
+        Err(e) if !e.is::<console::Closed>() => match json {
+            Some((command, schema)) => {
+                console::refusal(command, schema, &e)?;
+                Ok(crate::exit_code(&e))
+            }
+            None => Err(e),
+        },
+        r => r,
+    }
+}
+
+/// The document a command prints with `--json` (its name and schema), if it
+/// was asked for one.
+fn json_document(command: &Command) -> Option<(&'static str, u32)> {
+    let (name, schema, json) = match command {
+        Command::Render { write, .. } => ("render", 1, write.json),
+        Command::Fleet { write, .. } => ("fleet", 1, write.json),
+        Command::Validate { json, .. } => ("validate", 1, *json),
+        Command::Rpm { json, .. } => ("rpm", 1, *json),
+        Command::Check { json, .. } => ("check", 1, *json),
+        Command::Latency(a) => ("latency", 1, a.json),
+        Command::VmTest { json, .. } => ("vm-test", 2, *json),
+        Command::Selinux(SelinuxCommand::FromAudit { json, .. }) => {
+            ("selinux from-audit", 1, *json)
+        }
+        Command::Init { .. }
+        | Command::Completions { .. }
+        | Command::Man { .. }
+        | Command::Schema { .. } => return None,
+    };
+    json.then_some((name, schema))
+}
+
+fn dispatch(command: Command) -> anyhow::Result<i32> {
+    match command {
         Command::Init { path, force } => init::init(&path, force),
         Command::Render {
             profile,
@@ -55,21 +93,14 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             json,
         } => {
             let target = crate::load::choose(target.given())?;
-            let shown = target.as_ref().map_or_else(
-                || crate::profile::DEFAULT_PROFILE_NAME.to_string(),
-                |t| t.display().to_string(),
-            );
-            match rpm::rpm_cmd(
+            rpm::rpm_cmd(
                 target.as_deref(),
                 output.as_deref(),
                 repo.as_deref(),
                 bump_release,
                 strict,
                 json,
-            ) {
-                Err(e) if json => json_failure("rpm", &shown, e),
-                r => r,
-            }
+            )
         }
         Command::Check {
             profile,
@@ -199,33 +230,4 @@ pub(crate) fn refused(
             ""
         }
     )
-}
-
-/// With `--json`, a failure that is not a profile problem (an unreadable
-/// profile, a refused overwrite) still prints the JSON document.
-pub(crate) fn json_failure(
-    command: &str,
-    profile: &str,
-    err: anyhow::Error,
-) -> anyhow::Result<i32> {
-    if err.is::<console::Closed>() {
-        return Err(err);
-    }
-    let code = crate::exit_code(&err);
-    let doc = serde_json::json!({
-        "profile": profile,
-        "output": null,
-        "files": 0,
-        "problems": [{
-            "severity": "error",
-            "key": "",
-            "message": format!("{err:#}"),
-            "fix": "",
-            "file": profile,
-            "line": null,
-            "column": null,
-        }],
-    });
-    console::document(command, 1, false, &doc)?;
-    Ok(code)
 }

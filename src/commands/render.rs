@@ -4,8 +4,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::json_failure;
-use crate::{cli, console, exit, load, noteln, output, profile, render, report, text};
+use crate::{cli, console, exit, load, noteln, output, render, report, text};
 
 /// `render --json`, schema 1 (README, "JSON documents").
 #[derive(Serialize, schemars::JsonSchema)]
@@ -25,15 +24,7 @@ pub(super) fn render(
         json,
     }: cli::WriteOptions,
 ) -> anyhow::Result<i32> {
-    let profile_name = path.map_or_else(
-        || profile::DEFAULT_PROFILE_NAME.to_string(),
-        |p| p.display().to_string(),
-    );
-    let (loaded, compiled, fatal) = match load::load_and_compile(path, strict, json, true) {
-        Ok(x) => x,
-        Err(e) if json => return json_failure("render", &profile_name, e),
-        Err(e) => return Err(e),
-    };
+    let (loaded, compiled, fatal) = load::load_and_compile(path, strict, json, true)?;
     let source = loaded.source();
     let print_json = |ok: bool, files: usize| -> anyhow::Result<()> {
         let doc = RenderJson {
@@ -54,11 +45,7 @@ pub(super) fn render(
         }
     };
     let artifacts = render::render_all(profile, &compiled)?;
-    match output::write_tree(out, &artifacts, force) {
-        Ok(_) => {}
-        Err(e) if json => return json_failure("render", &profile_name, e),
-        Err(e) => return Err(e),
-    }
+    output::write_tree(out, &artifacts, force)?;
     if json {
         print_json(true, artifacts.len())?;
     } else {

@@ -17,6 +17,8 @@ pub(super) struct RpmJson {
     /// With --repo: what the repository now holds.
     #[serde(skip_serializing_if = "Option::is_none")]
     repo: Option<repo::Published>,
+    /// The profile's problems (entries of the same shape as render's).
+    #[schemars(with = "Vec<crate::report::JsonEntry<'static>>")]
     problems: Vec<serde_json::Value>,
 }
 

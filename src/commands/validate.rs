@@ -103,6 +103,8 @@ pub(super) struct ValidateJson<'a> {
     /// Validators with nothing of their kind in the tree.
     not_applicable: usize,
     results: &'a [validate::Checked],
+    /// The profile's problems (entries of the same shape as render's).
+    #[schemars(with = "Vec<crate::report::JsonEntry<'static>>")]
     problems: Vec<serde_json::Value>,
 }
 

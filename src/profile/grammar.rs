@@ -702,7 +702,7 @@ pub fn cpu_list(v: &str) -> Result<Vec<u32>, Problem> {
     let bad = || Problem {
         message: format!("{} is not a valid cpu list", shown(v)),
         fix: format!(
-            "write CPU numbers and ranges separated by commas, e.g. \"2-3\" or \"1,3,5-7\" (0..={MAX_CPU}, ranges low-high)"
+            "write CPU numbers and ranges separated by commas, e.g. \"2-3\" or \"1,3,5-7\" (CPUs 0 to {MAX_CPU}, each range low-high)"
         ),
     };
     if v.is_empty() {
@@ -1302,7 +1302,7 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
         } as u32)
     }
     let b = s.as_bytes();
-    if b.is_empty() || b.len() % 4 != 0 {
+    if b.is_empty() || !b.len().is_multiple_of(4) {
         return None;
     }
     let pad = b.iter().rev().take_while(|&&c| c == b'=').count();

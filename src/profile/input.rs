@@ -238,6 +238,9 @@ enum SysctlValue {
     Integer(i64),
     Text(String),
     Boolean(bool),
+    /// The dotted-key spelling: `vm.swappiness = 10` under [sysctl] (or
+    /// [sysctl.vm] with `swappiness = 10`) is a table in TOML.
+    Table(BTreeMap<String, SysctlValue>),
 }
 
 /// The audio server and its settings.

@@ -1208,16 +1208,16 @@ fn selinux(cx: &mut Cx, root: &Section, dir: Option<&Path>) -> Selinux {
                     format!("start the file with `module {n} 1.0;`, then `require {{ }}` blocks and rules (no refpolicy macros: there are no m4 headers)"),
                 ),
             }
-            if let Some((fc_file, fc_text)) = &fc {
-                if let Err((line, why)) = crate::sepolicy::fc_to_cil(fc_text) {
-                    let span = m.get("fc").map(|v| v.span());
-                    cx.rep.error(
+            if let Some((fc_file, fc_text)) = &fc
+                && let Err((line, why)) = crate::sepolicy::fc_to_cil(fc_text)
+            {
+                let span = m.get("fc").map(|v| v.span());
+                cx.rep.error(
                         m.key("fc"),
                         span,
                         format!("{fc_file} line {line}: {why}"),
                         "write `PATH_REGEX [-- | -d | -l | -c | -b | -s | -p] user:role:type:s0` or gen_context(user:role:type,s0) or <<none>>",
                     );
-                }
             }
             names.push((n.clone(), nspan));
             modules.push(SelinuxModule {

@@ -194,13 +194,13 @@ pub fn run(o: Options) -> anyhow::Result<i32> {
     let created = !plan.te_path.exists();
     write_file(&plan.te_path, te.as_bytes())?;
     summary.module = Some(plan.te_path.display().to_string());
-    if let Some((profile, new_text)) = &plan.profile_edit {
-        if let Err(e) = write_file(profile, new_text.as_bytes()) {
-            if created {
-                let _ = std::fs::remove_file(&plan.te_path);
-            }
-            return Err(e);
+    if let Some((profile, new_text)) = &plan.profile_edit
+        && let Err(e) = write_file(profile, new_text.as_bytes())
+    {
+        if created {
+            let _ = std::fs::remove_file(&plan.te_path);
         }
+        return Err(e);
     }
     summary.profile = o.add_to.map(|p| p.display().to_string());
     report(&summary, o.json, true)?;

@@ -68,10 +68,10 @@ impl Grouper {
             }
         }
         rule.denials += 1;
-        if let Some(c) = &d.comm {
-            if !rule.comms.contains(c) {
-                rule.comms.insert(c.clone());
-            }
+        if let Some(c) = &d.comm
+            && !rule.comms.contains(c)
+        {
+            rule.comms.insert(c.clone());
         }
         let su = d.scontext.split(':').next().unwrap_or("");
         let tu = d.tcontext.split(':').next().unwrap_or("");

@@ -320,13 +320,13 @@ fn check(rel: &str, text: &str) -> Result<String, Vec<String>> {
         );
     }
     // osbuild/blueprint Initialize: "Invalid 'version', must use Semantic Versioning".
-    if let Some(v) = &bp.version {
-        if !is_semver(v) {
-            problem(
-                "version",
-                format!("{v:?} is not a semantic version (MAJOR.MINOR.PATCH)"),
-            );
-        }
+    if let Some(v) = &bp.version
+        && !is_semver(v)
+    {
+        problem(
+            "version",
+            format!("{v:?} is not a semantic version (MAJOR.MINOR.PATCH)"),
+        );
     }
     if let Some(append) = c.kernel.as_ref().and_then(|k| k.append.as_deref()) {
         // The arguments go verbatim into the bootloader entry; a quote or a newline
@@ -344,10 +344,10 @@ fn check(rel: &str, text: &str) -> Result<String, Vec<String>> {
             );
         }
     }
-    if let Some(name) = c.kernel.as_ref().and_then(|k| k.name.as_deref()) {
-        if name.trim().is_empty() {
-            problem("customizations.kernel.name", "must not be empty".into());
-        }
+    if let Some(name) = c.kernel.as_ref().and_then(|k| k.name.as_deref())
+        && name.trim().is_empty()
+    {
+        problem("customizations.kernel.name", "must not be empty".into());
     }
 
     // A first-boot unit that installs SELinux modules unblocks the audio

@@ -340,10 +340,10 @@ fn parse(text: &str, problems: &mut Vec<String>) -> Vec<Instruction> {
 /// Shell-form arguments split on whitespace, or the strings of an exec-form
 /// (JSON array) instruction.
 fn words(args: &str) -> Vec<String> {
-    if args.starts_with('[') {
-        if let Ok(list) = serde_json::from_str::<Vec<String>>(args) {
-            return list;
-        }
+    if args.starts_with('[')
+        && let Ok(list) = serde_json::from_str::<Vec<String>>(args)
+    {
+        return list;
     }
     args.split_whitespace().map(String::from).collect()
 }

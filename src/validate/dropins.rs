@@ -676,10 +676,11 @@ fn sysusers_line(line: &str) -> Result<(), String> {
         }
         "g" => {
             name(0)?;
-            if let Some(id) = field(1) {
-                if !is_id(id) && !id.starts_with('/') {
-                    return Err(format!("group id {id:?} is not an id, a path or -"));
-                }
+            if let Some(id) = field(1)
+                && !is_id(id)
+                && !id.starts_with('/')
+            {
+                return Err(format!("group id {id:?} is not an id, a path or -"));
             }
             only(2, "a name and an id")
         }

@@ -58,7 +58,10 @@ pub fn validate(tree: &Tree) -> Outcome {
                     problems.push(format!("{p} is not listed in index.json"));
                 }
             }
-            checked.push(format!("index.json ({} hosts)", hosts.len()));
+            checked.push(format!(
+                "index.json ({})",
+                crate::text::count(hosts.len(), "host")
+            ));
         }
         Some(Err(e)) => problems.push(format!("index.json: {e}")),
         None => problems.push("index.json is not UTF-8".into()),

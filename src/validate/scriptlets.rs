@@ -188,16 +188,16 @@ pub fn validate(tree: &Tree) -> Outcome {
         let body = text.strip_prefix("#!/bin/bash\n").unwrap_or(&text);
         scripts.push((rel.to_string(), body.to_string()));
     }
+    if let Some(text) = tree.text("bootc/Containerfile") {
+        scripts.extend(containerfile_runs(text));
+    }
+    scripts.extend(unit_scripts(tree));
     // A fleet's hosts of one kind share their %post: each distinct body is
     // checked once, under the name of the first file that has it.
     let mut seen = std::collections::HashSet::new();
     let total = scripts.len();
     scripts.retain(|(_, body)| seen.insert(body.clone()));
     let shared = total - scripts.len();
-    if let Some(text) = tree.text("bootc/Containerfile") {
-        scripts.extend(containerfile_runs(text));
-    }
-    scripts.extend(unit_scripts(tree));
 
     let tmp = match tempfile::Builder::new()
         .prefix("rtaudio-tuning-scripts-")

@@ -250,11 +250,11 @@ pub fn apply(root: &Path, ks: &Kickstart, phase: &str) -> anyhow::Result<Vec<Row
     }
     for u in &ks.users {
         for g in &u.groups {
-            if !group_exists(root, g) {
-                if let Err(e) = run(Command::new("groupadd").arg("-R").arg(root).arg(g)) {
-                    fail(format!("user --name={}", u.name), e, &mut rows);
-                    return Ok(rows);
-                }
+            if !group_exists(root, g)
+                && let Err(e) = run(Command::new("groupadd").arg("-R").arg(root).arg(g))
+            {
+                fail(format!("user --name={}", u.name), e, &mut rows);
+                return Ok(rows);
             }
         }
         let mut c = Command::new("useradd");

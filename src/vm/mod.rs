@@ -156,8 +156,13 @@ pub fn run(o: &Options) -> anyhow::Result<i32> {
     // profile is loaded and its modules compiled as `render` does it, either
     // way: the guest is set up from its plan.
     let (loaded, compiled, fatal) =
-        crate::load::load_and_compile(Some(o.profile), false, false, true)?;
+        crate::load::load_and_compile(Some(o.profile), false, o.json, true)?;
     let Some(profile) = loaded.profile.as_ref().filter(|_| !fatal) else {
+        if o.json {
+            let source = loaded.source();
+            let problems = crate::report::json_entries(&loaded.report, &source);
+            crate::console::document("vm-test", 2, false, &crate::console::Refusal { problems })?;
+        }
         return Ok(exit::BAD_INPUT);
     };
     let tree = match o.tree {

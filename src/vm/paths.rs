@@ -127,14 +127,13 @@ fn edit_kernel(t: &mut toml::Table, p: &Profile, changes: &mut Vec<String>) {
     }
     k.insert("cpu".into(), rotated(p.kernel.cpu).into());
     changes.push(format!("kernel.cpu = \"{}\"", rotated(p.kernel.cpu)));
-    if let Some(list) = &p.kernel.isolate_cpus {
-        if let Ok(cpus) = crate::profile::grammar::cpu_list(list) {
-            if cpus.len() > 1 {
-                let rest = crate::profile::grammar::cpu_list_string(&cpus[1..]);
-                k.insert("isolate_cpus".into(), rest.as_str().into());
-                changes.push(format!("kernel.isolate_cpus = \"{rest}\""));
-            }
-        }
+    if let Some(list) = &p.kernel.isolate_cpus
+        && let Ok(cpus) = crate::profile::grammar::cpu_list(list)
+        && cpus.len() > 1
+    {
+        let rest = crate::profile::grammar::cpu_list_string(&cpus[1..]);
+        k.insert("isolate_cpus".into(), rest.as_str().into());
+        changes.push(format!("kernel.isolate_cpus = \"{rest}\""));
     }
 }
 
@@ -226,10 +225,10 @@ fn demo_inventory(ctx: &Ctx, dir: &Path, host: &Profile) -> anyhow::Result<PathB
         "args".into(),
         toml::Value::Array(host.kernel.args.iter().map(|a| a.as_str().into()).collect()),
     );
-    if host.kernel.isolate_cpus != ctx.profile.kernel.isolate_cpus {
-        if let Some(c) = &host.kernel.isolate_cpus {
-            kernel.insert("isolate_cpus".into(), c.as_str().into());
-        }
+    if host.kernel.isolate_cpus != ctx.profile.kernel.isolate_cpus
+        && let Some(c) = &host.kernel.isolate_cpus
+    {
+        kernel.insert("isolate_cpus".into(), c.as_str().into());
     }
     h.insert("kernel".into(), kernel.into());
     let mut user = toml::Table::new();

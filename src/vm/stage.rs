@@ -192,12 +192,12 @@ pub fn default_entry(
     saved: Option<&str>,
 ) -> Option<(String, String)> {
     let field = entry_field;
-    if let Some(saved) = saved {
-        if let Some(e) = entries.iter().find(|(name, text)| {
+    if let Some(saved) = saved
+        && let Some(e) = entries.iter().find(|(name, text)| {
             name.trim_end_matches(".conf") == saved || field(text, "title") == saved
-        }) {
-            return Some(e.clone());
-        }
+        })
+    {
+        return Some(e.clone());
     }
     let mut sorted = entries.to_vec();
     sorted.sort_by_key(|e| std::cmp::Reverse(field(&e.1, "version")));
@@ -245,15 +245,15 @@ pub fn kargs_from_tree(tree: &Path) -> anyhow::Result<Vec<String>> {
     {
         let text = std::fs::read_to_string(ks.path()).unwrap_or_default();
         let name = ks.file_name().to_string_lossy().into_owned();
-        if let Ok(theirs) = crate::validate::consistency::installed_kargs(&name, &text) {
-            if theirs != kargs {
-                anyhow::bail!(
-                    "the rendered artifacts disagree on the kernel arguments: kargs.d has [{}], {} has [{}]",
-                    kargs.join(" "),
-                    ks.path().display(),
-                    theirs.join(" ")
-                );
-            }
+        if let Ok(theirs) = crate::validate::consistency::installed_kargs(&name, &text)
+            && theirs != kargs
+        {
+            anyhow::bail!(
+                "the rendered artifacts disagree on the kernel arguments: kargs.d has [{}], {} has [{}]",
+                kargs.join(" "),
+                ks.path().display(),
+                theirs.join(" ")
+            );
         }
     }
     Ok(kargs)
