@@ -79,9 +79,13 @@ impl<'a> Context<'a> {
                 };
             if !known {
                 return Err(crate::UserError(format!(
-                    "--user {}: no such user on {}; give one of its users (getent passwd lists them)",
+                    "--user {}: no such user on {}",
                     crate::text::one_line(u),
-                    if m.live { "this machine" } else { "the captured machine (its /etc/passwd)" }
+                    if m.live {
+                        "this machine; give one of its users (getent passwd lists them)"
+                    } else {
+                        "the captured machine; give one of the users its etc/passwd lists"
+                    }
                 ))
                 .into());
             }
