@@ -79,8 +79,8 @@ impl ProfileArg {
     }
 }
 
-/// A rendered folder or a profile, positional or `--profile`/`--tree`
-/// (give one); without any, as [`ProfileArg`].
+/// A rendered folder or a profile, positional, or a profile as `--profile`
+/// (give one); without either, as [`ProfileArg`].
 #[derive(Debug, Clone, clap::Args)]
 pub struct TargetArg {
     /// A folder written by `render`, or a profile (default: ./studio.toml
